@@ -1,0 +1,96 @@
+//! Command-line options. The flag names are an interface: harnesses in every
+//! language start the mock with them.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+sigma-mock: a loopback stand-in for Sigma's token endpoint, for tests and benchmarks.
+
+USAGE:
+    sigma-mock [--host 127.0.0.1] [--port 0] [--client-id ID --client-secret SECRET]...
+               [--expires-in SECONDS] [--refresh-expires-in SECONDS]
+               [--tls --cert-out PATH] [--exit-with-stdin]
+
+The first line printed on stdout is the base URL served, e.g. http://127.0.0.1:41233.
+Defaults: port 0 (any free port), client demo-client / demo-secret, access tokens
+3600 s, refresh tokens 86400 s. Repeat --client-id/--client-secret to accept several
+clients. --tls serves HTTPS with a certificate made at start, signed by a fresh CA
+whose PEM is written to --cert-out. --exit-with-stdin makes the mock exit when its
+standard input closes, so a harness that dies never leaves it running.
+
+Endpoints: POST /v2/auth/token, GET /v2/whoami, and for tests POST /__mock/faults,
+GET /__mock/stats, POST /__mock/reset[?tokens=1], POST /__mock/expire[?refresh=1].";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: IpAddr,
+    pub port: u16,
+    pub clients: Vec<(String, String)>,
+    pub expires_in: u64,
+    pub refresh_expires_in: u64,
+    pub tls: bool,
+    pub cert_out: Option<PathBuf>,
+    pub exit_with_stdin: bool,
+}
+
+pub enum Parsed {
+    Run(Options),
+    Help,
+}
+
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+    let mut host: IpAddr = "127.0.0.1".parse().expect("literal address");
+    let mut port = 0u16;
+    let mut ids = Vec::new();
+    let mut secrets = Vec::new();
+    let mut expires_in = 3600u64;
+    let mut refresh_expires_in = 86400u64;
+    let mut tls = false;
+    let mut cert_out = None;
+    let mut exit_with_stdin = false;
+
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "--host" => {
+                let v = value("--host")?;
+                host = v.parse().map_err(|_| format!("--host: not an IP address: {v}"))?;
+            }
+            "--port" => port = parse_number("--port", &value("--port")?)?,
+            "--client-id" => ids.push(value("--client-id")?),
+            "--client-secret" => secrets.push(value("--client-secret")?),
+            "--expires-in" => expires_in = parse_number("--expires-in", &value("--expires-in")?)?,
+            "--refresh-expires-in" => {
+                refresh_expires_in =
+                    parse_number("--refresh-expires-in", &value("--refresh-expires-in")?)?
+            }
+            "--tls" => tls = true,
+            "--cert-out" => cert_out = Some(PathBuf::from(value("--cert-out")?)),
+            "--exit-with-stdin" => exit_with_stdin = true,
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+
+    if ids.len() != secrets.len() {
+        return Err("give --client-id and --client-secret in pairs".into());
+    }
+    let clients = if ids.is_empty() {
+        vec![("demo-client".to_string(), "demo-secret".to_string())]
+    } else {
+        ids.into_iter().zip(secrets).collect()
+    };
+    if tls && cert_out.is_none() {
+        return Err("--tls needs --cert-out PATH (where the CA certificate is written)".into());
+    }
+    if !tls && cert_out.is_some() {
+        return Err("--cert-out only makes sense with --tls".into());
+    }
+    Ok(Parsed::Run(Options { host, port, clients, expires_in, refresh_expires_in, tls, cert_out, exit_with_stdin }))
+}
+
+fn parse_number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{flag}: not a valid number: {v}"))
+}

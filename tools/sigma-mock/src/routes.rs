@@ -1,0 +1,72 @@
+//! Request routing, `GET /v2/whoami`, and the `/__mock/*` control endpoints.
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{header, Method, Request};
+use serde_json::json;
+
+use crate::faults;
+use crate::reply::{self, Reply};
+use crate::state::{Lookup, State};
+use crate::token::{self, DropConnection};
+
+pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropConnection> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let flag = |name: &str| {
+        form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == name && matches!(&*v, "1" | "true" | "yes"))
+    };
+    Ok(match (req.method().clone(), path.as_str()) {
+        (_, "/v2/auth/token") => return token::handle(state, req).await,
+        (Method::GET, "/v2/whoami") => whoami(state, &req),
+        (Method::GET, "/__mock/stats") => reply::json_value(200, &json!(state.stats())),
+        (Method::POST, "/__mock/faults") => queue_faults(state, req).await,
+        (Method::POST, "/__mock/reset") => {
+            state.reset(flag("tokens"));
+            reply::json_value(200, &json!({ "reset": true }))
+        }
+        (Method::POST, "/__mock/expire") => {
+            state.expire(flag("refresh"));
+            reply::json_value(200, &json!({ "expired": true }))
+        }
+        (_, "/v2/whoami" | "/__mock/stats" | "/__mock/faults" | "/__mock/reset" | "/__mock/expire") => {
+            reply::envelope(405, "Method not allowed")
+        }
+        _ => reply::envelope(404, "Not found"),
+    })
+}
+
+/// Stands for any protected endpoint: answers 200 only to a live access token.
+fn whoami(state: &State, req: &Request<Incoming>) -> Reply {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim().to_string());
+    let reply = match token.map(|t| state.lookup_access(&t)) {
+        None | Some(Lookup::Unknown) => reply::envelope(401, "Token missing or malformed"),
+        Some(Lookup::Expired) => reply::envelope(401, "Token expired"),
+        Some(Lookup::Valid { client_id }) => {
+            reply::json_value(200, &json!({ "clientId": client_id, "organizationId": "mock-organization" }))
+        }
+    };
+    state.record_whoami(reply.status().as_u16());
+    reply
+}
+
+async fn queue_faults(state: &State, req: Request<Incoming>) -> Reply {
+    let body = match Limited::new(req.into_body(), 1024 * 1024).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => return reply::envelope(413, "Fault list too large"),
+    };
+    match faults::parse_list(&body) {
+        Ok(list) => {
+            let queued = list.len();
+            state.push_faults(list);
+            reply::json_value(200, &json!({ "queued": queued }))
+        }
+        Err(message) => reply::envelope(400, &format!("Bad fault list: {message}")),
+    }
+}

@@ -1,0 +1,238 @@
+//! What the mock remembers: issued tokens, queued faults and request counters.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde::Serialize;
+
+use crate::faults::Fault;
+
+pub struct State {
+    clients: Vec<(String, String)>,
+    pub expires_in: u64,
+    pub refresh_expires_in: u64,
+    inner: Mutex<Inner>,
+    token_in_flight: AtomicU64,
+}
+
+#[derive(Default)]
+struct Inner {
+    access: HashMap<String, Issued>,
+    refresh: HashMap<String, Issued>,
+    faults: VecDeque<Fault>,
+    stats: Stats,
+    issued_since_prune: usize,
+}
+
+struct Issued {
+    client_id: String,
+    expires: Instant,
+}
+
+pub enum Redeem {
+    Valid { client_id: String },
+    Expired,
+    Unknown,
+    WrongClient,
+}
+
+/// How a presented access token was judged.
+pub enum Lookup {
+    Valid { client_id: String },
+    Expired,
+    Unknown,
+}
+
+#[derive(Default, Clone, Serialize)]
+pub struct Stats {
+    /// Token requests received, faulted ones included.
+    pub token_requests: u64,
+    /// By the `grant_type` sent ("none" when missing or unreadable).
+    pub by_grant: BTreeMap<String, u64>,
+    /// By the status answered ("dropped" when the connection was closed instead).
+    pub by_status: BTreeMap<String, u64>,
+    pub whoami: u64,
+    pub whoami_by_status: BTreeMap<String, u64>,
+    /// The most token requests that were being served at the same moment.
+    pub max_concurrent_token_requests: u64,
+    pub faults_pending: usize,
+    pub last_token_request: Option<RequestInfo>,
+}
+
+/// What the last token request looked like on the wire (no secrets).
+#[derive(Default, Clone, Serialize)]
+pub struct RequestInfo {
+    pub user_agent: Option<String>,
+    pub content_type: Option<String>,
+    /// "basic", "form" or "none".
+    pub client_auth: String,
+    /// The form's field names, in the order sent.
+    pub form_fields: Vec<String>,
+}
+
+impl State {
+    pub fn new(clients: Vec<(String, String)>, expires_in: u64, refresh_expires_in: u64) -> Self {
+        State {
+            clients,
+            expires_in,
+            refresh_expires_in,
+            inner: Mutex::new(Inner::default()),
+            token_in_flight: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panicking handler must not take the whole mock down with it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn client_secret_matches(&self, client_id: &str, secret: &str) -> bool {
+        self.clients.iter().any(|(id, s)| id == client_id && constant_time_eq(s, secret))
+    }
+
+    /// Counts a token request and hands back the fault it must suffer, if any.
+    pub fn begin_token_request(&self) -> (InFlight<'_>, Option<Fault>) {
+        let now = self.token_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut inner = self.lock();
+        inner.stats.token_requests += 1;
+        if now > inner.stats.max_concurrent_token_requests {
+            inner.stats.max_concurrent_token_requests = now;
+        }
+        let fault = inner.faults.pop_front();
+        (InFlight(self), fault)
+    }
+
+    pub fn record_grant(&self, grant: &str, info: RequestInfo) {
+        let mut inner = self.lock();
+        *inner.stats.by_grant.entry(grant.to_string()).or_default() += 1;
+        inner.stats.last_token_request = Some(info);
+    }
+
+    pub fn record_token_status(&self, status: &str) {
+        *self.lock().stats.by_status.entry(status.to_string()).or_default() += 1;
+    }
+
+    pub fn record_whoami(&self, status: u16) {
+        let mut inner = self.lock();
+        inner.stats.whoami += 1;
+        *inner.stats.whoami_by_status.entry(status.to_string()).or_default() += 1;
+    }
+
+    pub fn push_faults(&self, faults: Vec<Fault>) {
+        self.lock().faults.extend(faults);
+    }
+
+    pub fn stats(&self) -> Stats {
+        let inner = self.lock();
+        let mut stats = inner.stats.clone();
+        stats.faults_pending = inner.faults.len();
+        stats
+    }
+
+    pub fn reset(&self, forget_tokens: bool) {
+        let mut inner = self.lock();
+        inner.faults.clear();
+        inner.stats = Stats::default();
+        if forget_tokens {
+            inner.access.clear();
+            inner.refresh.clear();
+        }
+    }
+
+    /// Makes every issued access token (and, if asked, refresh token) expire now.
+    pub fn expire(&self, refresh_too: bool) {
+        let past = Instant::now() - Duration::from_millis(1);
+        let mut inner = self.lock();
+        inner.access.values_mut().for_each(|t| t.expires = past);
+        if refresh_too {
+            inner.refresh.values_mut().for_each(|t| t.expires = past);
+        }
+    }
+
+    /// Issues a new access/refresh token pair to `client_id`.
+    pub fn issue(&self, client_id: &str) -> (String, String) {
+        let access = random_token("mock_at_");
+        let refresh = random_token("mock_rt_");
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.issued_since_prune += 1;
+        if inner.issued_since_prune >= 10_000 {
+            // Long benchmark runs issue millions of tokens: forget the dead ones.
+            inner.issued_since_prune = 0;
+            inner.access.retain(|_, t| t.expires > now);
+            inner.refresh.retain(|_, t| t.expires > now);
+        }
+        let owner = || client_id.to_string();
+        inner.access.insert(
+            access.clone(),
+            Issued { client_id: owner(), expires: now + Duration::from_secs(self.expires_in) },
+        );
+        inner.refresh.insert(
+            refresh.clone(),
+            Issued { client_id: owner(), expires: now + Duration::from_secs(self.refresh_expires_in) },
+        );
+        (access, refresh)
+    }
+
+    /// Redeems a refresh token: each is good for one use only. A token presented
+    /// by another client than its owner is refused and left intact, so a stranger
+    /// cannot burn someone else's token.
+    pub fn redeem_refresh(&self, token: &str, presenting_client: Option<&str>) -> Redeem {
+        let mut inner = self.lock();
+        let owner = match inner.refresh.get(token) {
+            None => return Redeem::Unknown,
+            Some(t) => t.client_id.clone(),
+        };
+        if presenting_client.is_some_and(|c| c != owner) {
+            return Redeem::WrongClient;
+        }
+        let issued = inner.refresh.remove(token).expect("looked up under the same lock");
+        if issued.expires <= Instant::now() {
+            Redeem::Expired
+        } else {
+            Redeem::Valid { client_id: owner }
+        }
+    }
+
+    pub fn lookup_access(&self, token: &str) -> Lookup {
+        let inner = self.lock();
+        judge(inner.access.get(token))
+    }
+}
+
+fn judge(issued: Option<&Issued>) -> Lookup {
+    match issued {
+        None => Lookup::Unknown,
+        Some(t) if t.expires <= Instant::now() => Lookup::Expired,
+        Some(t) => Lookup::Valid { client_id: t.client_id.clone() },
+    }
+}
+
+/// Decrements the in-flight counter when the response has been produced.
+pub struct InFlight<'a>(&'a State);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.token_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// 256 random bits, URL-safe: unguessable and never repeated.
+pub fn random_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source failed");
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn request_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the OS random source failed");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
