@@ -6,29 +6,29 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{assert_envelope, Mock};
+use common::{assert_envelope, client_credentials, start, token_form, Mock};
 
 #[test]
 fn status_faults_answer_in_the_envelope_with_retry_after_then_service_resumes() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"status","status":429,"retry_after":"7"},{"kind":"status","status":500},
                    {"kind":"status","status":502},{"kind":"status","status":503},{"kind":"status","status":504}]"#);
-    let first = mock.client_credentials();
+    let first = client_credentials(&mock);
     assert_envelope(&first, 429, "Too many requests");
     assert_eq!(first.header("retry-after"), Some("7"));
     for status in [500, 502, 503, 504] {
-        let reply = mock.client_credentials();
+        let reply = client_credentials(&mock);
         assert_envelope(&reply, status, "Internal server error");
         assert_eq!(reply.header("retry-after"), None);
     }
-    assert_eq!(mock.client_credentials().status, 200, "faults are used up one per request");
+    assert_eq!(client_credentials(&mock).status, 200, "faults are used up one per request");
 }
 
 #[test]
 fn a_status_fault_can_answer_with_an_html_page_and_no_retry_after() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"status","status":429,"html":true}]"#);
-    let reply = mock.client_credentials();
+    let reply = client_credentials(&mock);
     assert_eq!(reply.status, 429);
     assert!(reply.header("content-type").unwrap().starts_with("text/html"));
     assert!(reply.body.starts_with("<!DOCTYPE html>"));
@@ -37,25 +37,25 @@ fn a_status_fault_can_answer_with_an_html_page_and_no_retry_after() {
 
 #[test]
 fn delay_holds_the_headers_back_then_answers_normally() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"delay","ms":400}]"#);
     let started = Instant::now();
-    let reply = mock.client_credentials();
+    let reply = client_credentials(&mock);
     assert!(started.elapsed() >= Duration::from_millis(400));
     assert_eq!(reply.status, 200);
     let started = Instant::now();
-    mock.client_credentials();
+    client_credentials(&mock);
     assert!(started.elapsed() < Duration::from_millis(400), "only the next request is delayed");
 }
 
 #[test]
 fn html_and_truncated_faults_answer_200_with_a_body_that_is_not_a_token() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"html"},{"kind":"truncated"}]"#);
-    let html = mock.client_credentials();
+    let html = client_credentials(&mock);
     assert_eq!(html.status, 200);
     assert!(html.header("content-type").unwrap().starts_with("text/html"));
-    let truncated = mock.client_credentials();
+    let truncated = client_credentials(&mock);
     assert_eq!(truncated.status, 200);
     assert!(truncated.body.starts_with("{\""));
     assert!(serde_json::from_str::<serde_json::Value>(&truncated.body).is_err(), "{}", truncated.body);
@@ -63,9 +63,9 @@ fn html_and_truncated_faults_answer_200_with_a_body_that_is_not_a_token() {
 
 #[test]
 fn oversize_pads_a_valid_token_to_the_exact_byte_count() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"oversize","bytes":200000}]"#);
-    let reply = mock.client_credentials();
+    let reply = client_credentials(&mock);
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body.len(), 200_000);
     assert_eq!(reply.json()["token_type"], "bearer");
@@ -73,16 +73,16 @@ fn oversize_pads_a_valid_token_to_the_exact_byte_count() {
 
 #[test]
 fn body_and_redirect_faults_answer_exactly_as_told() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"body","body":"{\"access_token\":42}"},
                    {"kind":"body","status":418,"content_type":"text/plain","body":"teapot"},
                    {"kind":"redirect","location":"http://127.0.0.2:9/steal"}]"#);
-    let custom = mock.client_credentials();
+    let custom = client_credentials(&mock);
     assert_eq!((custom.status, custom.body.as_str()), (200, r#"{"access_token":42}"#));
-    let teapot = mock.client_credentials();
+    let teapot = client_credentials(&mock);
     assert_eq!((teapot.status, teapot.body.as_str()), (418, "teapot"));
     assert_eq!(teapot.header("content-type"), Some("text/plain"));
-    let redirect = mock.client_credentials();
+    let redirect = client_credentials(&mock);
     assert_eq!(redirect.status, 302);
     assert_eq!(redirect.header("location"), Some("http://127.0.0.2:9/steal"));
 }
@@ -104,7 +104,7 @@ fn raw_token_request(mock: &Mock) -> (Vec<u8>, std::io::Result<()>) {
 
 #[test]
 fn drop_closes_the_connection_without_any_response() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"drop"}]"#);
     let (got, _) = raw_token_request(&mock);
     assert!(got.is_empty(), "expected no bytes, got {:?}", String::from_utf8_lossy(&got));
@@ -113,7 +113,7 @@ fn drop_closes_the_connection_without_any_response() {
 
 #[test]
 fn reset_sends_headers_and_part_of_the_body_then_aborts() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"reset"}]"#);
     let (got, _) = raw_token_request(&mock);
     let text = String::from_utf8_lossy(&got);
@@ -132,10 +132,10 @@ fn reset_sends_headers_and_part_of_the_body_then_aborts() {
 
 #[test]
 fn trickle_sends_a_valid_answer_one_byte_at_a_time() {
-    let mock = Mock::start(&["--expires-in", "1"]);
+    let mock = start(&["--expires-in", "1"]);
     mock.faults(r#"[{"kind":"trickle","interval_ms":2}]"#);
     let started = Instant::now();
-    let reply = mock.client_credentials();
+    let reply = client_credentials(&mock);
     let bytes = reply.body.len() as u32;
     assert!(started.elapsed() >= Duration::from_millis(2) * bytes, "{:?} for {bytes} bytes", started.elapsed());
     assert_eq!(reply.json()["expires_in"], 1);
@@ -143,16 +143,16 @@ fn trickle_sends_a_valid_answer_one_byte_at_a_time() {
 
 #[test]
 fn faults_touch_token_requests_only() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"status","status":503}]"#);
-    assert_eq!(mock.whoami(None).status, 401);
+    assert_eq!(mock.get("/v2/whoami", None).status, 401);
     assert_eq!(mock.stats()["faults_pending"], 1);
-    assert_eq!(mock.client_credentials().status, 503);
+    assert_eq!(client_credentials(&mock).status, 503);
 }
 
 #[test]
 fn a_bad_fault_list_is_refused_with_the_reason() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     assert_eq!(mock.post_json("/__mock/faults", r#"[{"kind":"explode"}]"#).status, 400);
     assert_eq!(mock.post_json("/__mock/faults", r#"[{"kind":"status","status":200}]"#).status, 400);
     assert_eq!(mock.post_json("/__mock/faults", r#"{"kind":"drop"}"#).status, 400);
@@ -161,12 +161,12 @@ fn a_bad_fault_list_is_refused_with_the_reason() {
 
 #[test]
 fn stats_count_by_grant_and_status_and_reset_clears_them() {
-    let mock = Mock::start(&[]);
-    let token = mock.client_credentials().json()["refresh_token"].as_str().unwrap().to_string();
-    mock.token_form(&[("grant_type", "refresh_token"), ("refresh_token", &token)]);
-    mock.token_form(&[("grant_type", "refresh_token"), ("refresh_token", &token)]);
+    let mock = start(&[]);
+    let token = client_credentials(&mock).json()["refresh_token"].as_str().unwrap().to_string();
+    token_form(&mock, &[("grant_type", "refresh_token"), ("refresh_token", &token)]);
+    token_form(&mock, &[("grant_type", "refresh_token"), ("refresh_token", &token)]);
     mock.faults(r#"[{"kind":"status","status":500}]"#);
-    mock.client_credentials();
+    client_credentials(&mock);
     let stats = mock.stats();
     assert_eq!(stats["token_requests"], 4);
     assert_eq!(stats["by_grant"]["client_credentials"], 2, "faulted requests are classified too");
@@ -190,22 +190,22 @@ fn stats_count_by_grant_and_status_and_reset_clears_them() {
 
 #[test]
 fn reset_keeps_issued_tokens_unless_asked_to_forget_them() {
-    let mock = Mock::start(&[]);
-    let access = mock.client_credentials().json()["access_token"].as_str().unwrap().to_string();
+    let mock = start(&[]);
+    let access = client_credentials(&mock).json()["access_token"].as_str().unwrap().to_string();
     let bearer = format!("Bearer {access}");
     mock.post_empty("/__mock/reset");
-    assert_eq!(mock.whoami(Some(&bearer)).status, 200);
+    assert_eq!(mock.get("/v2/whoami", Some(&bearer)).status, 200);
     mock.post_empty("/__mock/reset?tokens=1");
-    assert_eq!(mock.whoami(Some(&bearer)).status, 401);
+    assert_eq!(mock.get("/v2/whoami", Some(&bearer)).status, 401);
 }
 
 #[test]
 fn max_concurrent_token_requests_records_overlap() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(r#"[{"kind":"delay","ms":500},{"kind":"delay","ms":500},{"kind":"delay","ms":500}]"#);
     std::thread::scope(|s| {
         for _ in 0..3 {
-            s.spawn(|| assert_eq!(mock.client_credentials().status, 200));
+            s.spawn(|| assert_eq!(client_credentials(&mock).status, 200));
         }
     });
     assert_eq!(mock.stats()["max_concurrent_token_requests"], 3);
@@ -213,11 +213,11 @@ fn max_concurrent_token_requests_records_overlap() {
 
 #[test]
 fn hundreds_of_concurrent_connections_are_served() {
-    let mock = Mock::start(&[]);
+    let mock = start(&[]);
     mock.faults(&format!("[{}]", vec![r#"{"kind":"delay","ms":300}"#; 200].join(",")));
     std::thread::scope(|s| {
         for _ in 0..200 {
-            s.spawn(|| assert_eq!(mock.client_credentials().status, 200));
+            s.spawn(|| assert_eq!(client_credentials(&mock).status, 200));
         }
     });
     let stats = mock.stats();
@@ -227,43 +227,25 @@ fn hundreds_of_concurrent_connections_are_served() {
 
 #[test]
 fn tls_serves_https_trusted_through_the_written_ca_and_refused_without_it() {
-    let dir = std::env::temp_dir().join(format!("sigma-mock-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    let mock = Mock::start(&["--tls", "--cert-out", ca.to_str().unwrap()]);
+    let mock = Mock::start_binary(std::path::Path::new(env!("CARGO_BIN_EXE_sigma-mock")), &[], true);
     assert!(mock.url.starts_with("https://127.0.0.1:"), "{}", mock.url);
-    let pem = std::fs::read(&ca).unwrap();
-    let certs: Vec<_> = ureq::tls::parse_pem(&pem)
-        .filter_map(|item| match item {
-            Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(certs.len(), 1);
-    let trusting: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .tls_config(ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::new_with_certs(&certs)).build())
-        .build()
-        .into();
-    let resp = trusting
-        .post(format!("{}/v2/auth/token", mock.url))
-        .send_form([("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let pem = std::fs::read_to_string(mock.ca_file().unwrap()).unwrap();
+    assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 1);
+    // The harness's agent trusts exactly that CA.
+    assert_eq!(client_credentials(&mock).status, 200);
 
-    let default_roots = mock
-        .agent()
+    let default_roots: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let refused = default_roots
         .post(format!("{}/v2/auth/token", mock.url))
         .send_form([("grant_type", "client_credentials")]);
-    assert!(default_roots.is_err(), "a certificate from an unknown CA must be refused");
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(refused.is_err(), "a certificate from an unknown CA must be refused");
 }
 
 #[test]
 fn the_url_is_printed_within_a_second_and_sigterm_or_sigint_exit_cleanly() {
     for signal in ["TERM", "INT"] {
         let started = Instant::now();
-        let mut mock = Mock::start(&["--port", "0"]);
+        let mut mock = start(&["--port", "0"]);
         assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
         assert!(mock.url.starts_with("http://127.0.0.1:"));
         let status = std::process::Command::new("kill")
@@ -278,7 +260,7 @@ fn the_url_is_printed_within_a_second_and_sigterm_or_sigint_exit_cleanly() {
 
 #[test]
 fn exit_with_stdin_stops_the_mock_when_its_parent_goes_away() {
-    let mut mock = Mock::start(&[]);
+    let mut mock = start(&[]);
     drop(mock.child.stdin.take());
     let exit = wait_with_timeout(&mut mock.child, Duration::from_secs(5));
     assert_eq!(exit.and_then(|s| s.code()), Some(0));
