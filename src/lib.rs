@@ -1,1 +1,51 @@
+//! sigma-auth: obtain, cache and refresh access tokens for the Sigma Computing
+//! REST API.
+//!
+//! The core is plain safe Rust ([`Config`], [`get_token`], [`refresh_token`],
+//! [`Client`]); the [`ffi`] module is the C ABI over it, and the only place with
+//! `unsafe` code.
+//!
+//! ```no_run
+//! let config = sigma_auth::Config::new("aws-us-east", "my-client-id", "my-secret")?;
+//! let client = sigma_auth::Client::new(config);
+//! let token = client.token()?; // cached; refreshed in the background near expiry
+//! println!("Authorization: Bearer {}", token.access_token());
+//! # Ok::<(), sigma_auth::Error>(())
+//! ```
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod client;
+mod config;
+mod endpoint;
+mod error;
+mod http;
+mod secret;
+mod token;
+
+pub mod ffi;
+
+pub use client::Client;
+pub use config::{ClientAuth, Config};
+pub use endpoint::{Endpoint, CLOUDS};
+pub use error::{Error, ErrorCode, Result};
+pub use token::Token;
+
+/// Requests a new token with the client-credentials grant (no caching).
+pub fn get_token(config: &Config) -> Result<Token> {
+    http::request_token(config, http::Grant::ClientCredentials)
+}
+
+/// Exchanges a refresh token for a new token. Sigma's refresh tokens are single
+/// use: keep the refresh token of the returned token for next time.
+pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
+    if refresh_token.is_empty() || refresh_token.len() > 16 * 1024 || !refresh_token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid_argument(
+            "the refresh token must be 1 to 16384 visible ASCII characters",
+        ));
+    }
+    http::request_token(config, http::Grant::RefreshToken(refresh_token))
+}
+
+/// This library's version, e.g. `"0.1.0"`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

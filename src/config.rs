@@ -1,0 +1,245 @@
+//! What a token request needs: where, who, and how patiently.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+const MAX_CREDENTIAL_LEN: usize = 4096;
+
+/// How the client id and secret are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// In the form body, as Sigma documents (the default).
+    #[default]
+    Form,
+    /// As `Authorization: Basic`, which Sigma's spec also allows.
+    Basic,
+}
+
+/// Everything needed to request tokens. Build one with [`Config::new`] or
+/// [`Config::from_env`], adjust it with the setters, then share it: `&Config` is
+/// safe to use from many threads, and it keeps a connection pool for reuse.
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) refresh_margin: Option<Duration>,
+    ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
+    language: String,
+    user_agent_suffix: Option<String>,
+    /// Built on first use and dropped by every setter, so it always matches the settings.
+    agent: OnceLock<ureq::Agent>,
+}
+
+impl Config {
+    /// `endpoint` is a cloud name such as `"aws-us-east"` or an https base URL.
+    pub fn new(endpoint: &str, client_id: &str, client_secret: &str) -> Result<Config> {
+        let endpoint = Endpoint::parse(endpoint)?;
+        check_credential("client id", client_id)?;
+        check_credential("client secret", client_secret)?;
+        Ok(Config {
+            endpoint,
+            client_id: client_id.to_string(),
+            client_secret: Secret::new(client_secret),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            client_auth: ClientAuth::Form,
+            refresh_margin: None,
+            ca_certs: None,
+            language: "rust".into(),
+            user_agent_suffix: None,
+            agent: OnceLock::new(),
+        })
+    }
+
+    /// Reads `SIGMA_CLIENT_ID`, `SIGMA_CLIENT_SECRET` and `SIGMA_BASE_URL` (a URL
+    /// or a cloud name). A missing or empty one is an INVALID_ARGUMENT naming it.
+    pub fn from_env() -> Result<Config> {
+        let var = |name: &str| match std::env::var(name) {
+            Ok(v) if !v.trim().is_empty() => Ok(v),
+            Ok(_) => Err(Error::invalid_argument(format!("{name} is set but empty"))),
+            Err(std::env::VarError::NotPresent) => Err(Error::invalid_argument(format!("{name} is not set"))),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(Error::invalid_argument(format!("{name} is not valid UTF-8")))
+            }
+        };
+        let (base, id, secret) = (var("SIGMA_BASE_URL")?, var("SIGMA_CLIENT_ID")?, var("SIGMA_CLIENT_SECRET")?);
+        Config::new(&base, id.trim(), secret.trim())
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The overall deadline of one token call, retries and waits included (default 30 s).
+    pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
+        check_duration("timeout", timeout, Duration::from_millis(1), Duration::from_secs(3600))?;
+        self.timeout = timeout;
+        self.changed();
+        Ok(())
+    }
+
+    /// The limit on one TCP+TLS connect (default 10 s).
+    pub fn set_connect_timeout(&mut self, timeout: Duration) -> Result<()> {
+        check_duration("connect timeout", timeout, Duration::from_millis(1), Duration::from_secs(3600))?;
+        self.connect_timeout = timeout;
+        self.changed();
+        Ok(())
+    }
+
+    /// How many attempts one token call may make, the first included (default 3, 1 to 10).
+    pub fn set_max_attempts(&mut self, attempts: u32) -> Result<()> {
+        if !(1..=10).contains(&attempts) {
+            return Err(Error::invalid_argument("max attempts must be between 1 and 10"));
+        }
+        self.max_attempts = attempts;
+        Ok(())
+    }
+
+    pub fn set_client_auth(&mut self, auth: ClientAuth) {
+        self.client_auth = auth;
+    }
+
+    /// How long before expiry a [`crate::Client`] refreshes in the background.
+    /// Default: min(5 minutes, half the token's lifetime). Capped at half the lifetime.
+    pub fn set_refresh_margin(&mut self, margin: Duration) -> Result<()> {
+        check_duration("refresh margin", margin, Duration::ZERO, Duration::from_secs(24 * 3600))?;
+        self.refresh_margin = Some(margin);
+        Ok(())
+    }
+
+    /// Trust only the CA certificates in this PEM file for HTTPS (as curl's
+    /// `--cacert` does), for corporate proxies and private deployments.
+    pub fn set_ca_file(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::invalid_argument(format!("cannot read the CA file {}: {e}", path.display())))?;
+        let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(PemItem::Certificate(cert)) => Some(cert),
+                _ => None,
+            })
+            .collect();
+        if certs.is_empty() {
+            return Err(Error::invalid_argument(format!(
+                "the CA file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        self.ca_certs = Some(Arc::new(certs));
+        self.changed();
+        Ok(())
+    }
+
+    /// Sets the calling language named in the User-Agent (bindings set theirs).
+    pub fn set_language(&mut self, language: &str) -> Result<()> {
+        self.language = user_agent_text("language", language)?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Appended to the User-Agent, e.g. `"my-exporter/1.2"`.
+    pub fn set_user_agent_suffix(&mut self, suffix: &str) -> Result<()> {
+        self.user_agent_suffix = Some(user_agent_text("user agent suffix", suffix)?);
+        self.changed();
+        Ok(())
+    }
+
+    pub fn user_agent(&self) -> String {
+        let mut agent = format!("sigma-auth/{} ({})", env!("CARGO_PKG_VERSION"), self.language);
+        if let Some(suffix) = &self.user_agent_suffix {
+            agent.push(' ');
+            agent.push_str(suffix);
+        }
+        agent
+    }
+
+    fn changed(&mut self) {
+        self.agent = OnceLock::new();
+    }
+
+    /// The HTTP agent, built once per settings and shared by clones of this config,
+    /// so repeated requests reuse kept-alive connections.
+    pub(crate) fn agent(&self) -> &ureq::Agent {
+        self.agent.get_or_init(|| {
+            let mut tls = TlsConfig::builder();
+            if let Some(certs) = &self.ca_certs {
+                tls = tls.root_certs(RootCerts::Specific(certs.clone()));
+            }
+            // The proxy cannot reach our loopback; everything else honours
+            // HTTPS_PROXY / NO_PROXY.
+            let proxy = if self.endpoint.is_loopback() { None } else { ureq::Proxy::try_from_env() };
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .timeout_connect(Some(self.connect_timeout))
+                .user_agent(self.user_agent())
+                .accept("application/json")
+                .proxy(proxy)
+                .tls_config(tls.build())
+                .build()
+                .into()
+        })
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("token_url", &self.endpoint.token_url())
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("client_auth", &self.client_auth)
+            .field("refresh_margin", &self.refresh_margin)
+            .field("custom_ca", &self.ca_certs.is_some())
+            .finish()
+    }
+}
+
+fn check_credential(what: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::invalid_argument(format!("the {what} is empty")));
+    }
+    if value.len() > MAX_CREDENTIAL_LEN {
+        return Err(Error::invalid_argument(format!("the {what} is longer than {MAX_CREDENTIAL_LEN} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid_argument(format!("the {what} contains control characters")));
+    }
+    Ok(())
+}
+
+fn check_duration(what: &str, value: Duration, min: Duration, max: Duration) -> Result<()> {
+    if value < min || value > max {
+        return Err(Error::invalid_argument(format!("the {what} must be between {min:?} and {max:?}")));
+    }
+    Ok(())
+}
+
+fn user_agent_text(what: &str, value: &str) -> Result<String> {
+    if value.is_empty() || value.len() > 256 || !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(Error::invalid_argument(format!("the {what} must be 1 to 256 printable ASCII characters")));
+    }
+    Ok(value.to_string())
+}

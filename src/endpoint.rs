@@ -1,0 +1,203 @@
+//! Where tokens come from: a cloud name or a base URL, resolved to the token URL.
+
+use std::net::IpAddr;
+
+use ureq::http::Uri;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// The cloud names this project uses and their API base URLs. The cloud is fixed
+/// when a Sigma organisation is created (Administration > Developer Access).
+pub const CLOUDS: &[(&str, &str)] = &[
+    ("gcp-us", "https://api.sigmacomputing.com"),
+    ("gcp-ksa", "https://api.sa.gcp.sigmacomputing.com"),
+    ("aws-us-west", "https://aws-api.sigmacomputing.com"),
+    ("aws-us-east", "https://api.us-a.aws.sigmacomputing.com"),
+    ("aws-ca", "https://api.ca.aws.sigmacomputing.com"),
+    ("aws-eu", "https://api.eu.aws.sigmacomputing.com"),
+    ("aws-uk", "https://api.uk.aws.sigmacomputing.com"),
+    ("aws-au", "https://api.au.aws.sigmacomputing.com"),
+    ("azure-us", "https://api.us.azure.sigmacomputing.com"),
+    ("azure-eu", "https://api.eu.azure.sigmacomputing.com"),
+    ("azure-ca", "https://api.ca.azure.sigmacomputing.com"),
+    ("azure-uk", "https://api.uk.azure.sigmacomputing.com"),
+    ("azure-au", "https://api.au.azure.sigmacomputing.com"),
+];
+
+const TOKEN_PATH: &str = "/v2/auth/token";
+const MAX_URL_LEN: usize = 2048;
+
+/// A resolved token endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    token_url: String,
+    host: String,
+    loopback: bool,
+}
+
+impl Endpoint {
+    /// Resolves a cloud name (`"aws-us-east"`) or a base URL
+    /// (`"https://api.sigmacomputing.com"`, with or without a trailing `/`, `/v2`
+    /// or the full `/v2/auth/token`) to the token URL.
+    ///
+    /// Plain `http://` is refused with [`ErrorCode::InsecureUrl`] unless the host is
+    /// loopback (127.0.0.0/8, ::1, localhost): the client secret must not cross a
+    /// network in clear text.
+    pub fn parse(input: &str) -> Result<Endpoint> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(Error::invalid_argument("the endpoint is empty: give a base URL or a cloud name"));
+        }
+        if let Some((_, url)) = CLOUDS.iter().find(|(name, _)| name.eq_ignore_ascii_case(input)) {
+            return Endpoint::from_url(url);
+        }
+        if !input.contains("://") {
+            let names: Vec<&str> = CLOUDS.iter().map(|(name, _)| *name).collect();
+            return Err(Error::invalid_argument(format!(
+                "unknown cloud name (expected one of {} or an https:// base URL)",
+                names.join(", ")
+            )));
+        }
+        Endpoint::from_url(input)
+    }
+
+    fn from_url(url: &str) -> Result<Endpoint> {
+        let bad = |why: &str| Error::invalid_argument(format!("the endpoint URL is malformed: {why}"));
+        if url.len() > MAX_URL_LEN {
+            return Err(bad("longer than 2048 bytes"));
+        }
+        if url.contains('#') {
+            return Err(bad("it has a fragment (#...)"));
+        }
+        let uri: Uri = url.parse().map_err(|_| bad("not a valid absolute URL"))?;
+        let scheme = uri.scheme_str().map(str::to_ascii_lowercase).ok_or_else(|| bad("no scheme"))?;
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("it has user credentials in it; pass the client id and secret separately"));
+        }
+        if uri.query().is_some() {
+            return Err(bad("it has a query string (?...)"));
+        }
+        let host = authority.host().to_string();
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let loopback = is_loopback(&host);
+        match scheme.as_str() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(Error::new(
+                    ErrorCode::InsecureUrl,
+                    "refusing plain http:// to a host that is not loopback; use https://",
+                ))
+            }
+            _ => return Err(bad("the scheme must be https (or http for loopback)")),
+        }
+
+        let path = uri.path().trim_end_matches('/');
+        let path = if path.ends_with(TOKEN_PATH) {
+            path.to_string()
+        } else if let Some(base) = path.strip_suffix("/v2") {
+            format!("{base}{TOKEN_PATH}")
+        } else {
+            format!("{path}{TOKEN_PATH}")
+        };
+        let token_url = format!("{scheme}://{authority}{path}");
+        Ok(Endpoint { token_url, host, loopback })
+    }
+
+    /// The full URL tokens are requested from.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub(crate) fn is_loopback(&self) -> bool {
+        self.loopback
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") {
+        return true;
+    }
+    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(input: &str) -> String {
+        Endpoint::parse(input).unwrap().token_url().to_string()
+    }
+
+    fn code(input: &str) -> ErrorCode {
+        Endpoint::parse(input).unwrap_err().code()
+    }
+
+    #[test]
+    fn cloud_names_resolve_case_insensitively() {
+        assert_eq!(url("aws-us-east"), "https://api.us-a.aws.sigmacomputing.com/v2/auth/token");
+        assert_eq!(url(" AWS-US-East "), "https://api.us-a.aws.sigmacomputing.com/v2/auth/token");
+        assert_eq!(CLOUDS.len(), 13);
+        for (name, _) in CLOUDS {
+            assert!(url(name).starts_with("https://"));
+        }
+    }
+
+    #[test]
+    fn base_urls_get_the_token_path_whatever_their_ending() {
+        let want = "https://api.sigmacomputing.com/v2/auth/token";
+        for input in [
+            "https://api.sigmacomputing.com",
+            "https://api.sigmacomputing.com/",
+            "https://api.sigmacomputing.com//",
+            "https://api.sigmacomputing.com/v2",
+            "https://api.sigmacomputing.com/v2/",
+            "https://api.sigmacomputing.com/v2/auth/token",
+            "https://api.sigmacomputing.com/v2/auth/token/",
+            "HTTPS://api.sigmacomputing.com",
+        ] {
+            assert_eq!(url(input), want, "{input}");
+        }
+        assert_eq!(url("https://gw.example.com/sigma"), "https://gw.example.com/sigma/v2/auth/token");
+        assert_eq!(url("https://h.example.com:8443"), "https://h.example.com:8443/v2/auth/token");
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_on_loopback() {
+        assert_eq!(url("http://127.0.0.1:8080"), "http://127.0.0.1:8080/v2/auth/token");
+        assert_eq!(url("http://127.3.2.1:8080"), "http://127.3.2.1:8080/v2/auth/token");
+        assert_eq!(url("http://[::1]:8080"), "http://[::1]:8080/v2/auth/token");
+        assert_eq!(url("http://localhost:1"), "http://localhost:1/v2/auth/token");
+        assert_eq!(code("http://api.sigmacomputing.com"), ErrorCode::InsecureUrl);
+        assert_eq!(code("http://10.0.0.1"), ErrorCode::InsecureUrl);
+        assert_eq!(code("http://localhost.evil.com"), ErrorCode::InsecureUrl);
+        assert_eq!(code("http://128.0.0.1"), ErrorCode::InsecureUrl);
+    }
+
+    #[test]
+    fn malformed_or_dangerous_urls_are_invalid_arguments() {
+        for input in [
+            "",
+            "   ",
+            "not-a-cloud",
+            "ftp://api.sigmacomputing.com",
+            "https://",
+            "https://user:pw@api.sigmacomputing.com",
+            "https://api.sigmacomputing.com/#frag",
+            "https://api.sigmacomputing.com/?a=b",
+            "https://exa mple.com",
+            "://x",
+        ] {
+            assert_eq!(code(input), ErrorCode::InvalidArgument, "{input:?}");
+        }
+        assert_eq!(code(&format!("https://{}.com", "a".repeat(5000))), ErrorCode::InvalidArgument);
+    }
+}

@@ -1,0 +1,96 @@
+//! `sigma_client`: a cached, self-refreshing token source.
+
+use std::ffi::c_char;
+use std::sync::{Arc, RwLock};
+
+use super::{borrow, call, guard, out_arg, sigma_config, sigma_error, sigma_status, sigma_token, string_arg};
+use crate::client::Client;
+
+/// Keeps a token fresh. Thread-safe: every function taking a
+/// `const sigma_client *` may run from any number of threads at once. Owned by
+/// the caller, who frees it with `sigma_client_free` once no other call on it is
+/// running; tokens obtained from it stay valid after that.
+pub struct sigma_client {
+    client: Client,
+    /// The C view of the current token, made once per token rather than per call.
+    last: RwLock<Option<Arc<sigma_token>>>,
+}
+
+/// Creates a client from a copy of `config` (which may be freed afterwards). No
+/// request is made until the first `sigma_client_token`. On success
+/// `*client_out` receives a client owned by the caller, to be freed with
+/// `sigma_client_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_new(
+    config: *const sigma_config,
+    client_out: *mut *mut sigma_client,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call(error_out, || {
+        // SAFETY: NULL or a live config, per the contract.
+        let config = unsafe { borrow(config, "config")? };
+        let out = out_arg(client_out, "client_out")?;
+        let client = sigma_client { client: Client::new(config.inner.clone()), last: RwLock::new(None) };
+        // SAFETY: `out` is a checked, non-NULL `sigma_client **`.
+        unsafe { out.write(Box::into_raw(Box::new(client))) };
+        Ok(())
+    })
+}
+
+/// A token valid for at least 10 more seconds (or a tenth of its lifetime).
+/// Returns at once while one is cached, even during a background refresh; when
+/// none is usable, one request is made and concurrent callers share its result.
+/// On success `*token_out` receives a token owned by the caller, to be freed
+/// with `sigma_token_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_token(
+    client: *const sigma_client,
+    token_out: *mut *mut sigma_token,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call(error_out, || {
+        // SAFETY: NULL or a live client, per the contract.
+        let client = unsafe { borrow(client, "client")? };
+        let out = out_arg(token_out, "token_out")?;
+        let token = client.client.token()?;
+        let cached = client.last.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let shared = match cached {
+            Some(c) if Arc::ptr_eq(&c.token, &token) => c,
+            _ => {
+                let fresh = Arc::new(sigma_token::new(token));
+                *client.last.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
+                fresh
+            }
+        };
+        // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
+        unsafe { out.write(sigma_token::into_raw(shared)) };
+        Ok(())
+    })
+}
+
+/// Tells the client that an API call was refused (401) with
+/// `rejected_access_token`. The cached token is dropped only if it is still that
+/// one, so a burst of 401s causes one new fetch. Does nothing when either
+/// argument is NULL or not UTF-8.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_invalidate(client: *const sigma_client, rejected_access_token: *const c_char) {
+    guard((), || {
+        // SAFETY: NULL or a live client and a NUL-terminated string, per the contract.
+        let (Ok(client), Ok(rejected)) =
+            (unsafe { borrow(client, "client") }, unsafe { string_arg(rejected_access_token, "rejected_access_token") })
+        else {
+            return;
+        };
+        client.client.invalidate(rejected);
+    })
+}
+
+/// Frees a client. Accepts NULL. No other call on this client may be running or
+/// start afterwards; a background refresh in progress finishes on its own.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_free(client: *mut sigma_client) {
+    if !client.is_null() {
+        // SAFETY: made by `Box::into_raw` in `sigma_client_new`, freed once per the contract.
+        guard((), || drop(unsafe { Box::from_raw(client) }));
+    }
+}

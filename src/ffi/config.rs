@@ -1,0 +1,193 @@
+//! `sigma_config`: where to get tokens and with which credentials.
+
+use std::ffi::{c_char, c_int};
+use std::time::Duration;
+
+use super::{borrow_mut, call, out_arg, sigma_error, sigma_status, string_arg};
+use crate::config::{ClientAuth, Config};
+use crate::error::Result;
+
+/// Settings for token requests. Create with `sigma_config_new` or
+/// `sigma_config_from_env`, adjust with the `sigma_config_set_*` functions, free
+/// with `sigma_config_free`. The setters take a `sigma_config *` and must not run
+/// while another thread uses the same config; functions taking a
+/// `const sigma_config *` may run from many threads at once.
+pub struct sigma_config {
+    pub(super) inner: Config,
+}
+
+fn new_raw(mut inner: Config) -> Result<*mut sigma_config> {
+    inner.set_language("c")?;
+    Ok(Box::into_raw(Box::new(sigma_config { inner })))
+}
+
+/// Creates a config. `endpoint` is a cloud name (e.g. "aws-us-east") or an https
+/// base URL (http only for loopback hosts). The secret is copied and wiped from
+/// the library's memory when the config is freed.
+/// On success `*config_out` receives a config owned by the caller, to be freed
+/// with `sigma_config_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_new(
+    endpoint: *const c_char,
+    client_id: *const c_char,
+    client_secret: *const c_char,
+    config_out: *mut *mut sigma_config,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call(error_out, || {
+        // SAFETY: NULL or NUL-terminated strings, per the contract.
+        let (endpoint, id, secret) = unsafe {
+            (string_arg(endpoint, "endpoint")?, string_arg(client_id, "client_id")?, string_arg(client_secret, "client_secret")?)
+        };
+        let out = out_arg(config_out, "config_out")?;
+        let config = new_raw(Config::new(endpoint, id, secret)?)?;
+        // SAFETY: `out` is a checked, non-NULL `sigma_config **`.
+        unsafe { out.write(config) };
+        Ok(())
+    })
+}
+
+/// Creates a config from SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
+/// SIGMA_CLIENT_SECRET; a missing one fails with SIGMA_STATUS_INVALID_ARGUMENT
+/// naming it. On success `*config_out` receives a config owned by the caller, to
+/// be freed with `sigma_config_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_from_env(
+    config_out: *mut *mut sigma_config,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call(error_out, || {
+        let out = out_arg(config_out, "config_out")?;
+        let config = new_raw(Config::from_env()?)?;
+        // SAFETY: `out` is a checked, non-NULL `sigma_config **`.
+        unsafe { out.write(config) };
+        Ok(())
+    })
+}
+
+/// Frees a config. Accepts NULL. Clients and tokens made from it stay valid.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_free(config: *mut sigma_config) {
+    if !config.is_null() {
+        // SAFETY: made by `Box::into_raw` in `new_raw`, freed once per the contract.
+        super::guard((), || drop(unsafe { Box::from_raw(config) }));
+    }
+}
+
+/// Applies one setter to a config behind the common checks.
+unsafe fn set(
+    config: *mut sigma_config,
+    error_out: *mut *mut sigma_error,
+    apply: impl FnOnce(&mut Config) -> Result<()>,
+) -> sigma_status {
+    call(error_out, || {
+        // SAFETY: NULL or a live config used by this thread only, per the contract.
+        let config = unsafe { borrow_mut(config, "config")? };
+        apply(&mut config.inner)
+    })
+}
+
+/// The overall deadline of one token call, retries included (default 30000 ms;
+/// 1 ms to 1 hour).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_timeout_ms(
+    config: *mut sigma_config,
+    timeout_ms: u64,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract.
+    unsafe { set(config, error_out, |c| c.set_timeout(Duration::from_millis(timeout_ms))) }
+}
+
+/// The limit on one connect, TLS included (default 10000 ms; 1 ms to 1 hour).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_connect_timeout_ms(
+    config: *mut sigma_config,
+    timeout_ms: u64,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract.
+    unsafe { set(config, error_out, |c| c.set_connect_timeout(Duration::from_millis(timeout_ms))) }
+}
+
+/// Attempts per token call, the first included (default 3; 1 to 10). Network
+/// errors, 429 and 5xx are retried with jittered backoff; 400/401 never are.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_max_attempts(
+    config: *mut sigma_config,
+    attempts: u32,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract.
+    unsafe { set(config, error_out, |c| c.set_max_attempts(attempts)) }
+}
+
+/// Trusts only the CA certificates in this PEM file for HTTPS, instead of the
+/// bundled web roots. The file is read now.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_ca_file(
+    config: *mut sigma_config,
+    pem_path: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `pem_path` is NULL or NUL-terminated.
+    unsafe {
+        set(config, error_out, |c| {
+            let path = string_arg(pem_path, "pem_path")?;
+            c.set_ca_file(path)
+        })
+    }
+}
+
+/// Nonzero: send the client id and secret as HTTP Basic instead of in the form
+/// body (the default, as Sigma documents).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_basic_auth(
+    config: *mut sigma_config,
+    use_basic: c_int,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    let auth = if use_basic != 0 { ClientAuth::Basic } else { ClientAuth::Form };
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(config, error_out, |c| {
+            c.set_client_auth(auth);
+            Ok(())
+        })
+    }
+}
+
+/// How long before expiry a `sigma_client` refreshes in the background
+/// (default: min(5 minutes, half the token's lifetime); capped at half of it).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_refresh_margin_ms(
+    config: *mut sigma_config,
+    margin_ms: u64,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract.
+    unsafe { set(config, error_out, |c| c.set_refresh_margin(Duration::from_millis(margin_ms))) }
+}
+
+/// Text appended to the User-Agent, e.g. "my-exporter/1.2" (printable ASCII).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_user_agent_suffix(
+    config: *mut sigma_config,
+    suffix: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `suffix` is NULL or NUL-terminated.
+    unsafe { set(config, error_out, |c| c.set_user_agent_suffix(string_arg(suffix, "suffix")?)) }
+}
+
+/// The calling language named in the User-Agent (default "c"; the Python and Go
+/// bindings set theirs).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_language(
+    config: *mut sigma_config,
+    language: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `language` is NULL or NUL-terminated.
+    unsafe { set(config, error_out, |c| c.set_language(string_arg(language, "language")?)) }
+}

@@ -1,0 +1,29 @@
+//! Shared helpers: a mock per test, and a config pointing at it.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+pub use sigma_mock::harness::MockServer;
+use sigma_auth::Config;
+
+pub fn mock(args: &[&str]) -> MockServer {
+    MockServer::start(args)
+}
+
+pub fn config(mock: &MockServer) -> Config {
+    Config::new(&mock.url, "demo-client", "demo-secret").expect("config for the mock")
+}
+
+/// A config with a short deadline and one attempt, for fault tests.
+pub fn impatient(mock: &MockServer, timeout: Duration, attempts: u32) -> Config {
+    let mut config = config(mock);
+    config.set_timeout(timeout).unwrap();
+    config.set_max_attempts(attempts).unwrap();
+    config
+}
+
+pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let started = Instant::now();
+    let value = f();
+    (value, started.elapsed())
+}
