@@ -17,11 +17,11 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::error::{Error, Result};
 
-pub use client::sigma_client;
-pub use config::sigma_config;
-pub use error::sigma_error;
-pub use status::sigma_status;
-pub use token::sigma_token;
+pub use client::*;
+pub use config::*;
+pub use error::*;
+pub use status::*;
+pub use token::*;
 
 /// Runs `body` behind the panic boundary. On failure, stores an owned error in
 /// `*error_out` (when `error_out` is not NULL) and returns its status.
