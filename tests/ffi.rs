@@ -42,7 +42,7 @@ fn null_arguments_are_invalid_argument_and_outputs_stay_untouched() {
     let mock = common::mock(&[]);
     unsafe {
         let config = new_config(&mock.url, "demo-secret");
-        let sentinel = 0x1 as *mut sigma_token;
+        let sentinel = ptr::dangling_mut::<sigma_token>();
         let mut token = sentinel;
         let mut error = ptr::null_mut();
 

@@ -111,7 +111,7 @@ fn every_response_carries_a_fresh_request_id() {
 }
 
 fn refresh(mock: &Mock, token: &str) -> common::Reply {
-    token_form(&mock, &[
+    token_form(mock, &[
         ("grant_type", "refresh_token"),
         ("refresh_token", token),
         ("client_id", "demo-client"),

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# README's test command: every test of every layer, against the mock on loopback.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PROFILE=${PROFILE:-debug}
+CARGO_FLAGS=()
+[ "$PROFILE" = release ] && CARGO_FLAGS=(--release)
+
+echo "== Rust: build, lint, header freshness"
+cargo build --locked --workspace --all-targets "${CARGO_FLAGS[@]}"
+cargo clippy --locked --workspace --all-targets "${CARGO_FLAGS[@]}" -- -D warnings
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- include/sigma_auth.h; then
+  git --no-pager diff --stat -- include/sigma_auth.h
+  echo "include/sigma_auth.h differs from what cbindgen generates from src/ffi: commit the regenerated header" >&2
+  exit 1
+fi
+
+echo "== Rust: tests (core, C ABI from Rust, mock)"
+cargo test --locked --workspace "${CARGO_FLAGS[@]}"
+
+echo "== C and C++"
+make -s c-tests examples PROFILE="$PROFILE"
+scripts/test-c.sh

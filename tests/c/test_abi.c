@@ -1,0 +1,193 @@
+/* The whole C ABI exercised from C against a running sigma-mock.
+ * Usage: test_abi <mock base URL>
+ * Built with -Wall -Wextra -Wpedantic -Werror and run plain, under
+ * AddressSanitizer+UBSan, and under valgrind by scripts/test-c.sh. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sigma_auth.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                         \
+  do {                                                                      \
+    if (cond) {                                                             \
+      passed++;                                                             \
+    } else {                                                                \
+      failed++;                                                             \
+      fprintf(stderr, "FAILED %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+    }                                                                       \
+  } while (0)
+
+#define CHECK_STATUS(call, want)                                            \
+  do {                                                                      \
+    sigma_status got_ = (call);                                             \
+    if (got_ == (want)) {                                                   \
+      passed++;                                                             \
+    } else {                                                                \
+      failed++;                                                             \
+      fprintf(stderr, "FAILED %s:%d: %s = %s, want %s\n", __FILE__, __LINE__, \
+              #call, sigma_status_name(got_), sigma_status_name(want));     \
+    }                                                                       \
+  } while (0)
+
+static const char *url;
+
+static sigma_config *new_config(const char *secret) {
+  sigma_config *config = NULL;
+  CHECK_STATUS(sigma_config_new(url, "demo-client", secret, &config, NULL), SIGMA_STATUS_OK);
+  return config;
+}
+
+static void test_get_and_accessors(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_token *token = NULL;
+  CHECK_STATUS(sigma_token_get(config, &token, NULL), SIGMA_STATUS_OK);
+  CHECK(token != NULL);
+  CHECK(strncmp(sigma_token_access_token(token), "mock_at_", 8) == 0);
+  CHECK(sigma_token_refresh_token(token) != NULL);
+  CHECK(strcmp(sigma_token_type(token), "bearer") == 0);
+  CHECK(sigma_token_expires_in(token) == 3600);
+  CHECK(sigma_token_expires_at(token) > 1700000000);
+  sigma_token_free(token);
+  sigma_config_free(config);
+}
+
+static void test_refresh_rotation_and_errors(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_token *first = NULL, *second = NULL, *reused = NULL;
+  sigma_error *error = NULL;
+  CHECK_STATUS(sigma_token_get(config, &first, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_token_refresh(config, sigma_token_refresh_token(first), &second, NULL), SIGMA_STATUS_OK);
+  CHECK(strcmp(sigma_token_refresh_token(first), sigma_token_refresh_token(second)) != 0);
+
+  CHECK_STATUS(sigma_token_refresh(config, sigma_token_refresh_token(first), &reused, &error),
+               SIGMA_STATUS_INVALID_GRANT);
+  CHECK(reused == NULL);
+  CHECK(error != NULL);
+  CHECK(sigma_error_code(error) == SIGMA_STATUS_INVALID_GRANT);
+  CHECK(sigma_error_http_status(error) == 401);
+  CHECK(sigma_error_request_id(error) != NULL);
+  CHECK(strstr(sigma_error_message(error), "Invalid refresh token") != NULL);
+  CHECK(strstr(sigma_error_message(error), sigma_token_refresh_token(first)) == NULL);
+  sigma_error_free(error);
+
+  sigma_token_free(first);
+  sigma_token_free(second);
+  sigma_config_free(config);
+}
+
+static void test_bad_credentials_and_input(void) {
+  sigma_config *config = new_config("wrong-secret-value");
+  sigma_token *token = NULL;
+  sigma_error *error = NULL;
+  CHECK_STATUS(sigma_token_get(config, &token, &error), SIGMA_STATUS_INVALID_CLIENT);
+  CHECK(token == NULL);
+  CHECK(strstr(sigma_error_message(error), "wrong-secret-value") == NULL);
+  sigma_error_free(error);
+  sigma_config_free(config);
+
+  sigma_config *none = NULL;
+  error = NULL;
+  CHECK_STATUS(sigma_config_new("http://example.com", "a", "b", &none, &error), SIGMA_STATUS_INSECURE_URL);
+  CHECK(none == NULL);
+  sigma_error_free(error);
+  CHECK_STATUS(sigma_config_new("aws-mars", "a", "b", &none, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_config_new(NULL, "a", "b", &none, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_config_new("aws-us-east", "\xff\xfe", "b", &none, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_config_new("aws-us-east", "", "b", &none, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(none == NULL);
+  CHECK_STATUS(sigma_token_get(NULL, &token, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_client_token(NULL, &token, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+
+  CHECK(sigma_token_access_token(NULL) == NULL);
+  CHECK(sigma_error_message(NULL) == NULL);
+  CHECK(sigma_error_code(NULL) == SIGMA_STATUS_INVALID_ARGUMENT);
+  sigma_token_free(NULL);
+  sigma_error_free(NULL);
+  sigma_config_free(NULL);
+  sigma_client_free(NULL);
+  sigma_client_invalidate(NULL, NULL);
+}
+
+static void test_setters(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_error *error = NULL;
+  CHECK_STATUS(sigma_config_set_timeout_ms(config, 5000, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_connect_timeout_ms(config, 2000, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_max_attempts(config, 2, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_refresh_margin_ms(config, 60000, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_user_agent_suffix(config, "test_abi/1", NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_language(config, "c11", NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_basic_auth(config, 1, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_timeout_ms(config, 0, &error), SIGMA_STATUS_INVALID_ARGUMENT);
+  sigma_error_free(error);
+  CHECK_STATUS(sigma_config_set_ca_file(config, "/nonexistent.pem", NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+
+  sigma_token *token = NULL;
+  CHECK_STATUS(sigma_token_get(config, &token, NULL), SIGMA_STATUS_OK);
+  sigma_token_free(token);
+  sigma_config_free(config);
+}
+
+static void *take_tokens(void *arg) {
+  const sigma_client *client = (const sigma_client *)arg;
+  for (int i = 0; i < 200; i++) {
+    sigma_token *token = NULL;
+    if (sigma_client_token(client, &token, NULL) != SIGMA_STATUS_OK) return (void *)1;
+    if (strncmp(sigma_token_access_token(token), "mock_at_", 8) != 0) return (void *)1;
+    sigma_token_free(token);
+  }
+  return NULL;
+}
+
+static void test_client_threads_and_invalidate(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_client *client = NULL;
+  CHECK_STATUS(sigma_client_new(config, &client, NULL), SIGMA_STATUS_OK);
+  sigma_config_free(config);
+
+  pthread_t threads[16];
+  for (int i = 0; i < 16; i++) CHECK(pthread_create(&threads[i], NULL, take_tokens, client) == 0);
+  for (int i = 0; i < 16; i++) {
+    void *result = NULL;
+    CHECK(pthread_join(threads[i], &result) == 0);
+    CHECK(result == NULL);
+  }
+
+  sigma_token *first = NULL, *second = NULL;
+  CHECK_STATUS(sigma_client_token(client, &first, NULL), SIGMA_STATUS_OK);
+  sigma_client_invalidate(client, sigma_token_access_token(first));
+  CHECK_STATUS(sigma_client_token(client, &second, NULL), SIGMA_STATUS_OK);
+  CHECK(strcmp(sigma_token_access_token(first), sigma_token_access_token(second)) != 0);
+  sigma_client_free(client);
+  /* Tokens outlive their client. */
+  CHECK(strncmp(sigma_token_access_token(first), "mock_at_", 8) == 0);
+  sigma_token_free(first);
+  sigma_token_free(second);
+}
+
+static void test_names(void) {
+  CHECK(strcmp(sigma_status_name(SIGMA_STATUS_OK), "OK") == 0);
+  CHECK(strcmp(sigma_status_name(SIGMA_STATUS_RATE_LIMITED), "RATE_LIMITED") == 0);
+  CHECK(strcmp(sigma_status_name(9999), "UNKNOWN") == 0);
+  CHECK(strlen(sigma_version()) > 0);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s <mock base URL>\n", argv[0]);
+    return 2;
+  }
+  url = argv[1];
+  test_get_and_accessors();
+  test_refresh_rotation_and_errors();
+  test_bad_credentials_and_input();
+  test_setters();
+  test_client_threads_and_invalidate();
+  test_names();
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
