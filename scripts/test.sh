@@ -21,3 +21,6 @@ cargo test --locked --workspace "${CARGO_FLAGS[@]}"
 echo "== C and C++"
 make -s c-tests examples PROFILE="$PROFILE"
 scripts/test-c.sh
+
+echo "== Python"
+scripts/test-python.sh

@@ -1,0 +1,53 @@
+"""sigma-auth: obtain, cache and refresh Sigma Computing REST API tokens.
+
+>>> import sigma_auth
+>>> with sigma_auth.Client(sigma_auth.Config.from_env()) as client:
+...     headers = {"Authorization": f"Bearer {client.access_token}"}
+
+All behaviour lives in the native library (a Rust core behind a C ABI); this
+package is a thin, typed ctypes layer over it. ``sigma_auth.requests`` and
+``sigma_auth.httpx`` attach tokens to those clients and retry once on a 401.
+"""
+
+from ._client import Client
+from ._config import Config
+from ._errors import (
+    HTTPError,
+    InsecureURL,
+    InternalError,
+    InvalidArgument,
+    InvalidClient,
+    InvalidGrant,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    ServerError,
+    SigmaAuthError,
+    Status,
+    Timeout,
+)
+from ._native import lib as _lib
+from ._token import Token, get_token, refresh_token
+
+__version__: str = _lib.sigma_version().decode()
+
+__all__ = [
+    "Client",
+    "Config",
+    "Token",
+    "get_token",
+    "refresh_token",
+    "Status",
+    "SigmaAuthError",
+    "InvalidArgument",
+    "InsecureURL",
+    "NetworkError",
+    "Timeout",
+    "InvalidClient",
+    "InvalidGrant",
+    "RateLimited",
+    "ServerError",
+    "HTTPError",
+    "ProtocolError",
+    "InternalError",
+]

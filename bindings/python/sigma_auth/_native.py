@@ -1,0 +1,103 @@
+"""Loads libsigma_auth and declares every C function's argtypes and restype.
+
+This is the only module that knows the C signatures; ``tests/test_header.py``
+checks them against ``include/sigma_auth.h``. ctypes releases the GIL around
+every call into a ``CDLL``, so network calls never block other Python threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+LIBRARY_ENV = "SIGMA_AUTH_LIBRARY"
+
+
+class _Opaque(ctypes.Structure):
+    """Base of the opaque C types: only ever used through pointers."""
+
+
+class sigma_config(_Opaque):
+    pass
+
+
+class sigma_token(_Opaque):
+    pass
+
+
+class sigma_client(_Opaque):
+    pass
+
+
+class sigma_error(_Opaque):
+    pass
+
+
+config_p = ctypes.POINTER(sigma_config)
+token_p = ctypes.POINTER(sigma_token)
+client_p = ctypes.POINTER(sigma_client)
+error_p = ctypes.POINTER(sigma_error)
+status_t = ctypes.c_uint32
+char_p = ctypes.c_char_p
+
+# name: (restype, argtypes)
+SIGNATURES: dict[str, tuple[object, list[object]]] = {
+    "sigma_config_new": (status_t, [char_p, char_p, char_p, ctypes.POINTER(config_p), ctypes.POINTER(error_p)]),
+    "sigma_config_from_env": (status_t, [ctypes.POINTER(config_p), ctypes.POINTER(error_p)]),
+    "sigma_config_free": (None, [config_p]),
+    "sigma_config_set_timeout_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
+    "sigma_config_set_connect_timeout_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
+    "sigma_config_set_max_attempts": (status_t, [config_p, ctypes.c_uint32, ctypes.POINTER(error_p)]),
+    "sigma_config_set_ca_file": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_config_set_basic_auth": (status_t, [config_p, ctypes.c_int, ctypes.POINTER(error_p)]),
+    "sigma_config_set_refresh_margin_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
+    "sigma_config_set_user_agent_suffix": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_config_set_language": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_token_get": (status_t, [config_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
+    "sigma_token_refresh": (status_t, [config_p, char_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
+    "sigma_token_free": (None, [token_p]),
+    "sigma_token_access_token": (char_p, [token_p]),
+    "sigma_token_refresh_token": (char_p, [token_p]),
+    "sigma_token_type": (char_p, [token_p]),
+    "sigma_token_expires_in": (ctypes.c_int64, [token_p]),
+    "sigma_token_expires_at": (ctypes.c_int64, [token_p]),
+    "sigma_client_new": (status_t, [config_p, ctypes.POINTER(client_p), ctypes.POINTER(error_p)]),
+    "sigma_client_token": (status_t, [client_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
+    "sigma_client_invalidate": (None, [client_p, char_p]),
+    "sigma_client_free": (None, [client_p]),
+    "sigma_error_code": (status_t, [error_p]),
+    "sigma_error_message": (char_p, [error_p]),
+    "sigma_error_http_status": (ctypes.c_uint16, [error_p]),
+    "sigma_error_request_id": (char_p, [error_p]),
+    "sigma_error_free": (None, [error_p]),
+    "sigma_status_name": (char_p, [ctypes.c_uint32]),
+    "sigma_version": (char_p, []),
+}
+
+
+def library_path() -> Path:
+    """$SIGMA_AUTH_LIBRARY, else the library shipped beside this file."""
+    override = os.environ.get(LIBRARY_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).with_name("libsigma_auth.so")
+
+
+def _load() -> ctypes.CDLL:
+    path = library_path()
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as exc:
+        raise ImportError(
+            f"cannot load the sigma-auth native library from {path} ({exc}); "
+            f"reinstall the package or point {LIBRARY_ENV} at libsigma_auth.so"
+        ) from exc
+    for name, (restype, argtypes) in SIGNATURES.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+    return lib
+
+
+lib = _load()

@@ -1,0 +1,87 @@
+"""``Token`` and the stateless ``get_token`` / ``refresh_token`` calls."""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import datetime
+from typing import Optional
+
+from . import _native
+from ._config import Config, encode
+from ._errors import check
+
+lib = _native.lib
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
+class Token:
+    """An access token as Sigma issued it. Immutable; ``repr`` hides the tokens."""
+
+    access_token: str
+    refresh_token: Optional[str]
+    token_type: str
+    expires_in: int
+    """Lifetime in seconds, as issued."""
+    expires_at: datetime.datetime
+    """When it expires (aware, UTC), for display."""
+
+    def __repr__(self) -> str:
+        return (f"Token(access_token='[redacted]', refresh_token={'[redacted]' if self.refresh_token else None!r}, "
+                f"token_type={self.token_type!r}, expires_in={self.expires_in}, "
+                f"expires_at={self.expires_at.isoformat()!r})")
+
+    __str__ = __repr__
+
+    @classmethod
+    def _from_native(cls, token: "ctypes._Pointer[_native.sigma_token]") -> "Token":
+        refresh = lib.sigma_token_refresh_token(token)
+        return cls(
+            access_token=lib.sigma_token_access_token(token).decode("ascii"),
+            refresh_token=refresh.decode("ascii") if refresh else None,
+            token_type=lib.sigma_token_type(token).decode("ascii"),
+            expires_in=lib.sigma_token_expires_in(token),
+            expires_at=datetime.datetime.fromtimestamp(lib.sigma_token_expires_at(token), datetime.timezone.utc),
+        )
+
+
+def _take(token: "ctypes._Pointer[_native.sigma_token]") -> Token:
+    try:
+        return Token._from_native(token)
+    finally:
+        lib.sigma_token_free(token)
+
+
+def get_token(config: Config) -> Token:
+    """A new token with the client-credentials grant (no caching: see ``Client``)."""
+    handle = _config_handle(config)
+    pointer = handle.acquire()
+    try:
+        token = _native.token_p()
+        error = _native.error_p()
+        check(lib.sigma_token_get(pointer, ctypes.byref(token), ctypes.byref(error)), error)
+    finally:
+        handle.release()
+    return _take(token)
+
+
+def refresh_token(config: Config, refresh_token: str) -> Token:
+    """Exchanges a refresh token. Sigma's are single use: keep the new one."""
+    raw = encode("refresh_token", refresh_token)
+    handle = _config_handle(config)
+    pointer = handle.acquire()
+    try:
+        token = _native.token_p()
+        error = _native.error_p()
+        check(lib.sigma_token_refresh(pointer, raw, ctypes.byref(token), ctypes.byref(error)), error)
+    finally:
+        handle.release()
+    return _take(token)
+
+
+def _config_handle(config: object):  # type: ignore[no-untyped-def]
+    if not isinstance(config, Config):
+        raise TypeError(f"config must be sigma_auth.Config, not {type(config).__name__}")
+    if config._handle is None:
+        raise ValueError("this Config is closed")
+    return config._handle

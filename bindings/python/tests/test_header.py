@@ -1,0 +1,58 @@
+"""The ctypes declarations agree with include/sigma_auth.h, function by function."""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from pathlib import Path
+
+from sigma_auth import _native
+
+HEADER = Path(__file__).resolve().parents[3] / "include" / "sigma_auth.h"
+
+C_TYPES = {
+    "sigma_status": ctypes.c_uint32,
+    "uint32_t": ctypes.c_uint32,
+    "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
+    "uint16_t": ctypes.c_uint16,
+    "int": ctypes.c_int,
+    "const char *": ctypes.c_char_p,
+    "void": None,
+}
+
+
+def ctype(c: str) -> object:
+    c = " ".join(c.replace("*", " * ").split()).replace(" *", " *").replace("* *", "**")
+    c = c.replace("const ", "")
+    for name, pointer in (("sigma_config", _native.config_p), ("sigma_token", _native.token_p),
+                          ("sigma_client", _native.client_p), ("sigma_error", _native.error_p)):
+        if c == f"{name} **":
+            return ctypes.POINTER(pointer)
+        if c == f"{name} *":
+            return pointer
+    if c == "char *":
+        return ctypes.c_char_p
+    return C_TYPES[c]
+
+
+def header_functions() -> dict[str, tuple[object, list[object]]]:
+    text = re.sub(r"/\*.*?\*/", "", HEADER.read_text(), flags=re.S)
+    functions = {}
+    for match in re.finditer(r"^([A-Za-z_][\w ]*?\**)\s*\b(sigma_\w+)\(([^)]*)\);", text, flags=re.M):
+        restype, name, params = match.groups()
+        args = [] if params.strip() in ("", "void") else [
+            ctype(re.sub(r"\b\w+$", "", p.strip()).strip()) for p in params.split(",")
+        ]
+        functions[name] = (ctype(restype.strip()), args)
+    return functions
+
+
+def test_every_header_function_is_declared_identically() -> None:
+    declared = header_functions()
+    assert len(declared) >= 30
+    assert set(declared) == set(_native.SIGNATURES), set(declared) ^ set(_native.SIGNATURES)
+    for name, (restype, argtypes) in declared.items():
+        want_restype, want_args = _native.SIGNATURES[name]
+        assert restype == want_restype, name
+        assert argtypes == want_args, name

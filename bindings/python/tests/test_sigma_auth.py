@@ -1,0 +1,244 @@
+"""The Python package against the mock: tokens, errors, the client, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import gc
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import sigma_auth
+from sigma_auth import Client, Config, Status, get_token, refresh_token
+
+SECRET = "demo-secret"
+
+
+def config(mock: Any, **options: Any) -> Config:
+    return Config(mock.url, "demo-client", SECRET, **options)
+
+
+def test_get_token_returns_an_immutable_token(mock: Any) -> None:
+    token = get_token(config(mock))
+    assert token.access_token.startswith("mock_at_")
+    assert token.refresh_token and token.refresh_token.startswith("mock_rt_")
+    assert token.token_type == "bearer"
+    assert token.expires_in == 3600
+    assert token.expires_at.tzinfo is not None
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((token.expires_at - now).total_seconds() - 3600) < 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        token.access_token = "x"  # type: ignore[misc]
+    agent = mock.stats()["last_token_request"]["user_agent"]
+    assert agent.startswith("sigma-auth/") and "(python/3." in agent
+
+
+def test_refresh_rotates_and_reuse_is_invalid_grant(mock: Any) -> None:
+    cfg = config(mock)
+    first = get_token(cfg)
+    assert first.refresh_token is not None
+    second = refresh_token(cfg, first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    with pytest.raises(sigma_auth.InvalidGrant) as caught:
+        refresh_token(cfg, first.refresh_token)
+    error = caught.value
+    assert error.code is Status.INVALID_GRANT
+    assert error.http_status == 401
+    assert error.request_id and len(error.request_id) >= 16
+    assert first.refresh_token not in str(error) + repr(error)
+
+
+def raises(mock: Any, faults: list[dict[str, Any]], **options: Any) -> sigma_auth.SigmaAuthError:
+    if faults:
+        mock.faults(*faults)
+    with pytest.raises(sigma_auth.SigmaAuthError) as caught:
+        get_token(config(mock, **options))
+    return caught.value
+
+
+def test_every_failure_status_raises_its_own_exception(start_mock: Any) -> None:
+    mock = start_mock()
+    cases: list[tuple[type[sigma_auth.SigmaAuthError], Status, list[dict[str, Any]], dict[str, Any]]] = [
+        (sigma_auth.NetworkError, Status.NETWORK, [{"kind": "drop"}], {"max_attempts": 1}),
+        (sigma_auth.Timeout, Status.TIMEOUT, [{"kind": "delay", "ms": 3000}], {"timeout": 0.3}),
+        (sigma_auth.RateLimited, Status.RATE_LIMITED, [{"kind": "status", "status": 429, "retry_after": "999999"}], {}),
+        (sigma_auth.ServerError, Status.SERVER, [{"kind": "status", "status": 500}], {"max_attempts": 1}),
+        (sigma_auth.HTTPError, Status.HTTP, [{"kind": "body", "status": 404, "body": "{}"}], {}),
+        (sigma_auth.ProtocolError, Status.PROTOCOL, [{"kind": "html"}], {}),
+    ]
+    for cls, status, faults, options in cases:
+        error = raises(mock, faults, **options)
+        assert type(error) is cls, (status, error)
+        assert error.code is status
+    with pytest.raises(sigma_auth.InvalidClient) as caught:
+        get_token(Config(mock.url, "demo-client", "wrong-secret"))
+    assert caught.value.http_status == 401
+    with pytest.raises(sigma_auth.InvalidArgument):
+        Config("aws-mars", "a", "b")
+    with pytest.raises(sigma_auth.InsecureURL):
+        Config("http://api.sigmacomputing.com", "a", "b")
+    assert issubclass(sigma_auth.Timeout, TimeoutError)
+    assert issubclass(sigma_auth.NetworkError, ConnectionError)
+    assert issubclass(sigma_auth.InvalidArgument, ValueError)
+
+
+def test_a_network_error_against_a_closed_port(start_mock: Any) -> None:
+    gone = start_mock()
+    url = gone.url
+    gone.stop()
+    with pytest.raises(sigma_auth.NetworkError):
+        get_token(Config(url, "demo-client", SECRET, max_attempts=1))
+
+
+def test_thirty_two_threads_on_a_cold_client_cause_one_request(mock: Any) -> None:
+    mock.faults({"kind": "delay", "ms": 300})
+    client = Client(config(mock))
+    barrier = threading.Barrier(32)
+    tokens: list[str] = []
+
+    def take() -> None:
+        barrier.wait()
+        tokens.append(client.access_token)
+
+    threads = [threading.Thread(target=take) for _ in range(32)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(tokens) == 32 and len(set(tokens)) == 1
+    assert mock.token_requests() == 1
+    client.close()
+
+
+def test_calls_release_the_gil_so_threads_overlap(mock: Any) -> None:
+    mock.faults(*[{"kind": "delay", "ms": 400}] * 4)
+    cfg = config(mock)
+    threads = [threading.Thread(target=get_token, args=(cfg,)) for _ in range(4)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.2, f"4 x 400 ms requests took {elapsed:.2f} s: the GIL was held"
+    assert mock.stats()["max_concurrent_token_requests"] >= 2
+
+
+def test_the_client_caches_invalidates_and_closes_safely(mock: Any) -> None:
+    with Client(config(mock)) as client:
+        first = client.token()
+        assert client.token() is first, "the same token is not rebuilt per call"
+        client.invalidate("not-the-current-token")
+        assert client.access_token == first.access_token
+        client.invalidate(first.access_token)
+        assert client.access_token != first.access_token
+        assert mock.token_requests() == 2
+    client.close()  # twice is fine
+    assert client.closed
+    with pytest.raises(ValueError, match="closed"):
+        client.token()
+    with pytest.raises(ValueError, match="closed"):
+        client.invalidate("x")
+
+
+def test_closing_a_config_leaves_its_clients_working(mock: Any) -> None:
+    cfg = config(mock)
+    client = Client(cfg)
+    cfg.close()
+    cfg.close()
+    assert client.access_token.startswith("mock_at_")
+    with pytest.raises(ValueError, match="closed"):
+        get_token(cfg)
+    with pytest.raises(ValueError, match="closed"):
+        Client(cfg)
+    del client
+    gc.collect()
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"bytes"])
+def test_wrong_types_raise_type_error(mock: Any, bad: Any) -> None:
+    with pytest.raises(TypeError):
+        Config(bad, "demo-client", SECRET)
+    with pytest.raises(TypeError):
+        Config(mock.url, bad, SECRET)
+    with pytest.raises(TypeError):
+        Config(mock.url, "demo-client", bad)
+    with pytest.raises(TypeError):
+        refresh_token(config(mock), bad)
+    with pytest.raises(TypeError):
+        get_token(bad)
+    with pytest.raises(TypeError):
+        Client(bad)
+    with Client(config(mock)) as client:
+        with pytest.raises(TypeError):
+            client.invalidate(bad)
+
+
+@pytest.mark.parametrize("bad", ["a\0b", "\ud800", ""])
+def test_unrepresentable_values_raise_value_error(mock: Any, bad: str) -> None:
+    with pytest.raises(ValueError):
+        Config(mock.url, bad, SECRET)
+    with pytest.raises(ValueError):
+        refresh_token(config(mock), bad)
+
+
+def test_bad_options_raise(mock: Any) -> None:
+    with pytest.raises(TypeError):
+        config(mock, timeout="soon")
+    with pytest.raises(ValueError):
+        config(mock, timeout=-1)
+    with pytest.raises(sigma_auth.InvalidArgument):
+        config(mock, timeout=0)
+    with pytest.raises(sigma_auth.InvalidArgument):
+        config(mock, max_attempts=0)
+    with pytest.raises(sigma_auth.InvalidArgument):
+        config(mock, ca_file="/nonexistent.pem")
+    with pytest.raises(TypeError):
+        config(mock, basic_auth="yes")
+    assert get_token(config(mock, basic_auth=True, user_agent_suffix="tests/1", refresh_margin=60,
+                            connect_timeout=2, max_attempts=2))
+    assert mock.stats()["last_token_request"]["client_auth"] == "basic"
+
+
+def test_no_secret_or_token_in_any_text(mock: Any) -> None:
+    secret = "S3CRET-VALUE-42"
+    cfg = Config(mock.url, "demo-client", secret)
+    texts = [str(cfg), repr(cfg)]
+    try:
+        get_token(cfg)
+    except sigma_auth.SigmaAuthError as error:
+        texts += [str(error), repr(error)]
+    token = get_token(config(mock))
+    texts += [str(token), repr(token)]
+    client = Client(config(mock))
+    texts += [str(client), repr(client)]
+    assert token.refresh_token is not None
+    for text in texts:
+        for hidden in (secret, SECRET, token.access_token, token.refresh_token):
+            assert hidden not in text, text
+    client.close()
+
+
+def test_config_from_env(mock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIGMA_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("SIGMA_BASE_URL", mock.url)
+    monkeypatch.setenv("SIGMA_CLIENT_ID", "demo-client")
+    with pytest.raises(sigma_auth.InvalidArgument, match="SIGMA_CLIENT_SECRET"):
+        Config.from_env()
+    monkeypatch.setenv("SIGMA_CLIENT_SECRET", SECRET)
+    assert get_token(Config.from_env(timeout=5)).token_type == "bearer"
+
+
+def test_https_with_the_mocks_ca(start_mock: Any, tmp_path: Any) -> None:
+    ca = tmp_path / "ca.pem"
+    mock = start_mock("--tls", "--cert-out", str(ca))
+    assert get_token(Config(mock.url, "demo-client", SECRET, ca_file=ca)).access_token
+    with pytest.raises(sigma_auth.NetworkError):
+        get_token(Config(mock.url, "demo-client", SECRET, max_attempts=1))
+
+
+def test_version() -> None:
+    assert sigma_auth.__version__.count(".") == 2

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The Python binding: install it into a fresh virtualenv the way a user would
+# (pip builds the Rust library), then mypy --strict, pytest, the example, and the
+# wheel's tag. Expects the debug sigma-mock to be built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROFILE=${PROFILE:-debug}
+venv=.venv-test
+rm -rf "$venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q "./bindings/python[test]"
+
+echo "== mypy --strict"
+(cd bindings/python && "../../$venv/bin/python" -m mypy --strict sigma_auth tests)
+
+echo "== pytest"
+# Run from outside the source tree so the installed package (with its library) is tested.
+SIGMA_MOCK_BIN="$PWD/target/$PROFILE/sigma-mock" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+  --rootdir bindings/python bindings/python/tests
+
+echo "== example"
+. scripts/mock.sh
+start_mock
+SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
+  "$venv/bin/python" examples/python/get_token.py | tee /dev/stderr | grep -q "GET /v2/whoami: 200"
+
+echo "== wheel"
+wheels=$(mktemp -d)
+"$venv/bin/pip" wheel -q --no-deps -w "$wheels" ./bindings/python
+ls "$wheels" | grep -E '^sigma_auth-[0-9.]+-py3-none-linux_x86_64\.whl$'
+rm -rf "$wheels"
