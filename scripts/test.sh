@@ -24,3 +24,6 @@ scripts/test-c.sh
 
 echo "== Python"
 scripts/test-python.sh
+
+echo "== Go"
+scripts/test-go.sh

@@ -1,0 +1,159 @@
+package sigmaauth
+
+/*
+#include "sigma_auth.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config says where tokens come from and how patiently to ask. Zero values mean
+// the library's defaults (30 s deadline, 10 s connect, 3 attempts, form auth,
+// bundled web roots). fmt never prints ClientSecret.
+type Config struct {
+	// Endpoint is a cloud name ("aws-us-east") or an https base URL (http only
+	// for loopback hosts).
+	Endpoint        string
+	ClientID        string
+	ClientSecret    string
+	Timeout         time.Duration // overall deadline of one token call, retries included
+	ConnectTimeout  time.Duration
+	MaxAttempts     int    // 1 to 10
+	CAFile          string // trust only the CA certificates in this PEM file
+	BasicAuth       bool   // send the credentials as HTTP Basic instead of in the form
+	RefreshMargin   time.Duration
+	UserAgentSuffix string
+}
+
+// ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
+// SIGMA_CLIENT_SECRET. A missing one is an ErrInvalidArgument naming it.
+func ConfigFromEnv() (Config, error) {
+	var native *C.sigma_config
+	var cerr *C.sigma_error
+	if status := C.sigma_config_from_env(&native, &cerr); status != C.SIGMA_STATUS_OK {
+		return Config{}, takeError(status, cerr)
+	}
+	C.sigma_config_free(native)
+	return Config{
+		Endpoint:     strings.TrimSpace(os.Getenv("SIGMA_BASE_URL")),
+		ClientID:     strings.TrimSpace(os.Getenv("SIGMA_CLIENT_ID")),
+		ClientSecret: strings.TrimSpace(os.Getenv("SIGMA_CLIENT_SECRET")),
+	}, nil
+}
+
+// String describes the config without its secret.
+func (c Config) String() string {
+	return fmt.Sprintf("sigmaauth.Config{Endpoint: %q, ClientID: %q, ClientSecret: [redacted]}", c.Endpoint, c.ClientID)
+}
+
+// GoString keeps %#v from printing the secret too.
+func (c Config) GoString() string { return c.String() }
+
+// native builds the C config; the caller frees it with C.sigma_config_free.
+func (c Config) native() (*C.sigma_config, error) {
+	endpoint, err := cString("Endpoint", c.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer freeString(endpoint)
+	id, err := cString("ClientID", c.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	defer freeString(id)
+	secret, err := cString("ClientSecret", c.ClientSecret)
+	if err != nil {
+		return nil, err
+	}
+	defer freeSecret(secret)
+
+	var native *C.sigma_config
+	var cerr *C.sigma_error
+	if status := C.sigma_config_new(endpoint, id, secret, &native, &cerr); status != C.SIGMA_STATUS_OK {
+		return nil, takeError(status, cerr)
+	}
+	if err := c.apply(native); err != nil {
+		C.sigma_config_free(native)
+		return nil, err
+	}
+	return native, nil
+}
+
+func (c Config) apply(native *C.sigma_config) error {
+	var cerr *C.sigma_error
+	check := func(status C.sigma_status) error {
+		if status != C.SIGMA_STATUS_OK {
+			return takeError(status, cerr)
+		}
+		return nil
+	}
+	language, _ := cString("language", "go/"+strings.TrimPrefix(runtime.Version(), "go"))
+	defer freeString(language)
+	if err := check(C.sigma_config_set_language(native, language, &cerr)); err != nil {
+		return err
+	}
+	if c.Timeout != 0 {
+		if err := check(C.sigma_config_set_timeout_ms(native, millis(c.Timeout), &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.ConnectTimeout != 0 {
+		if err := check(C.sigma_config_set_connect_timeout_ms(native, millis(c.ConnectTimeout), &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.MaxAttempts != 0 {
+		if c.MaxAttempts < 0 || c.MaxAttempts > 1<<31 {
+			return &Error{Code: StatusInvalidArgument, Message: "INVALID_ARGUMENT: MaxAttempts must be between 1 and 10"}
+		}
+		if err := check(C.sigma_config_set_max_attempts(native, C.uint32_t(c.MaxAttempts), &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.CAFile != "" {
+		path, err := cString("CAFile", c.CAFile)
+		if err != nil {
+			return err
+		}
+		defer freeString(path)
+		if err := check(C.sigma_config_set_ca_file(native, path, &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.BasicAuth {
+		if err := check(C.sigma_config_set_basic_auth(native, 1, &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.RefreshMargin != 0 {
+		if err := check(C.sigma_config_set_refresh_margin_ms(native, millis(c.RefreshMargin), &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.UserAgentSuffix != "" {
+		suffix, err := cString("UserAgentSuffix", c.UserAgentSuffix)
+		if err != nil {
+			return err
+		}
+		defer freeString(suffix)
+		if err := check(C.sigma_config_set_user_agent_suffix(native, suffix, &cerr)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// millis converts a duration for C; a negative one becomes 0, which the library
+// refuses with a clear message.
+func millis(d time.Duration) C.uint64_t {
+	if d < 0 {
+		return 0
+	}
+	return C.uint64_t(d / time.Millisecond)
+}

@@ -1,0 +1,86 @@
+package sigmaauth
+
+/*
+#include <stdlib.h>
+#include "sigma_auth.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"time"
+)
+
+// Token is an access token as Sigma issued it. fmt never prints the tokens.
+type Token struct {
+	AccessToken  string
+	RefreshToken string // empty when the response had none
+	TokenType    string
+	ExpiresIn    time.Duration // lifetime as issued
+	Expiry       time.Time     // wall-clock expiry, for display
+}
+
+// String describes the token without revealing it.
+func (t Token) String() string {
+	refresh := ""
+	if t.RefreshToken != "" {
+		refresh = "[redacted]"
+	}
+	return fmt.Sprintf("sigmaauth.Token{AccessToken: [redacted], RefreshToken: %q, TokenType: %q, ExpiresIn: %s, Expiry: %s}",
+		refresh, t.TokenType, t.ExpiresIn, t.Expiry.UTC().Format(time.RFC3339))
+}
+
+// GoString keeps %#v from printing the tokens too.
+func (t Token) GoString() string { return t.String() }
+
+func tokenFromC(t *C.sigma_token) *Token {
+	token := &Token{
+		AccessToken: C.GoString(C.sigma_token_access_token(t)),
+		TokenType:   C.GoString(C.sigma_token_type(t)),
+		ExpiresIn:   time.Duration(C.sigma_token_expires_in(t)) * time.Second,
+		Expiry:      time.Unix(int64(C.sigma_token_expires_at(t)), 0),
+	}
+	if refresh := C.sigma_token_refresh_token(t); refresh != nil {
+		token.RefreshToken = C.GoString(refresh)
+	}
+	return token
+}
+
+// GetToken requests a new token with the client-credentials grant. No caching:
+// use a Client for that.
+func GetToken(cfg Config) (*Token, error) {
+	native, err := cfg.native()
+	if err != nil {
+		return nil, err
+	}
+	defer C.sigma_config_free(native)
+	var t *C.sigma_token
+	var cerr *C.sigma_error
+	if status := C.sigma_token_get(native, &t, &cerr); status != C.SIGMA_STATUS_OK {
+		return nil, takeError(status, cerr)
+	}
+	defer C.sigma_token_free(t)
+	return tokenFromC(t), nil
+}
+
+// RefreshToken exchanges a refresh token for a new token. Sigma's refresh tokens
+// are single use: keep the returned token's RefreshToken for next time.
+func RefreshToken(cfg Config, refreshToken string) (*Token, error) {
+	refresh, err := cString("refreshToken", refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	defer freeSecret(refresh)
+	native, err := cfg.native()
+	if err != nil {
+		return nil, err
+	}
+	defer C.sigma_config_free(native)
+	var t *C.sigma_token
+	var cerr *C.sigma_error
+	if status := C.sigma_token_refresh(native, refresh, &t, &cerr); status != C.SIGMA_STATUS_OK {
+		return nil, takeError(status, cerr)
+	}
+	defer C.sigma_token_free(t)
+	return tokenFromC(t), nil
+}

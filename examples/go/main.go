@@ -1,0 +1,45 @@
+// Command get_token gets a Sigma API token with sigmaauth and calls whoami with it.
+//
+// Credentials come from SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
+// SIGMA_CLIENT_SECRET. Build the static library first: cargo build --release -p sigma-auth
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	sigmaauth "github.com/sigma-auth/sigma-auth/bindings/go"
+)
+
+func main() {
+	cfg, err := sigmaauth.ConfigFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	client, err := sigmaauth.NewClient(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer client.Close()
+
+	token, err := client.Token()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("Got a token valid until %s.\n", token.Expiry.Format("15:04:05 MST"))
+	fmt.Printf("Authorization: Bearer %.12s... (%d characters)\n", token.AccessToken, len(token.AccessToken))
+
+	if strings.HasPrefix(cfg.Endpoint, "http") {
+		resp, err := client.HTTPClient(nil).Get(strings.TrimRight(cfg.Endpoint, "/") + "/v2/whoami")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		resp.Body.Close()
+		fmt.Printf("GET /v2/whoami: %d\n", resp.StatusCode)
+	}
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The Go binding: build the static archive it links, then go vet, go test (plain,
+# -race, GOGC=1), the example against the mock, and a dynamically linked build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PROFILE=${PROFILE:-debug}
+cargo build -q --locked --release -p sigma-auth
+export SIGMA_MOCK_BIN="$PWD/target/$PROFILE/sigma-mock"
+
+cd bindings/go
+echo "== go vet"
+go vet ./...
+echo "== go test"
+go test -count=1 ./...
+echo "== go test -race"
+go test -count=1 -race ./...
+echo "== go test with GOGC=1 (flushes out missing KeepAlives)"
+GOGC=1 go test -count=1 ./...
+echo "== go test, dynamically linked"
+LD_LIBRARY_PATH="$PWD/../../target/release" go test -count=1 -tags sigma_dynamic ./...
+cd ../..
+
+echo "== example"
+. scripts/mock.sh
+start_mock
+(cd examples/go && go vet ./... && go build -o "../../build/get_token_go" .)
+SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
+  build/get_token_go | tee /dev/stderr | grep -q "GET /v2/whoami: 200"
+if ldd build/get_token_go | grep -q sigma_auth; then
+  echo "the example should link libsigma_auth statically" >&2
+  exit 1
+fi
