@@ -242,3 +242,20 @@ def test_https_with_the_mocks_ca(start_mock: Any, tmp_path: Any) -> None:
 
 def test_version() -> None:
     assert sigma_auth.__version__.count(".") == 2
+
+
+def test_sigma_auth_library_overrides_the_bundled_library(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, SIGMA_AUTH_LIBRARY=str(tmp_path / "missing.so"))
+    result = subprocess.run([sys.executable, "-c", "import sigma_auth"], env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SIGMA_AUTH_LIBRARY" in result.stderr and "missing.so" in result.stderr
+
+    bundled = sigma_auth._native.library_path()
+    env["SIGMA_AUTH_LIBRARY"] = str(bundled)
+    check = "import sigma_auth, sys; sys.stdout.write(str(sigma_auth._native.library_path()))"
+    result = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout == str(bundled)
