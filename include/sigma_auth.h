@@ -231,6 +231,16 @@ sigma_status sigma_config_set_refresh_margin_ms(sigma_config *config,
                                                 sigma_error **error_out);
 
 /**
+ * Turns on the token cache shared by processes, in directory `dir` (created
+ * 0700 if missing). A `sigma_client` then looks there first, and only one
+ * process at a time refreshes. The client secret is never stored. Off by
+ * default; `sigma_config_from_env` turns it on when SIGMA_TOKEN_CACHE is set.
+ */
+sigma_status sigma_config_set_token_cache(sigma_config *config,
+                                          const char *dir,
+                                          sigma_error **error_out);
+
+/**
  * Text appended to the User-Agent, e.g. "my-exporter/1.2" (printable ASCII).
  */
 sigma_status sigma_config_set_user_agent_suffix(sigma_config *config,

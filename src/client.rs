@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::cache;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
 use crate::http::{self, random_fraction, Grant};
@@ -57,6 +58,8 @@ struct Control {
     last_error: Option<Error>,
     /// The newest refresh token: Sigma rotates them, so only the latest is good.
     refresh_token: Option<Secret>,
+    /// The access token last invalidated, until a different one is obtained.
+    rejected: Option<Secret>,
     background_failures: u32,
 }
 
@@ -103,9 +106,13 @@ impl Client {
     /// answered 401 with it). A burst of 401s for the same token thus causes one
     /// new fetch, not one per caller.
     pub fn invalidate(&self, rejected_access_token: &str) {
+        // Lock order everywhere: control, then current.
+        let mut control = self.shared.control();
         let mut current = self.shared.current.write().unwrap_or_else(|e| e.into_inner());
         if current.as_ref().is_some_and(|c| c.token.access_token() == rejected_access_token) {
             *current = None;
+            // So the persistent cache does not hand the same token back.
+            control.rejected = Some(Secret::new(rejected_access_token));
         }
     }
 }
@@ -194,7 +201,24 @@ impl Shared {
     /// Refresh grant first (Sigma asks for it), falling back once to client
     /// credentials when the refresh token is refused (expired, used, unknown).
     fn obtain(&self) -> Result<Token> {
-        let refresh = self.control().refresh_token.clone();
+        let (remembered, rejected) = {
+            let control = self.control();
+            (control.refresh_token.clone(), control.rejected.clone())
+        };
+        let Some(dir) = self.config.token_cache() else {
+            return self.fetch(remembered);
+        };
+        // The token held now (if any) is the one to replace: another process's
+        // newer token is welcome, the same one again is not.
+        let held = {
+            let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+            current.as_ref().map(|c| c.token.clone())
+        };
+        let replacing = held.as_ref().map(|t| t.access_token()).or(rejected.as_ref().map(Secret::expose));
+        cache::obtain(dir, &self.config, replacing, remembered, |refresh| self.fetch(refresh))
+    }
+
+    fn fetch(&self, refresh: Option<Secret>) -> Result<Token> {
         if let Some(refresh) = refresh {
             match http::request_token(&self.config, Grant::RefreshToken(refresh.expose())) {
                 Err(e) if e.code() == ErrorCode::InvalidGrant => {}
@@ -215,6 +239,7 @@ impl Shared {
                 let cached = Cached::new(token.clone(), self.config.refresh_margin);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(cached);
                 control.background_failures = 0;
+                control.rejected = None;
                 self.background_not_before.store(0, Ordering::Relaxed);
                 control.last_error = None;
                 Ok(token)

@@ -1,7 +1,7 @@
 //! What a token request needs: where, who, and how patiently.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -36,6 +36,7 @@ pub struct Config {
     pub(crate) max_attempts: u32,
     pub(crate) client_auth: ClientAuth,
     pub(crate) refresh_margin: Option<Duration>,
+    pub(crate) token_cache: Option<PathBuf>,
     ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
     language: String,
     user_agent_suffix: Option<String>,
@@ -58,6 +59,7 @@ impl Config {
             max_attempts: 3,
             client_auth: ClientAuth::Form,
             refresh_margin: None,
+            token_cache: None,
             ca_certs: None,
             language: "rust".into(),
             user_agent_suffix: None,
@@ -67,6 +69,8 @@ impl Config {
 
     /// Reads `SIGMA_CLIENT_ID`, `SIGMA_CLIENT_SECRET` and `SIGMA_BASE_URL` (a URL
     /// or a cloud name). A missing or empty one is an INVALID_ARGUMENT naming it.
+    /// `SIGMA_TOKEN_CACHE`, when set, turns on the persistent token cache in
+    /// that directory (see [`Config::set_token_cache`]).
     pub fn from_env() -> Result<Config> {
         let var = |name: &str| match std::env::var(name) {
             Ok(v) if !v.trim().is_empty() => Ok(v),
@@ -77,7 +81,11 @@ impl Config {
             }
         };
         let (base, id, secret) = (var("SIGMA_BASE_URL")?, var("SIGMA_CLIENT_ID")?, var("SIGMA_CLIENT_SECRET")?);
-        Config::new(&base, id.trim(), secret.trim())
+        let mut config = Config::new(&base, id.trim(), secret.trim())?;
+        if let Some(dir) = std::env::var_os("SIGMA_TOKEN_CACHE").filter(|d| !d.is_empty()) {
+            config.set_token_cache(dir)?;
+        }
+        Ok(config)
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -123,6 +131,22 @@ impl Config {
         check_duration("refresh margin", margin, Duration::ZERO, Duration::from_secs(24 * 3600))?;
         self.refresh_margin = Some(margin);
         Ok(())
+    }
+
+    /// Shares tokens between processes through files in `dir` (created 0700 if
+    /// missing): a [`crate::Client`] first looks there, and only one process at
+    /// a time refreshes. Never stores the client secret. Off by default.
+    pub fn set_token_cache(&mut self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        if dir.as_os_str().is_empty() {
+            return Err(Error::invalid_argument("the token cache directory is empty"));
+        }
+        self.token_cache = Some(dir.to_path_buf());
+        Ok(())
+    }
+
+    pub fn token_cache(&self) -> Option<&Path> {
+        self.token_cache.as_deref()
     }
 
     /// Trust only the CA certificates in this PEM file for HTTPS (as curl's
@@ -213,6 +237,7 @@ impl fmt::Debug for Config {
             .field("client_auth", &self.client_auth)
             .field("refresh_margin", &self.refresh_margin)
             .field("custom_ca", &self.ca_certs.is_some())
+            .field("token_cache", &self.token_cache)
             .finish()
     }
 }

@@ -15,6 +15,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod cache;
 mod client;
 mod config;
 mod endpoint;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
@@ -67,6 +68,40 @@ impl Token {
     /// The time left before expiry, by the monotonic clock.
     pub fn remaining(&self) -> Duration {
         self.expires_at_instant().saturating_duration_since(Instant::now())
+    }
+}
+
+impl Token {
+    /// Rebuilds a token read back from the persistent cache, or None when it is
+    /// malformed or already expired. Its monotonic expiry is derived from the
+    /// wall-clock expiry, the only clock processes share.
+    pub(crate) fn restore(
+        access_token: String,
+        refresh_token: Option<String>,
+        token_type: String,
+        expires_in: Duration,
+        expires_at: SystemTime,
+    ) -> Option<Token> {
+        let access_token = Zeroizing::new(access_token);
+        let refresh_token = refresh_token.map(Zeroizing::new);
+        if !is_token_text(&access_token)
+            || !refresh_token.as_deref().is_none_or(|r| is_token_text(r))
+            || !token_type.eq_ignore_ascii_case("bearer")
+            || expires_in.is_zero()
+            || expires_in.as_secs_f64() > MAX_EXPIRES_IN_SECS
+        {
+            return None;
+        }
+        let remaining = expires_at.duration_since(SystemTime::now()).ok()?.min(expires_in);
+        let requested_at = (Instant::now() + remaining).checked_sub(expires_in)?;
+        Some(Token {
+            access_token: Secret::new(access_token.as_str()),
+            refresh_token: refresh_token.map(|r| Secret::new(r.as_str())),
+            token_type,
+            expires_in,
+            expires_at,
+            requested_at,
+        })
     }
 }
 

@@ -74,6 +74,8 @@ fn null_arguments_are_invalid_argument_and_outputs_stay_untouched() {
         assert_eq!(sigma_config_set_user_agent_suffix(ptr::null_mut(), id.as_ptr(), ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_set_user_agent_suffix(config, ptr::null(), ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_set_language(ptr::null_mut(), id.as_ptr(), ptr::null_mut()), INVALID);
+        assert_eq!(sigma_config_set_token_cache(ptr::null_mut(), id.as_ptr(), ptr::null_mut()), INVALID);
+        assert_eq!(sigma_config_set_token_cache(config, ptr::null(), ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_set_language(config, ptr::null(), ptr::null_mut()), INVALID);
 
         let mut client = ptr::null_mut();

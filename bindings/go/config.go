@@ -29,10 +29,14 @@ type Config struct {
 	BasicAuth       bool   // send the credentials as HTTP Basic instead of in the form
 	RefreshMargin   time.Duration
 	UserAgentSuffix string
+	// TokenCache is a directory through which processes share tokens (one
+	// refresh at a time across processes); empty means off.
+	TokenCache string
 }
 
 // ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
-// SIGMA_CLIENT_SECRET. A missing one is an ErrInvalidArgument naming it.
+// SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE if set. A missing one is an
+// ErrInvalidArgument naming it.
 func ConfigFromEnv() (Config, error) {
 	var native *C.sigma_config
 	var cerr *C.sigma_error
@@ -44,6 +48,7 @@ func ConfigFromEnv() (Config, error) {
 		Endpoint:     strings.TrimSpace(os.Getenv("SIGMA_BASE_URL")),
 		ClientID:     strings.TrimSpace(os.Getenv("SIGMA_CLIENT_ID")),
 		ClientSecret: strings.TrimSpace(os.Getenv("SIGMA_CLIENT_SECRET")),
+		TokenCache:   os.Getenv("SIGMA_TOKEN_CACHE"),
 	}, nil
 }
 
@@ -133,6 +138,16 @@ func (c Config) apply(native *C.sigma_config) error {
 	}
 	if c.RefreshMargin != 0 {
 		if err := check(C.sigma_config_set_refresh_margin_ms(native, millis(c.RefreshMargin), &cerr)); err != nil {
+			return err
+		}
+	}
+	if c.TokenCache != "" {
+		dir, err := cString("TokenCache", c.TokenCache)
+		if err != nil {
+			return err
+		}
+		defer freeString(dir)
+		if err := check(C.sigma_config_set_token_cache(native, dir, &cerr)); err != nil {
 			return err
 		}
 	}

@@ -339,3 +339,30 @@ func TestHTTPSWithTheMocksCA(t *testing.T) {
 		t.Fatalf("an untrusted certificate must fail as ErrNetwork, got %v", err)
 	}
 }
+
+func TestClientsShareTokensThroughTheTokenCache(t *testing.T) {
+	m := startMock(t)
+	c := cfg(m)
+	c.TokenCache = filepath.Join(t.TempDir(), "cache")
+	first, err := sigmaauth.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := sigmaauth.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	a, err := first.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := second.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.AccessToken != b.AccessToken || m.stats(t).TokenRequests != 1 {
+		t.Fatalf("want one shared token, got %d requests", m.stats(t).TokenRequests)
+	}
+}

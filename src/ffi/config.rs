@@ -169,6 +169,20 @@ pub unsafe extern "C" fn sigma_config_set_refresh_margin_ms(
     unsafe { set(config, error_out, |c| c.set_refresh_margin(Duration::from_millis(margin_ms))) }
 }
 
+/// Turns on the token cache shared by processes, in directory `dir` (created
+/// 0700 if missing). A `sigma_client` then looks there first, and only one
+/// process at a time refreshes. The client secret is never stored. Off by
+/// default; `sigma_config_from_env` turns it on when SIGMA_TOKEN_CACHE is set.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_token_cache(
+    config: *mut sigma_config,
+    dir: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `dir` is NULL or NUL-terminated.
+    unsafe { set(config, error_out, |c| c.set_token_cache(string_arg(dir, "dir")?)) }
+}
+
 /// Text appended to the User-Agent, e.g. "my-exporter/1.2" (printable ASCII).
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_set_user_agent_suffix(

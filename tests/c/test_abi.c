@@ -125,6 +125,8 @@ static void test_setters(void) {
   CHECK_STATUS(sigma_config_set_timeout_ms(config, 0, &error), SIGMA_STATUS_INVALID_ARGUMENT);
   sigma_error_free(error);
   CHECK_STATUS(sigma_config_set_ca_file(config, "/nonexistent.pem", NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_config_set_token_cache(config, NULL, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_config_set_token_cache(config, "", NULL), SIGMA_STATUS_INVALID_ARGUMENT);
 
   sigma_token *token = NULL;
   CHECK_STATUS(sigma_token_get(config, &token, NULL), SIGMA_STATUS_OK);

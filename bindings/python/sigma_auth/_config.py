@@ -36,7 +36,8 @@ class Config(Managed):
     """Settings for token requests; immutable once made, so safe to share.
 
     ``endpoint`` is a cloud name (``"aws-us-east"``) or an https base URL (plain
-    http only for loopback). Times are in seconds.
+    http only for loopback). Times are in seconds. ``token_cache`` is a directory
+    through which processes share tokens (``from_env`` reads SIGMA_TOKEN_CACHE).
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class Config(Managed):
         basic_auth: bool = False,
         refresh_margin: Optional[float] = None,
         user_agent_suffix: Optional[str] = None,
+        token_cache: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         raw = (encode("endpoint", endpoint), encode("client_id", client_id), encode("client_secret", client_secret))
         self._endpoint = endpoint
@@ -60,7 +62,7 @@ class Config(Managed):
         error = _native.error_p()
         check(lib.sigma_config_new(*raw, ctypes.byref(pointer), ctypes.byref(error)), error)
         self._finish(pointer, timeout, connect_timeout, max_attempts, ca_file, basic_auth, refresh_margin,
-                     user_agent_suffix)
+                     user_agent_suffix, token_cache)
 
     @classmethod
     def from_env(cls, **options: object) -> "Config":
@@ -85,6 +87,7 @@ class Config(Managed):
         basic_auth: bool = False,
         refresh_margin: Optional[float] = None,
         user_agent_suffix: Optional[str] = None,
+        token_cache: Union[str, "os.PathLike[str]", None] = None,
     ) -> None:
         self._handle = Handle(pointer, lib.sigma_config_free, "Config")
         try:
@@ -110,6 +113,8 @@ class Config(Managed):
                 self._set(lib.sigma_config_set_refresh_margin_ms, _millis("refresh_margin", refresh_margin))
             if user_agent_suffix is not None:
                 self._set(lib.sigma_config_set_user_agent_suffix, encode("user_agent_suffix", user_agent_suffix))
+            if token_cache is not None:
+                self._set(lib.sigma_config_set_token_cache, encode("token_cache", os.fspath(token_cache)))
         except BaseException:
             self.close()
             raise

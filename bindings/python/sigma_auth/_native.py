@@ -52,6 +52,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_config_set_ca_file": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_basic_auth": (status_t, [config_p, ctypes.c_int, ctypes.POINTER(error_p)]),
     "sigma_config_set_refresh_margin_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
+    "sigma_config_set_token_cache": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_user_agent_suffix": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_language": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_token_get": (status_t, [config_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),

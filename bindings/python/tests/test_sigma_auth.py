@@ -259,3 +259,14 @@ def test_sigma_auth_library_overrides_the_bundled_library(tmp_path: Any) -> None
     check = "import sigma_auth, sys; sys.stdout.write(str(sigma_auth._native.library_path()))"
     result = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout == str(bundled)
+
+
+def test_clients_share_tokens_through_the_token_cache(mock: Any, tmp_path: Any) -> None:
+    cache = tmp_path / "cache"
+    first = Client(config(mock, token_cache=cache))
+    second = Client(config(mock, token_cache=str(cache)))
+    assert first.access_token == second.access_token
+    assert mock.token_requests() == 1
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    first.close()
+    second.close()
