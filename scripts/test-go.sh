@@ -24,8 +24,9 @@ echo "== example"
 . scripts/mock.sh
 start_mock
 (cd examples/go && go vet ./... && go build -o "../../build/get_token_go" .)
-SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
-  build/get_token_go | tee /dev/stderr | grep -q "GET /v2/whoami: 200"
+output=$(SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret build/get_token_go)
+echo "$output"
+grep -q "GET /v2/whoami: 200" <<<"$output"
 if ldd build/get_token_go | grep -q sigma_auth; then
   echo "the example should link libsigma_auth statically" >&2
   exit 1

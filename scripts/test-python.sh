@@ -22,8 +22,10 @@ SIGMA_MOCK_BIN="$PWD/target/$PROFILE/sigma-mock" "$venv/bin/python" -m pytest -q
 echo "== example"
 . scripts/mock.sh
 start_mock
-SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
-  "$venv/bin/python" examples/python/get_token.py | tee /dev/stderr | grep -q "GET /v2/whoami: 200"
+output=$(SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
+  "$venv/bin/python" examples/python/get_token.py)
+echo "$output"
+grep -q "GET /v2/whoami: 200" <<<"$output"
 
 echo "== wheel"
 wheels=$(mktemp -d)
