@@ -48,5 +48,15 @@ pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
     http::request_token(config, http::Grant::RefreshToken(refresh_token))
 }
 
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing` only).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The token-response parser, as applied to a 200 body.
+    pub fn parse_token_response(body: &[u8]) -> crate::Result<crate::Token> {
+        crate::token::parse_response(body, std::time::Instant::now(), std::time::SystemTime::now())
+    }
+}
+
 /// This library's version, e.g. `"0.1.0"`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -364,5 +365,68 @@ func TestClientsShareTokensThroughTheTokenCache(t *testing.T) {
 	}
 	if a.AccessToken != b.AccessToken || m.stats(t).TokenRequests != 1 {
 		t.Fatalf("want one shared token, got %d requests", m.stats(t).TokenRequests)
+	}
+}
+
+func TestAServerEchoingSecretsCannotLeakThemThroughErrors(t *testing.T) {
+	m := startMock(t)
+	token, err := sigmaauth.GetToken(cfg(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.faults(t, fault("status", `"status":401`, fmt.Sprintf(`"message":"echo %s %s"`, secret, token.RefreshToken)))
+	_, err = sigmaauth.RefreshToken(cfg(m), token.RefreshToken)
+	if !errors.Is(err, sigmaauth.ErrInvalidGrant) {
+		t.Fatalf("want ErrInvalidGrant, got %v", err)
+	}
+	for _, out := range []string{fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
+		if strings.Contains(out, secret) || strings.Contains(out, token.RefreshToken) {
+			t.Fatalf("leaked: %s", out)
+		}
+	}
+}
+
+func rssKiB(t *testing.T) int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var kib int
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:")), "%d", &kib)
+			return kib
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+func TestAHundredThousandGetsKeepRSSFlat(t *testing.T) {
+	m := startMock(t)
+	client, err := sigmaauth.NewClient(cfg(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for i := 0; i < 10000; i++ {
+		if _, err := client.Token(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	before := rssKiB(t)
+	for i := 0; i < 100000; i++ {
+		token, err := client.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%10000 == 0 {
+			client.Invalidate(token.AccessToken)
+		}
+	}
+	runtime.GC()
+	if grown := rssKiB(t) - before; grown > 8192 {
+		t.Fatalf("RSS grew by %d KiB", grown)
 	}
 }

@@ -171,6 +171,40 @@ static void test_client_threads_and_invalidate(void) {
   sigma_token_free(second);
 }
 
+static void *race_token_and_invalidate(void *arg) {
+  const sigma_client *client = (const sigma_client *)arg;
+  for (int i = 0; i < 300; i++) {
+    sigma_token *token = NULL;
+    if (sigma_client_token(client, &token, NULL) != SIGMA_STATUS_OK) return (void *)1;
+    if (i % 50 == 0) sigma_client_invalidate(client, sigma_token_access_token(token));
+    sigma_client_invalidate(client, "not-the-current-token");
+    sigma_token_free(token);
+  }
+  return NULL;
+}
+
+/* Threads take, invalidate and free tokens in racing orders; the client is
+ * freed last, while tokens from it are still alive. Run under ASan and valgrind. */
+static void test_concurrent_stress(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_client *client = NULL;
+  CHECK_STATUS(sigma_client_new(config, &client, NULL), SIGMA_STATUS_OK);
+  sigma_config_free(config);
+  sigma_token *survivor = NULL;
+  CHECK_STATUS(sigma_client_token(client, &survivor, NULL), SIGMA_STATUS_OK);
+
+  pthread_t threads[8];
+  for (int i = 0; i < 8; i++) CHECK(pthread_create(&threads[i], NULL, race_token_and_invalidate, client) == 0);
+  for (int i = 0; i < 8; i++) {
+    void *result = NULL;
+    CHECK(pthread_join(threads[i], &result) == 0);
+    CHECK(result == NULL);
+  }
+  sigma_client_free(client);
+  CHECK(strncmp(sigma_token_access_token(survivor), "mock_at_", 8) == 0);
+  sigma_token_free(survivor);
+}
+
 static void test_names(void) {
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_OK), "OK") == 0);
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_RATE_LIMITED), "RATE_LIMITED") == 0);
@@ -189,6 +223,7 @@ int main(int argc, char **argv) {
   test_bad_credentials_and_input();
   test_setters();
   test_client_threads_and_invalidate();
+  test_concurrent_stress();
   test_names();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

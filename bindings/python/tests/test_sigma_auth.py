@@ -222,6 +222,34 @@ def test_no_secret_or_token_in_any_text(mock: Any) -> None:
     client.close()
 
 
+def test_a_server_echoing_secrets_cannot_leak_them_through_errors(mock: Any) -> None:
+    cfg = config(mock)
+    token = get_token(cfg)
+    assert token.refresh_token is not None
+    mock.faults({"kind": "status", "status": 401, "message": f"echo {SECRET} {token.refresh_token}"})
+    with pytest.raises(sigma_auth.InvalidGrant) as caught:
+        refresh_token(cfg, token.refresh_token)
+    for text in (str(caught.value), repr(caught.value), caught.value.message):
+        assert SECRET not in text and token.refresh_token not in text and "[redacted]" in text
+
+
+def test_a_hundred_thousand_gets_keep_rss_flat(mock: Any) -> None:
+    def rss_kib() -> int:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    with Client(config(mock)) as client:
+        for _ in range(10_000):
+            client.token()
+        before = rss_kib()
+        for i in range(100_000):
+            token = client.token()
+            if i % 10_000 == 0:
+                client.invalidate(token.access_token)
+        grown = rss_kib() - before
+    assert grown < 4096, f"RSS grew by {grown} KiB"
+
+
 def test_config_from_env(mock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SIGMA_CLIENT_SECRET", raising=False)
     monkeypatch.setenv("SIGMA_BASE_URL", mock.url)
