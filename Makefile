@@ -20,7 +20,7 @@ STATIC := $(LIBDIR)/libsigma_auth.a
 
 PREFIX ?= /usr/local
 
-.PHONY: all lib examples c-tests demo test install clean
+.PHONY: all lib examples c-tests demo test install clean bench bench-quick
 
 all: examples c-tests
 
@@ -63,3 +63,9 @@ install: lib
 
 clean:
 	rm -rf build
+
+bench:
+	bench/run.sh
+
+bench-quick:
+	bench/run.sh --quick

@@ -20,3 +20,8 @@ start_mock() {
     return 1
   fi
 }
+
+stop_mock() {
+  kill "$MOCK_PID" 2>/dev/null || true
+  wait "$MOCK_PID" 2>/dev/null || true
+}

@@ -9,6 +9,8 @@ CARGO_FLAGS=()
 echo "== Rust: build, lint, header freshness"
 cargo build --locked --workspace --all-targets "${CARGO_FLAGS[@]}"
 cargo clippy --locked --workspace --all-targets "${CARGO_FLAGS[@]}" -- -D warnings
+cargo fmt --all --check
+(cd bindings/go && test -z "$(gofmt -l . ../../examples/go ../../bench/go)")
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- include/sigma_auth.h; then
   git --no-pager diff --stat -- include/sigma_auth.h
   echo "include/sigma_auth.h differs from what cbindgen generates from src/ffi: commit the regenerated header" >&2
@@ -27,3 +29,6 @@ scripts/test-python.sh
 
 echo "== Go"
 scripts/test-go.sh
+
+echo "== Fuzz smoke"
+scripts/test-fuzz.sh

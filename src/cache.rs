@@ -119,7 +119,8 @@ impl Slot {
         let mut text = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
         Read::by_ref(&mut file).take(MAX_FILE_BYTES).read_to_end(&mut text).ok()?;
         let stored: Stored = serde_json::from_slice(&text).ok()?;
-        if stored.version != FORMAT_VERSION || stored.token_url != self.token_url || stored.client_id != self.client_id {
+        if stored.version != FORMAT_VERSION || stored.token_url != self.token_url || stored.client_id != self.client_id
+        {
             return None;
         }
         let token = Token::restore(

@@ -250,7 +250,8 @@ impl Shared {
                 }
                 if background {
                     control.background_failures += 1;
-                    let backoff = Duration::from_secs(1 << control.background_failures.min(6)).min(MAX_BACKGROUND_BACKOFF);
+                    let backoff =
+                        Duration::from_secs(1 << control.background_failures.min(6)).min(MAX_BACKGROUND_BACKOFF);
                     let not_before = Instant::now() + backoff;
                     let nanos = not_before.duration_since(self.epoch).as_nanos() as u64;
                     self.background_not_before.store(nanos, Ordering::Relaxed);

@@ -162,10 +162,7 @@ impl Config {
             })
             .collect();
         if certs.is_empty() {
-            return Err(Error::invalid_argument(format!(
-                "the CA file {} holds no PEM certificate",
-                path.display()
-            )));
+            return Err(Error::invalid_argument(format!("the CA file {} holds no PEM certificate", path.display())));
         }
         self.ca_certs = Some(Arc::new(certs));
         self.changed();

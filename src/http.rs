@@ -130,17 +130,8 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
 
     let mut response = request.send(form.as_bytes()).map_err(transport_error)?;
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_retry_after);
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_RESPONSE_BYTES)
-        .read_to_vec()
-        .map_err(body_error)?;
+    let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+    let body = response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().map_err(body_error)?;
 
     if status == 200 {
         return token::parse_response(&body, requested_at, requested_wall);
@@ -158,9 +149,8 @@ fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>, grant: 
     let field = |name: &str| envelope.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str);
     let server_message = field("message").or(field("error_description")).map(|m| scrub(m, secrets));
     let oauth_error = field("error");
-    let request_id = field("requestId")
-        .filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string);
+    let request_id =
+        field("requestId").filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())).map(str::to_string);
 
     let about_client = oauth_error == Some("invalid_client")
         || server_message.as_deref().is_some_and(|m| m.to_ascii_lowercase().contains("client"));
@@ -235,7 +225,9 @@ fn body_error(error: ureq::Error) -> Error {
             ErrorCode::Protocol,
             format!("the token response is larger than {} KiB", MAX_RESPONSE_BYTES / 1024),
         ),
-        ureq::Error::Timeout(_) => Error::new(ErrorCode::Timeout, "the token response did not arrive within the deadline"),
+        ureq::Error::Timeout(_) => {
+            Error::new(ErrorCode::Timeout, "the token response did not arrive within the deadline")
+        }
         ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
             Error::new(ErrorCode::Timeout, "the token response did not arrive within the deadline")
         }

@@ -40,10 +40,11 @@ pub fn get_token(config: &Config) -> Result<Token> {
 /// Exchanges a refresh token for a new token. Sigma's refresh tokens are single
 /// use: keep the refresh token of the returned token for next time.
 pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
-    if refresh_token.is_empty() || refresh_token.len() > 16 * 1024 || !refresh_token.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::invalid_argument(
-            "the refresh token must be 1 to 16384 visible ASCII characters",
-        ));
+    if refresh_token.is_empty()
+        || refresh_token.len() > 16 * 1024
+        || !refresh_token.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Error::invalid_argument("the refresh token must be 1 to 16384 visible ASCII characters"));
     }
     http::request_token(config, http::Grant::RefreshToken(refresh_token))
 }

@@ -217,13 +217,18 @@ mod tests {
         assert!(protocol_message(r#"{"access_token":"at""#).contains("not valid JSON"));
         assert!(protocol_message("[1]").contains("not a JSON object"));
         assert!(protocol_message(r#"{"token_type":"bearer","expires_in":1}"#).contains("no access_token"));
-        assert!(protocol_message(r#"{"access_token":42,"token_type":"bearer","expires_in":1}"#).contains("not a string"));
-        assert!(protocol_message(r#"{"access_token":"a b","token_type":"bearer","expires_in":1}"#).contains("characters"));
+        assert!(
+            protocol_message(r#"{"access_token":42,"token_type":"bearer","expires_in":1}"#).contains("not a string")
+        );
+        assert!(
+            protocol_message(r#"{"access_token":"a b","token_type":"bearer","expires_in":1}"#).contains("characters")
+        );
         assert!(protocol_message(r#"{"access_token":"","token_type":"bearer","expires_in":1}"#).contains("empty"));
         assert!(protocol_message(r#"{"access_token":"at","token_type":"mac","expires_in":1}"#).contains("not bearer"));
         assert!(protocol_message(r#"{"access_token":"at","expires_in":1}"#).contains("no token_type"));
         assert!(protocol_message(r#"{"access_token":"at","token_type":"bearer"}"#).contains("no expires_in"));
-        assert!(protocol_message(r#"{"access_token":"at","token_type":"bearer","expires_in":"3600"}"#).contains("not a number"));
+        assert!(protocol_message(r#"{"access_token":"at","token_type":"bearer","expires_in":"3600"}"#)
+            .contains("not a number"));
         for lifetime in ["0", "-5", "0.5", "1e300", "31536001"] {
             let body = format!(r#"{{"access_token":"at","token_type":"bearer","expires_in":{lifetime}}}"#);
             assert!(protocol_message(&body).contains("out of range"), "{lifetime}");

@@ -21,7 +21,9 @@ const OK: sigma_status = sigma_status::SIGMA_STATUS_OK;
 
 unsafe fn new_config(url: &str, secret: &str) -> *mut sigma_config {
     let mut config = ptr::null_mut();
-    let status = unsafe { sigma_config_new(c(url).as_ptr(), c("demo-client").as_ptr(), c(secret).as_ptr(), &mut config, ptr::null_mut()) };
+    let status = unsafe {
+        sigma_config_new(c(url).as_ptr(), c("demo-client").as_ptr(), c(secret).as_ptr(), &mut config, ptr::null_mut())
+    };
     assert_eq!(status, OK);
     config
 }
@@ -60,7 +62,10 @@ fn null_arguments_are_invalid_argument_and_outputs_stay_untouched() {
         assert_eq!(sigma_config_new(ptr::null(), id.as_ptr(), id.as_ptr(), &mut out, ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_new(id.as_ptr(), ptr::null(), id.as_ptr(), &mut out, ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_new(id.as_ptr(), id.as_ptr(), ptr::null(), &mut out, ptr::null_mut()), INVALID);
-        assert_eq!(sigma_config_new(c("aws-us-east").as_ptr(), id.as_ptr(), id.as_ptr(), ptr::null_mut(), ptr::null_mut()), INVALID);
+        assert_eq!(
+            sigma_config_new(c("aws-us-east").as_ptr(), id.as_ptr(), id.as_ptr(), ptr::null_mut(), ptr::null_mut()),
+            INVALID
+        );
         assert_eq!(sigma_config_from_env(ptr::null_mut(), ptr::null_mut()), INVALID);
         assert!(out.is_null());
 
@@ -110,7 +115,8 @@ fn strings_that_are_not_utf8_are_invalid_argument() {
     unsafe {
         let mut out = ptr::null_mut();
         let mut error = ptr::null_mut();
-        let status = sigma_config_new(c("aws-us-east").as_ptr(), bad.as_ptr().cast(), good.as_ptr(), &mut out, &mut error);
+        let status =
+            sigma_config_new(c("aws-us-east").as_ptr(), bad.as_ptr().cast(), good.as_ptr(), &mut out, &mut error);
         assert_eq!(status, INVALID);
         assert!(take_error(error, INVALID).contains("client_id is not valid UTF-8"));
     }
@@ -177,7 +183,13 @@ fn config_errors_carry_their_status_and_no_secret() {
     unsafe {
         let mut out = ptr::null_mut();
         let mut error = ptr::null_mut();
-        let status = sigma_config_new(c("http://api.sigmacomputing.com").as_ptr(), c("id").as_ptr(), c("TOPSECRET").as_ptr(), &mut out, &mut error);
+        let status = sigma_config_new(
+            c("http://api.sigmacomputing.com").as_ptr(),
+            c("id").as_ptr(),
+            c("TOPSECRET").as_ptr(),
+            &mut out,
+            &mut error,
+        );
         assert_eq!(status, sigma_status::SIGMA_STATUS_INSECURE_URL);
         assert!(!take_error(error, status).contains("TOPSECRET"));
 

@@ -123,7 +123,11 @@ fn fault_error(mock: &MockServer, faults: &str, config: &Config) -> sigma_auth::
 fn server_errors_are_retried_then_reported_as_server() {
     let mock = mock(&[]);
     let config = impatient(&mock, Duration::from_secs(20), 3);
-    let err = fault_error(&mock, r#"[{"kind":"status","status":500},{"kind":"status","status":502},{"kind":"status","status":503}]"#, &config);
+    let err = fault_error(
+        &mock,
+        r#"[{"kind":"status","status":500},{"kind":"status","status":502},{"kind":"status","status":503}]"#,
+        &config,
+    );
     assert_eq!(err.code(), ErrorCode::Server);
     assert_eq!(err.http_status(), Some(503));
     assert!(err.message().contains("after 3 attempts"), "{err}");
@@ -162,7 +166,8 @@ fn a_429_without_retry_after_waits_at_least_two_seconds() {
 fn a_retry_after_beyond_the_deadline_fails_at_once_as_rate_limited() {
     let mock = mock(&[]);
     let config = impatient(&mock, Duration::from_secs(10), 3);
-    let (err, elapsed) = timed(|| fault_error(&mock, r#"[{"kind":"status","status":429,"retry_after":"999999"}]"#, &config));
+    let (err, elapsed) =
+        timed(|| fault_error(&mock, r#"[{"kind":"status","status":429,"retry_after":"999999"}]"#, &config));
     assert_eq!(err.code(), ErrorCode::RateLimited);
     assert!(err.message().contains("999999"), "the wait is reported: {err}");
     assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
@@ -173,7 +178,11 @@ fn a_retry_after_beyond_the_deadline_fails_at_once_as_rate_limited() {
 fn rate_limiting_that_persists_is_rate_limited() {
     let mock = mock(&[]);
     let config = impatient(&mock, Duration::from_secs(10), 2);
-    let err = fault_error(&mock, r#"[{"kind":"status","status":429,"retry_after":"0"},{"kind":"status","status":429,"retry_after":"0"}]"#, &config);
+    let err = fault_error(
+        &mock,
+        r#"[{"kind":"status","status":429,"retry_after":"0"},{"kind":"status","status":429,"retry_after":"0"}]"#,
+        &config,
+    );
     assert_eq!(err.code(), ErrorCode::RateLimited);
     assert_eq!(err.http_status(), Some(429));
     assert_eq!(mock.token_requests(), 2);
@@ -257,7 +266,11 @@ fn redirects_are_not_followed_and_the_credentials_stay_home() {
 #[test]
 fn an_unexpected_status_is_http() {
     let mock = mock(&[]);
-    let err = fault_error(&mock, r#"[{"kind":"body","status":404,"body":"{\"message\":\"Not found\",\"code\":\"not_found\",\"requestId\":\"r-1\"}"}]"#, &config(&mock));
+    let err = fault_error(
+        &mock,
+        r#"[{"kind":"body","status":404,"body":"{\"message\":\"Not found\",\"code\":\"not_found\",\"requestId\":\"r-1\"}"}]"#,
+        &config(&mock),
+    );
     assert_eq!((err.code(), err.http_status(), err.request_id()), (ErrorCode::Http, Some(404), Some("r-1")));
 }
 

@@ -20,7 +20,9 @@ fn config(endpoint: &[u8], id: &[u8], secret: &[u8]) -> Result<*mut sigma_config
     let (endpoint, id, secret) = (nul(endpoint), nul(id), nul(secret));
     let mut out = ptr::null_mut();
     let mut error = ptr::null_mut();
-    let status = unsafe { sigma_config_new(endpoint.as_ptr().cast(), id.as_ptr().cast(), secret.as_ptr().cast(), &mut out, &mut error) };
+    let status = unsafe {
+        sigma_config_new(endpoint.as_ptr().cast(), id.as_ptr().cast(), secret.as_ptr().cast(), &mut out, &mut error)
+    };
     if status == SIGMA_STATUS_OK {
         Ok(out)
     } else {
@@ -73,12 +75,18 @@ fn caller_input_gets_exact_statuses() {
     unsafe {
         let long_path = c(&"x".repeat(1 << 20));
         assert_eq!(sigma_config_set_ca_file(ok, long_path.as_ptr(), ptr::null_mut()), SIGMA_STATUS_INVALID_ARGUMENT);
-        assert_eq!(sigma_config_set_user_agent_suffix(ok, long_path.as_ptr(), ptr::null_mut()), SIGMA_STATUS_INVALID_ARGUMENT);
+        assert_eq!(
+            sigma_config_set_user_agent_suffix(ok, long_path.as_ptr(), ptr::null_mut()),
+            SIGMA_STATUS_INVALID_ARGUMENT
+        );
         assert_eq!(sigma_config_set_timeout_ms(ok, u64::MAX, ptr::null_mut()), SIGMA_STATUS_INVALID_ARGUMENT);
         assert_eq!(sigma_config_set_max_attempts(ok, u32::MAX, ptr::null_mut()), SIGMA_STATUS_INVALID_ARGUMENT);
         let mut token = ptr::null_mut();
         let huge_refresh = c(&"r".repeat(1 << 20));
-        assert_eq!(sigma_token_refresh(ok, huge_refresh.as_ptr(), &mut token, ptr::null_mut()), SIGMA_STATUS_INVALID_ARGUMENT);
+        assert_eq!(
+            sigma_token_refresh(ok, huge_refresh.as_ptr(), &mut token, ptr::null_mut()),
+            SIGMA_STATUS_INVALID_ARGUMENT
+        );
         assert_eq!(sigma_token_refresh(ok, c("").as_ptr(), &mut token, ptr::null_mut()), SIGMA_STATUS_INVALID_ARGUMENT);
         assert!(token.is_null());
         sigma_config_free(ok);
@@ -119,7 +127,9 @@ fn body(json: &str) -> String {
 fn hostile_server_output_gets_exact_statuses_within_the_deadline() {
     let mock = mock(&[]);
     let token = |expires_in: &str| {
-        body(&format!(r#"{{"access_token":"at","refresh_token":"rt","token_type":"bearer","expires_in":{expires_in}}}"#))
+        body(&format!(
+            r#"{{"access_token":"at","refresh_token":"rt","token_type":"bearer","expires_in":{expires_in}}}"#
+        ))
     };
     let cases: Vec<(&str, String, u64, sigma_status)> = vec![
         ("HTML with 200", r#"[{"kind":"html"}]"#.into(), 5000, SIGMA_STATUS_PROTOCOL),
@@ -127,22 +137,52 @@ fn hostile_server_output_gets_exact_statuses_within_the_deadline() {
         ("no access_token", body(r#"{"token_type":"bearer","expires_in":3600}"#), 5000, SIGMA_STATUS_PROTOCOL),
         ("no token_type", body(r#"{"access_token":"a","expires_in":3600}"#), 5000, SIGMA_STATUS_PROTOCOL),
         ("no expires_in", body(r#"{"access_token":"a","token_type":"bearer"}"#), 5000, SIGMA_STATUS_PROTOCOL),
-        ("access_token a number", body(r#"{"access_token":1,"token_type":"bearer","expires_in":3600}"#), 5000, SIGMA_STATUS_PROTOCOL),
-        ("token_type an array", body(r#"{"access_token":"a","token_type":[],"expires_in":3600}"#), 5000, SIGMA_STATUS_PROTOCOL),
+        (
+            "access_token a number",
+            body(r#"{"access_token":1,"token_type":"bearer","expires_in":3600}"#),
+            5000,
+            SIGMA_STATUS_PROTOCOL,
+        ),
+        (
+            "token_type an array",
+            body(r#"{"access_token":"a","token_type":[],"expires_in":3600}"#),
+            5000,
+            SIGMA_STATUS_PROTOCOL,
+        ),
         ("a JSON array", body("[]"), 5000, SIGMA_STATUS_PROTOCOL),
         ("expires_in 0", token("0"), 5000, SIGMA_STATUS_PROTOCOL),
         ("expires_in negative", token("-3600"), 5000, SIGMA_STATUS_PROTOCOL),
         ("expires_in huge", token("1e308"), 5000, SIGMA_STATUS_PROTOCOL),
         ("expires_in a string", token(r#""3600""#), 5000, SIGMA_STATUS_PROTOCOL),
         ("expires_in fractional", token("3600.5"), 5000, SIGMA_STATUS_OK),
-        ("token_type Bearer", body(r#"{"access_token":"a","token_type":"Bearer","expires_in":3600}"#), 5000, SIGMA_STATUS_OK),
-        ("extra fields", body(r#"{"access_token":"a","token_type":"bearer","expires_in":60,"x":{"y":[null]}}"#), 5000, SIGMA_STATUS_OK),
+        (
+            "token_type Bearer",
+            body(r#"{"access_token":"a","token_type":"Bearer","expires_in":3600}"#),
+            5000,
+            SIGMA_STATUS_OK,
+        ),
+        (
+            "extra fields",
+            body(r#"{"access_token":"a","token_type":"bearer","expires_in":60,"x":{"y":[null]}}"#),
+            5000,
+            SIGMA_STATUS_OK,
+        ),
         ("10 MiB body", r#"[{"kind":"oversize","bytes":10485760}]"#.into(), 10000, SIGMA_STATUS_PROTOCOL),
         ("headers that never come", r#"[{"kind":"delay","ms":60000}]"#.into(), 800, SIGMA_STATUS_TIMEOUT),
         ("a byte a second", r#"[{"kind":"trickle","interval_ms":1000}]"#.into(), 1500, SIGMA_STATUS_TIMEOUT),
         ("reset mid-body", r#"[{"kind":"reset"}]"#.into(), 5000, SIGMA_STATUS_NETWORK),
-        ("Retry-After 999999", r#"[{"kind":"status","status":429,"retry_after":"999999"}]"#.into(), 5000, SIGMA_STATUS_RATE_LIMITED),
-        ("redirect elsewhere", r#"[{"kind":"redirect","location":"http://127.0.0.2:1/v2/auth/token"}]"#.into(), 5000, SIGMA_STATUS_HTTP),
+        (
+            "Retry-After 999999",
+            r#"[{"kind":"status","status":429,"retry_after":"999999"}]"#.into(),
+            5000,
+            SIGMA_STATUS_RATE_LIMITED,
+        ),
+        (
+            "redirect elsewhere",
+            r#"[{"kind":"redirect","location":"http://127.0.0.2:1/v2/auth/token"}]"#.into(),
+            5000,
+            SIGMA_STATUS_HTTP,
+        ),
         ("500", r#"[{"kind":"status","status":500}]"#.into(), 5000, SIGMA_STATUS_SERVER),
         ("dropped connection", r#"[{"kind":"drop"}]"#.into(), 5000, SIGMA_STATUS_NETWORK),
     ];

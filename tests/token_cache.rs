@@ -103,13 +103,19 @@ fn corrupt_truncated_foreign_or_linked_cache_files_are_ignored_and_replaced() {
         ("garbage", Box::new(|f: &Path| fs::write(f, "not json at all").unwrap())),
         ("truncated", Box::new(move |f: &Path| fs::write(f, &good[..good.len() / 2]).unwrap())),
         ("world-readable", Box::new(|f: &Path| fs::set_permissions(f, fs::Permissions::from_mode(0o644)).unwrap())),
-        ("symlink", Box::new(move |f: &Path| {
-            fs::remove_file(f).unwrap();
-            std::os::unix::fs::symlink(&decoy, f).unwrap();
-        })),
+        (
+            "symlink",
+            Box::new(move |f: &Path| {
+                fs::remove_file(f).unwrap();
+                std::os::unix::fs::symlink(&decoy, f).unwrap();
+            }),
+        ),
     ];
     if fs::metadata("/proc/self").unwrap().uid() == 0 {
-        spoilers.push(("foreign owner", Box::new(|f: &Path| std::os::unix::fs::chown(f, Some(65534), Some(65534)).unwrap())));
+        spoilers.push((
+            "foreign owner",
+            Box::new(|f: &Path| std::os::unix::fs::chown(f, Some(65534), Some(65534)).unwrap()),
+        ));
     }
     let mut requests = mock.token_requests();
     for (what, spoil) in spoilers {
@@ -241,13 +247,18 @@ fn the_command_line_explains_itself_and_fails_with_one_line_and_the_status_code(
     assert_eq!(cli(&["--bogus"], &[]).status.code(), Some(64));
 
     let mock = mock(&[]);
-    let wrong = cli(&["--no-cache"], &[("SIGMA_BASE_URL", &mock.url), ("SIGMA_CLIENT_ID", "demo-client"), ("SIGMA_CLIENT_SECRET", "WRONG-42")]);
+    let wrong = cli(
+        &["--no-cache"],
+        &[("SIGMA_BASE_URL", &mock.url), ("SIGMA_CLIENT_ID", "demo-client"), ("SIGMA_CLIENT_SECRET", "WRONG-42")],
+    );
     assert_eq!(wrong.status.code(), Some(5), "INVALID_CLIENT");
     let stderr = String::from_utf8(wrong.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1);
     assert!(!stderr.contains("WRONG-42"));
     assert_eq!(
-        cli(&["--no-cache", "-e", "http://example.com"], &[("SIGMA_CLIENT_ID", "a"), ("SIGMA_CLIENT_SECRET", "b")]).status.code(),
+        cli(&["--no-cache", "-e", "http://example.com"], &[("SIGMA_CLIENT_ID", "a"), ("SIGMA_CLIENT_SECRET", "b")])
+            .status
+            .code(),
         Some(2),
         "INSECURE_URL"
     );
@@ -257,7 +268,16 @@ fn the_command_line_explains_itself_and_fails_with_one_line_and_the_status_code(
 fn json_output_and_a_secret_read_from_stdin() {
     let mock = mock(&[]);
     let mut child = Command::new(env!("CARGO_BIN_EXE_sigma-token"))
-        .args(["--json", "--no-cache", "--client-secret-file", "-", "--endpoint", &mock.url, "--client-id", "demo-client"])
+        .args([
+            "--json",
+            "--no-cache",
+            "--client-secret-file",
+            "-",
+            "--endpoint",
+            &mock.url,
+            "--client-id",
+            "demo-client",
+        ])
         .env_remove("SIGMA_CLIENT_SECRET")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

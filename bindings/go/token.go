@@ -49,18 +49,9 @@ func tokenFromC(t *C.sigma_token) *Token {
 // GetToken requests a new token with the client-credentials grant. No caching:
 // use a Client for that.
 func GetToken(cfg Config) (*Token, error) {
-	native, err := cfg.native()
-	if err != nil {
-		return nil, err
-	}
-	defer C.sigma_config_free(native)
-	var t *C.sigma_token
-	var cerr *C.sigma_error
-	if status := C.sigma_token_get(native, &t, &cerr); status != C.SIGMA_STATUS_OK {
-		return nil, takeError(status, cerr)
-	}
-	defer C.sigma_token_free(t)
-	return tokenFromC(t), nil
+	return request(cfg, func(native *C.sigma_config, out **C.sigma_token, cerr **C.sigma_error) C.sigma_status {
+		return C.sigma_token_get(native, out, cerr)
+	})
 }
 
 // RefreshToken exchanges a refresh token for a new token. Sigma's refresh tokens
@@ -71,6 +62,13 @@ func RefreshToken(cfg Config, refreshToken string) (*Token, error) {
 		return nil, err
 	}
 	defer freeSecret(refresh)
+	return request(cfg, func(native *C.sigma_config, out **C.sigma_token, cerr **C.sigma_error) C.sigma_status {
+		return C.sigma_token_refresh(native, refresh, out, cerr)
+	})
+}
+
+// request runs one stateless token call on a native copy of cfg.
+func request(cfg Config, call func(*C.sigma_config, **C.sigma_token, **C.sigma_error) C.sigma_status) (*Token, error) {
 	native, err := cfg.native()
 	if err != nil {
 		return nil, err
@@ -78,7 +76,7 @@ func RefreshToken(cfg Config, refreshToken string) (*Token, error) {
 	defer C.sigma_config_free(native)
 	var t *C.sigma_token
 	var cerr *C.sigma_error
-	if status := C.sigma_token_refresh(native, refresh, &t, &cerr); status != C.SIGMA_STATUS_OK {
+	if status := call(native, &t, &cerr); status != C.SIGMA_STATUS_OK {
 		return nil, takeError(status, cerr)
 	}
 	defer C.sigma_token_free(t)

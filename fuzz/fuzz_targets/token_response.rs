@@ -15,8 +15,11 @@ fuzz_target!(|body: &[u8]| {
             assert!(token.token_type().eq_ignore_ascii_case("bearer"));
             let lifetime = token.expires_in().as_secs();
             assert!((1..=365 * 24 * 3600).contains(&lifetime));
-            let shown = format!("{token:?}");
-            assert!(!shown.contains(access), "Debug must not show the access token");
+            // A token long enough not to occur in Debug's own field names by chance.
+            if access.len() >= 16 {
+                let shown = format!("{token:?}");
+                assert!(!shown.contains(access), "Debug must not show the access token");
+            }
         }
         Err(error) => {
             assert_eq!(error.code(), sigma_auth::ErrorCode::Protocol);

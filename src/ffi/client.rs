@@ -76,9 +76,9 @@ pub unsafe extern "C" fn sigma_client_token(
 pub unsafe extern "C" fn sigma_client_invalidate(client: *const sigma_client, rejected_access_token: *const c_char) {
     guard((), || {
         // SAFETY: NULL or a live client and a NUL-terminated string, per the contract.
-        let (Ok(client), Ok(rejected)) =
-            (unsafe { borrow(client, "client") }, unsafe { string_arg(rejected_access_token, "rejected_access_token") })
-        else {
+        let (Ok(client), Ok(rejected)) = (unsafe { borrow(client, "client") }, unsafe {
+            string_arg(rejected_access_token, "rejected_access_token")
+        }) else {
             return;
         };
         client.client.invalidate(rejected);

@@ -37,7 +37,11 @@ pub unsafe extern "C" fn sigma_config_new(
     call(error_out, || {
         // SAFETY: NULL or NUL-terminated strings, per the contract.
         let (endpoint, id, secret) = unsafe {
-            (string_arg(endpoint, "endpoint")?, string_arg(client_id, "client_id")?, string_arg(client_secret, "client_secret")?)
+            (
+                string_arg(endpoint, "endpoint")?,
+                string_arg(client_id, "client_id")?,
+                string_arg(client_secret, "client_secret")?,
+            )
         };
         let out = out_arg(config_out, "config_out")?;
         let config = new_raw(Config::new(endpoint, id, secret)?)?;

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-pub use sigma_mock::harness::MockServer;
 use sigma_auth::Config;
+pub use sigma_mock::harness::MockServer;
 
 pub fn mock(args: &[&str]) -> MockServer {
     MockServer::start(args)

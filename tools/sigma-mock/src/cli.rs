@@ -64,8 +64,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--client-secret" => secrets.push(value("--client-secret")?),
             "--expires-in" => expires_in = parse_number("--expires-in", &value("--expires-in")?)?,
             "--refresh-expires-in" => {
-                refresh_expires_in =
-                    parse_number("--refresh-expires-in", &value("--refresh-expires-in")?)?
+                refresh_expires_in = parse_number("--refresh-expires-in", &value("--refresh-expires-in")?)?
             }
             "--tls" => tls = true,
             "--cert-out" => cert_out = Some(PathBuf::from(value("--cert-out")?)),

@@ -164,11 +164,8 @@ impl Reply {
 impl From<ureq::http::Response<ureq::Body>> for Reply {
     fn from(mut resp: ureq::http::Response<ureq::Body>) -> Self {
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-            .collect();
+        let headers =
+            resp.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string())).collect();
         let body = resp.body_mut().with_config().limit(16 * 1024 * 1024).read_to_string().expect("read body");
         Reply { status, headers, body }
     }
@@ -205,11 +202,8 @@ pub fn binary() -> PathBuf {
 fn unique_dir() -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "sigma-mock-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("sigma-mock-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     std::fs::create_dir_all(&dir).expect("create a temp dir");
     dir
 }

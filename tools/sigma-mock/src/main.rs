@@ -33,10 +33,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("cannot start the async runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the async runtime");
     let result = runtime.block_on(serve(options));
     // Do not wait for the blocked stdin reader or connections still open.
     runtime.shutdown_background();

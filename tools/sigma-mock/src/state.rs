@@ -166,10 +166,9 @@ impl State {
             inner.refresh.retain(|_, t| t.expires > now);
         }
         let owner = || client_id.to_string();
-        inner.access.insert(
-            access.clone(),
-            Issued { client_id: owner(), expires: now + Duration::from_secs(self.expires_in) },
-        );
+        inner
+            .access
+            .insert(access.clone(), Issued { client_id: owner(), expires: now + Duration::from_secs(self.expires_in) });
         inner.refresh.insert(
             refresh.clone(),
             Issued { client_id: owner(), expires: now + Duration::from_secs(self.refresh_expires_in) },

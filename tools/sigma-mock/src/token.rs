@@ -251,8 +251,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, &'
     let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| malformed)?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed)?;
     let (id, secret) = decoded.split_once(':').ok_or(malformed)?;
-    let unescape = |s: &str| {
-        percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned())
-    };
+    let unescape =
+        |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().map(|c| c.into_owned());
     Ok(Some((unescape(id).map_err(|_| malformed)?, unescape(secret).map_err(|_| malformed)?)))
 }

@@ -11,8 +11,10 @@ use common::{assert_envelope, client_credentials, start, token_form, Mock};
 #[test]
 fn status_faults_answer_in_the_envelope_with_retry_after_then_service_resumes() {
     let mock = start(&[]);
-    mock.faults(r#"[{"kind":"status","status":429,"retry_after":"7"},{"kind":"status","status":500},
-                   {"kind":"status","status":502},{"kind":"status","status":503},{"kind":"status","status":504}]"#);
+    mock.faults(
+        r#"[{"kind":"status","status":429,"retry_after":"7"},{"kind":"status","status":500},
+                   {"kind":"status","status":502},{"kind":"status","status":503},{"kind":"status","status":504}]"#,
+    );
     let first = client_credentials(&mock);
     assert_envelope(&first, 429, "Too many requests");
     assert_eq!(first.header("retry-after"), Some("7"));
@@ -74,9 +76,11 @@ fn oversize_pads_a_valid_token_to_the_exact_byte_count() {
 #[test]
 fn body_and_redirect_faults_answer_exactly_as_told() {
     let mock = start(&[]);
-    mock.faults(r#"[{"kind":"body","body":"{\"access_token\":42}"},
+    mock.faults(
+        r#"[{"kind":"body","body":"{\"access_token\":42}"},
                    {"kind":"body","status":418,"content_type":"text/plain","body":"teapot"},
-                   {"kind":"redirect","location":"http://127.0.0.2:9/steal"}]"#);
+                   {"kind":"redirect","location":"http://127.0.0.2:9/steal"}]"#,
+    );
     let custom = client_credentials(&mock);
     assert_eq!((custom.status, custom.body.as_str()), (200, r#"{"access_token":42}"#));
     let teapot = client_credentials(&mock);
@@ -125,7 +129,11 @@ fn reset_sends_headers_and_part_of_the_body_then_aborts() {
     let mut resp = mock
         .agent()
         .post(format!("{}/v2/auth/token", mock.url))
-        .send_form([("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
+        .send_form([
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
         .unwrap();
     assert!(resp.body_mut().read_to_string().is_err());
 }
@@ -235,9 +243,8 @@ fn tls_serves_https_trusted_through_the_written_ca_and_refused_without_it() {
     assert_eq!(client_credentials(&mock).status, 200);
 
     let default_roots: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
-    let refused = default_roots
-        .post(format!("{}/v2/auth/token", mock.url))
-        .send_form([("grant_type", "client_credentials")]);
+    let refused =
+        default_roots.post(format!("{}/v2/auth/token", mock.url)).send_form([("grant_type", "client_credentials")]);
     assert!(refused.is_err(), "a certificate from an unknown CA must be refused");
 }
 

@@ -44,7 +44,11 @@ fn credentials_both_in_basic_and_form_are_a_bad_request() {
         .agent()
         .post(format!("{}/v2/auth/token", mock.url))
         .header("authorization", "Basic ZGVtby1jbGllbnQ6ZGVtby1zZWNyZXQ=")
-        .send_form([("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
+        .send_form([
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
         .unwrap();
     assert_eq!(Reply::from(resp).status, 400);
 }
@@ -52,7 +56,9 @@ fn credentials_both_in_basic_and_form_are_a_bad_request() {
 #[test]
 fn several_clients_can_be_configured() {
     let mock = start(&["--client-id", "a", "--client-secret", "sa", "--client-id", "b", "--client-secret", "sb"]);
-    let ok = |id, secret| token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)]).status;
+    let ok = |id, secret| {
+        token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)]).status
+    };
     assert_eq!(ok("a", "sa"), 200);
     assert_eq!(ok("b", "sb"), 200);
     assert_eq!(ok("a", "sb"), 401);
@@ -62,22 +68,39 @@ fn several_clients_can_be_configured() {
 #[test]
 fn wrong_or_unknown_credentials_get_401_in_the_envelope() {
     let mock = start(&[]);
-    let wrong = token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "nope")]);
+    let wrong = token_form(
+        &mock,
+        &[("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "nope")],
+    );
     assert_envelope(&wrong, 401, "Invalid client credentials");
-    let unknown = token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", "who"), ("client_secret", "demo-secret")]);
+    let unknown = token_form(
+        &mock,
+        &[("grant_type", "client_credentials"), ("client_id", "who"), ("client_secret", "demo-secret")],
+    );
     assert_envelope(&unknown, 401, "Invalid client credentials");
 }
 
 #[test]
 fn missing_or_unknown_grant_and_missing_parameters_get_400() {
     let mock = start(&[]);
-    assert_envelope(&token_form(&mock, &[("client_id", "demo-client"), ("client_secret", "demo-secret")]), 400, "grant_type is required");
     assert_envelope(
-        &token_form(&mock, &[("grant_type", "password"), ("client_id", "demo-client"), ("client_secret", "demo-secret")]),
+        &token_form(&mock, &[("client_id", "demo-client"), ("client_secret", "demo-secret")]),
+        400,
+        "grant_type is required",
+    );
+    assert_envelope(
+        &token_form(
+            &mock,
+            &[("grant_type", "password"), ("client_id", "demo-client"), ("client_secret", "demo-secret")],
+        ),
         400,
         "Unsupported grant_type",
     );
-    assert_envelope(&token_form(&mock, &[("grant_type", "client_credentials")]), 400, "client_id and client_secret are required");
+    assert_envelope(
+        &token_form(&mock, &[("grant_type", "client_credentials")]),
+        400,
+        "client_id and client_secret are required",
+    );
     assert_envelope(
         &token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", "demo-client")]),
         400,
@@ -105,18 +128,23 @@ fn a_json_body_is_refused_with_415() {
 fn every_response_carries_a_fresh_request_id() {
     let mock = start(&[]);
     let ids: std::collections::HashSet<String> = (0..5)
-        .map(|_| token_form(&mock, &[("grant_type", "client_credentials")]).json()["requestId"].as_str().unwrap().to_string())
+        .map(|_| {
+            token_form(&mock, &[("grant_type", "client_credentials")]).json()["requestId"].as_str().unwrap().to_string()
+        })
         .collect();
     assert_eq!(ids.len(), 5);
 }
 
 fn refresh(mock: &Mock, token: &str) -> common::Reply {
-    token_form(mock, &[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", token),
-        ("client_id", "demo-client"),
-        ("client_secret", "demo-secret"),
-    ])
+    token_form(
+        mock,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ],
+    )
 }
 
 #[test]
@@ -147,11 +175,18 @@ fn an_unknown_refresh_token_gets_401() {
 #[test]
 fn a_refresh_token_presented_by_another_client_is_refused_and_not_burnt() {
     let mock = start(&["--client-id", "a", "--client-secret", "sa", "--client-id", "b", "--client-secret", "sb"]);
-    let issued = token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", "a"), ("client_secret", "sa")]).json();
+    let issued =
+        token_form(&mock, &[("grant_type", "client_credentials"), ("client_id", "a"), ("client_secret", "sa")]).json();
     let token = issued["refresh_token"].as_str().unwrap();
-    let stolen = token_form(&mock, &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", "b"), ("client_secret", "sb")]);
+    let stolen = token_form(
+        &mock,
+        &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", "b"), ("client_secret", "sb")],
+    );
     assert_envelope(&stolen, 401, "Invalid refresh token");
-    let owner = token_form(&mock, &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", "a"), ("client_secret", "sa")]);
+    let owner = token_form(
+        &mock,
+        &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", "a"), ("client_secret", "sa")],
+    );
     assert_eq!(owner.status, 200, "{}", owner.body);
 }
 

@@ -9,7 +9,10 @@ pub fn start(args: &[&str]) -> Mock {
 }
 
 pub fn client_credentials(mock: &Mock) -> Reply {
-    token_form(mock, &[("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
+    token_form(
+        mock,
+        &[("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")],
+    )
 }
 
 pub fn token_form(mock: &Mock, form: &[(&str, &str)]) -> Reply {

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark suite, side by side with the libraries people use
+# today, against sigma-mock on loopback; then docs/BENCHMARKS.md and its plots.
+# `make bench-quick` (bench/run.sh --quick) runs small versions of every suite in
+# about a minute and writes the report under build/bench/ instead: a smoke test
+# that keeps the suite from rotting, asserting no times.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+export PROFILE=release
+out=build/bench
+mkdir -p "$out" build/release
+results="$out/results.jsonl"
+: >"$results"
+record() { tee -a "$results"; }
+
+if [ $quick = 1 ]; then
+  cached_calls=20000; refresh_secs=5; refresh_life=8; fresh_tokens=200; startup_runs=10; wrk_secs=2
+else
+  cached_calls=1000000; refresh_secs=14; refresh_life=20; fresh_tokens=3000; startup_runs=50; wrk_secs=10
+fi
+
+echo "== build (release)"
+cargo build -q --locked --release --workspace
+make -s PROFILE=release examples
+cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/c/bench.c target/release/libsigma_auth.a \
+  -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o build/release/bench_c
+(cd bench/go && go build -o ../../build/release/bench_go .)
+venv="$out/venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+fi
+"$venv/bin/pip" install -q ./bindings/python requests authlib matplotlib
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+. scripts/mock.sh
+
+echo "== 1. cached token access"
+start_mock
+for threads in 1 2 8 64; do build/release/bench_c cached "$MOCK_URL" "$threads" "$cached_calls" | record; done
+cargo bench -q --locked --bench cached -- "$MOCK_URL" "$cached_calls" | record
+"$venv/bin/python" bench/python/bench.py cached "$MOCK_URL" $((cached_calls / 5)) | record
+for impl in sigma oauth2; do
+  for g in 1 2 8 64; do build/release/bench_go -mode cached -impl $impl -url "$MOCK_URL" -goroutines $g -calls "$cached_calls" | record; done
+done
+
+stop_mock
+
+echo "== 2. refresh under load (the refresh request is held 2 s by the mock)"
+refresh_run() { # name, then the command; the mock is fresh for each
+  local name=$1; shift
+  start_mock --expires-in "$refresh_life"
+  curl -s -X POST "$MOCK_URL/__mock/faults" -d '[{"kind":"delay","ms":0},{"kind":"delay","ms":2000}]' >/dev/null
+  "$@" "$MOCK_URL" | record
+  local requests
+  requests=$(curl -s "$MOCK_URL/__mock/stats" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token_requests"])')
+  echo "{\"suite\":\"refresh_upstream\",\"name\":\"$name\",\"requests_after_first\":$((requests - 1))}" | record
+  stop_mock
+}
+c_refresh() { build/release/bench_c refresh "$1" 64 "$refresh_secs"; }
+go_refresh() { build/release/bench_go -mode refresh -impl "$GO_IMPL" -goroutines 1000 -seconds "$refresh_secs" -url "$1"; }
+py_refresh() { "$venv/bin/python" bench/python/bench.py refresh "$1" 32 "$refresh_secs"; }
+refresh_run "sigma-auth C, 64 threads" c_refresh
+GO_IMPL=sigma refresh_run "sigmaauth Go, 1000 goroutines" go_refresh
+refresh_run "sigma_auth Python, 32 threads" py_refresh
+if [ $quick = 0 ]; then
+  # x/oauth2 treats a token as expired 10 s early, as our 20 s tokens enter their window.
+  GO_IMPL=oauth2 refresh_run "x/oauth2 Go, 1000 goroutines" go_refresh
+fi
+
+echo "== 3. fresh tokens over keep-alive"
+start_mock
+build/release/bench_c fresh "$MOCK_URL" "$fresh_tokens" | record
+build/release/bench_go -mode fresh -impl oauth2 -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+build/release/bench_go -mode fresh -impl sigma -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+"$venv/bin/python" bench/python/bench.py fresh "$MOCK_URL" "$fresh_tokens" | record
+
+echo "== 4. footprint and start-up"
+"$venv/bin/python" bench/python/footprint.py "$MOCK_URL" "$startup_runs" | record
+
+echo "== 5. the mock's own ceiling"
+rps=$(wrk -t2 -c100 -d"${wrk_secs}s" -s bench/wrk-token.lua "$MOCK_URL" | awk '/Requests\/sec/ {print $2}')
+echo "{\"suite\":\"mock\",\"requests_per_sec\":$rps}" | record
+
+report_dir=docs
+[ $quick = 1 ] && report_dir="$out/report"
+"$venv/bin/python" bench/report.py "$results" "$report_dir" $([ $quick = 1 ] && echo --quick)
+echo "report: $report_dir/BENCHMARKS.md"
