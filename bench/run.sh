@@ -16,7 +16,7 @@ results="$out/results.jsonl"
 record() { tee -a "$results"; }
 
 if [ $quick = 1 ]; then
-  cached_calls=20000; refresh_secs=5; refresh_life=8; fresh_tokens=200; startup_runs=10; wrk_secs=2
+  cached_calls=20000; refresh_secs=7; refresh_life=8; fresh_tokens=200; startup_runs=10; wrk_secs=2
 else
   cached_calls=1000000; refresh_secs=14; refresh_life=20; fresh_tokens=3000; startup_runs=50; wrk_secs=10
 fi

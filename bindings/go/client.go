@@ -9,6 +9,7 @@ import "C"
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 )
@@ -21,11 +22,24 @@ type Client struct {
 	mu     sync.RWMutex // read-held by every C call; Close takes it to free
 	native *C.sigma_client
 
-	cacheMu sync.Mutex
-	// The library hands back the same C token while it stays current; holding one
-	// reference to it lets the Go view be built once per token, not per call.
-	cachedC  *C.sigma_token
-	cachedGo *oauth2.Token
+	// The library hands back the same C token while it stays current, so the Go
+	// view is built once per token and found again by comparing pointers.
+	view atomic.Pointer[tokenView]
+}
+
+// tokenView pairs a C token with its Go form. It holds a reference to the C
+// token, released by a finalizer only once no goroutine can still be comparing
+// against it, so its address cannot be reused by another token meanwhile.
+type tokenView struct {
+	c       *C.sigma_token
+	goToken oauth2.Token
+}
+
+func newTokenView(t *C.sigma_token) *tokenView {
+	view := tokenFromC(t)
+	v := &tokenView{c: t, goToken: oauth2.Token{AccessToken: view.AccessToken, TokenType: "Bearer", Expiry: view.Expiry}}
+	runtime.SetFinalizer(v, func(v *tokenView) { C.sigma_token_free(v.c) })
+	return v
 }
 
 var _ oauth2.TokenSource = (*Client)(nil)
@@ -64,17 +78,14 @@ func (c *Client) Token() (*oauth2.Token, error) {
 		return nil, takeError(status, cerr)
 	}
 
-	c.cacheMu.Lock()
-	defer c.cacheMu.Unlock()
-	if t == c.cachedC {
-		C.sigma_token_free(t)
+	view := c.view.Load()
+	if view != nil && view.c == t {
+		C.sigma_token_free(t) // the view already holds a reference to this token
 	} else {
-		view := tokenFromC(t)
-		C.sigma_token_free(c.cachedC)
-		c.cachedC = t
-		c.cachedGo = &oauth2.Token{AccessToken: view.AccessToken, TokenType: "Bearer", Expiry: view.Expiry}
+		view = newTokenView(t)
+		c.view.Store(view)
 	}
-	copied := *c.cachedGo
+	copied := view.goToken
 	return &copied, nil
 }
 
@@ -105,9 +116,6 @@ func (c *Client) Close() error {
 		c.native = nil
 		runtime.SetFinalizer(c, nil)
 	}
-	c.cacheMu.Lock()
-	C.sigma_token_free(c.cachedC)
-	c.cachedC, c.cachedGo = nil, nil
-	c.cacheMu.Unlock()
+	c.view.Store(nil) // its finalizer releases the C token
 	return nil
 }

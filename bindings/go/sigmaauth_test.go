@@ -403,6 +403,9 @@ func rssKiB(t *testing.T) int {
 }
 
 func TestAHundredThousandGetsKeepRSSFlat(t *testing.T) {
+	if raceEnabled {
+		t.Skip("RSS is not meaningful under the race detector")
+	}
 	m := startMock(t)
 	client, err := sigmaauth.NewClient(cfg(m))
 	if err != nil {

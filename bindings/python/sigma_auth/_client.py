@@ -8,7 +8,7 @@ from typing import Optional
 
 from . import _native
 from ._config import Config, encode
-from ._errors import check
+from ._errors import check, raise_error
 from ._handle import Handle, Managed
 from ._token import Token, _config_handle
 
@@ -38,28 +38,30 @@ class Client(Managed):
         # The library hands back the same C token while it stays current; keep one
         # reference to it so its Python view is built once per token, not per call.
         self._cache_lock = threading.Lock()
-        self._cached: Optional[tuple[int, "ctypes._Pointer[_native.sigma_token]", Token]] = None
+        self._cached: Optional[tuple[Optional[int], Token]] = None
 
     def token(self) -> Token:
         """A token valid for at least 10 more seconds."""
-        assert self._handle is not None
-        pointer = self._handle.acquire()
+        handle = self._handle
+        assert handle is not None
+        token = ctypes.c_void_p()
+        error = _native.error_p()
+        pointer = handle.acquire()
         try:
-            token = _native.token_p()
-            error = _native.error_p()
-            check(lib.sigma_client_token(pointer, ctypes.byref(token), ctypes.byref(error)), error)
+            status = lib.sigma_client_token(pointer, ctypes.byref(token), ctypes.byref(error))
         finally:
-            self._handle.release()
-        address = ctypes.cast(token, ctypes.c_void_p).value or 0
+            handle.release()
+        if status:
+            raise_error(status, error)
+        cached = self._cached
+        if cached is not None and cached[0] == token.value:
+            lib.sigma_token_free(token)  # the cache already holds a reference to it
+            return cached[1]
+        view = Token._from_native(token)
         with self._cache_lock:
-            cached = self._cached
-            if cached is not None and cached[0] == address:
-                lib.sigma_token_free(token)
-                return cached[2]
-            view = Token._from_native(token)
-            self._cached = (address, token, view)
-        if cached is not None:
-            lib.sigma_token_free(cached[1])
+            replaced, self._cached = self._cached, (token.value, view)
+        if replaced is not None:
+            lib.sigma_token_free(replaced[0])
         return view
 
     @property
@@ -85,7 +87,7 @@ class Client(Managed):
             with lock:
                 cached, self._cached = self._cached, None
             if cached is not None:
-                lib.sigma_token_free(cached[1])
+                lib.sigma_token_free(cached[0])
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

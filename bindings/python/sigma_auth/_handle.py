@@ -7,51 +7,53 @@ free, whatever the order.
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Callable, Generic, Optional, TypeVar
 
 P = TypeVar("P")
 
 
 class Handle(Generic[P]):
+    """The pointer to one C object and the calls using it.
+
+    Lock-free on the hot path: ``list.append`` and ``list.pop`` are atomic in
+    CPython (with or without the GIL), and the order of the steps below makes
+    ``close()`` free the object exactly once, after the last call in flight.
+    """
+
     def __init__(self, pointer: P, free: Callable[[P], None], what: str) -> None:
-        self._pointer: Optional[P] = pointer
+        self._slot: list[P] = [pointer]  # popped exactly once, by whoever frees
+        self._active: list[None] = []  # one entry per call in flight
+        self._closed = False
         self._free = free
         self._what = what
-        self._lock = threading.Lock()
-        self._users = 0
-        self._closed = False
 
     def acquire(self) -> P:
-        with self._lock:
-            if self._closed or self._pointer is None:
-                raise ValueError(f"this {self._what} is closed")
-            self._users += 1
-            return self._pointer
+        self._active.append(None)
+        if self._closed:
+            self.release()
+            raise ValueError(f"this {self._what} is closed")
+        return self._slot[0]
 
     def release(self) -> None:
-        with self._lock:
-            self._users -= 1
-            pointer = self._take_if_done()
-        if pointer is not None:
-            self._free(pointer)
+        self._active.pop()
+        if self._closed and not self._active:
+            self._free_once()
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            pointer = self._take_if_done()
-        if pointer is not None:
-            self._free(pointer)
+        self._closed = True
+        if not self._active:
+            self._free_once()
 
     @property
     def closed(self) -> bool:
         return self._closed
 
-    def _take_if_done(self) -> Optional[P]:
-        if self._closed and self._users == 0 and self._pointer is not None:
-            pointer, self._pointer = self._pointer, None
-            return pointer
-        return None
+    def _free_once(self) -> None:
+        try:
+            pointer = self._slot.pop()
+        except IndexError:
+            return  # another thread freed it
+        self._free(pointer)
 
 
 class Managed:

@@ -22,10 +22,6 @@ class sigma_config(_Opaque):
     pass
 
 
-class sigma_token(_Opaque):
-    pass
-
-
 class sigma_client(_Opaque):
     pass
 
@@ -35,7 +31,9 @@ class sigma_error(_Opaque):
 
 
 config_p = ctypes.POINTER(sigma_config)
-token_p = ctypes.POINTER(sigma_token)
+# Tokens are handled as plain addresses: the client compares them to find its
+# cached Python view, and c_void_p gives the address without a cast.
+token_p = ctypes.c_void_p
 client_p = ctypes.POINTER(sigma_client)
 error_p = ctypes.POINTER(sigma_error)
 status_t = ctypes.c_uint32

@@ -34,7 +34,7 @@ class Token:
     __str__ = __repr__
 
     @classmethod
-    def _from_native(cls, token: "ctypes._Pointer[_native.sigma_token]") -> "Token":
+    def _from_native(cls, token: ctypes.c_void_p) -> "Token":
         refresh = lib.sigma_token_refresh_token(token)
         return cls(
             access_token=lib.sigma_token_access_token(token).decode("ascii"),
@@ -45,7 +45,7 @@ class Token:
         )
 
 
-def _take(token: "ctypes._Pointer[_native.sigma_token]") -> Token:
+def _take(token: ctypes.c_void_p) -> Token:
     try:
         return Token._from_native(token)
     finally:

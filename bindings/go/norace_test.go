@@ -1,0 +1,5 @@
+//go:build !race
+
+package sigmaauth_test
+
+const raceEnabled = false
