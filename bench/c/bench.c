@@ -2,6 +2,7 @@
  *   bench cached  <url> <threads> <calls per thread>
  *   bench refresh <url> <threads> <seconds>   (mock started with a short --expires-in)
  *   bench fresh   <url> <tokens>
+ *   bench one     <url>                    (peak RSS of a process that gets one token)
  * Timing only; no assertions: tests live elsewhere. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -156,7 +157,28 @@ static void bench_fresh(const char *url, long tokens) {
   sigma_config_free(config);
 }
 
+/* Gets one token the way the C example does, then reports the process's peak
+ * RSS (VmHWM: counted from exec, so no parent's memory is included). */
+static void bench_one(const char *url) {
+  sigma_client *client = make_client(url);
+  sigma_token *token = NULL;
+  if (sigma_client_token(client, &token, NULL) != SIGMA_STATUS_OK) exit(1);
+  sigma_token_free(token);
+  sigma_client_free(client);
+  FILE *status = fopen("/proc/self/status", "r");
+  char line[256];
+  long peak_kib = -1;
+  while (status && fgets(line, sizeof line, status))
+    if (sscanf(line, "VmHWM: %ld kB", &peak_kib) == 1) break;
+  if (status) fclose(status);
+  printf("{\"suite\":\"footprint\",\"what\":\"c_example_peak_rss_kib\",\"value\":%ld}\n", peak_kib);
+}
+
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "one") == 0) {
+    bench_one(argv[2]);
+    return 0;
+  }
   if (argc < 4) {
     fprintf(stderr, "usage: bench cached|refresh|fresh <url> ...\n");
     return 2;
