@@ -68,6 +68,12 @@ if [ $quick = 0 ]; then
   # x/oauth2 treats a token as expired 10 s early, as our 20 s tokens enter their window.
   GO_IMPL=oauth2 refresh_run "x/oauth2 Go, 1000 goroutines" go_refresh
 fi
+# The same loops with no library call: how long this machine itself keeps a
+# caller waiting (scheduling) at that concurrency.
+start_mock
+build/release/bench_c refresh "$MOCK_URL" 64 "$refresh_secs" baseline | record
+build/release/bench_go -mode refresh -impl baseline -goroutines 1000 -seconds "$refresh_secs" -url "$MOCK_URL" | record
+stop_mock
 
 echo "== 3. fresh tokens over keep-alive"
 start_mock

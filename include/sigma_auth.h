@@ -115,6 +115,9 @@ typedef struct sigma_error sigma_error;
  * `const sigma_token *` may be read from many threads at once. Owned by the
  * caller, who frees it with `sigma_token_free`; the strings its accessors return
  * are borrowed from it and wiped when it is freed.
+ *
+ * In Rust this is never constructed: a `sigma_token *` is an `Arc<Token>` made
+ * raw, and the same token handed out twice has the same address.
  */
 typedef struct sigma_token sigma_token;
 
@@ -134,6 +137,8 @@ sigma_status sigma_client_new(const sigma_config *config,
 
 /**
  * A token valid for at least 10 more seconds (or a tenth of its lifetime).
+ * While the cached token stays current, every call returns the same
+ * `sigma_token` address (a new reference to it).
  * Returns at once while one is cached, even during a background refresh; when
  * none is usable, one request is made and concurrent callers share its result.
  * On success `*token_out` receives a token owned by the caller, to be freed

@@ -20,6 +20,7 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 pub struct Token {
     access_token: Secret,
     refresh_token: Option<Secret>,
+    /// Stored followed by a NUL byte, like the tokens (see [`Secret`]).
     token_type: String,
     expires_in: Duration,
     expires_at: SystemTime,
@@ -41,6 +42,19 @@ impl Token {
 
     /// As the server sent it (`"bearer"` from Sigma's main grants).
     pub fn token_type(&self) -> &str {
+        &self.token_type[..self.token_type.len() - 1]
+    }
+
+    /// The three strings, each followed by its NUL byte, for lending to C.
+    pub(crate) fn access_token_with_nul(&self) -> &str {
+        self.access_token.expose_with_nul()
+    }
+
+    pub(crate) fn refresh_token_with_nul(&self) -> Option<&str> {
+        self.refresh_token.as_ref().map(Secret::expose_with_nul)
+    }
+
+    pub(crate) fn token_type_with_nul(&self) -> &str {
         &self.token_type
     }
 
@@ -97,7 +111,7 @@ impl Token {
         Some(Token {
             access_token: Secret::new(access_token.as_str()),
             refresh_token: refresh_token.map(|r| Secret::new(r.as_str())),
-            token_type,
+            token_type: format!("{token_type}\0"),
             expires_in,
             expires_at,
             requested_at,
@@ -110,7 +124,7 @@ impl fmt::Debug for Token {
         f.debug_struct("Token")
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
-            .field("token_type", &self.token_type)
+            .field("token_type", &self.token_type())
             .field("expires_in", &self.expires_in.as_secs())
             .field("expires_at", &self.expires_at_unix())
             .finish()
@@ -142,7 +156,7 @@ pub(crate) fn parse_response(body: &[u8], requested_at: Instant, requested_wall:
     let refresh_token = token_field("refresh_token", false)?;
 
     let token_type = match object.get("token_type") {
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => t.clone(),
+        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => format!("{t}\0"),
         Some(Value::String(_)) => return Err(protocol("the token response's token_type is not bearer".into())),
         Some(_) => return Err(protocol("the token response's token_type is not a string".into())),
         None => return Err(protocol("the token response has no token_type".into())),

@@ -42,11 +42,14 @@ fn nul(bytes: &[u8]) -> Vec<u8> {
     v
 }
 
+/// What is tried, the endpoint, client id and secret given, and the status wanted.
+type InputCase<'a> = (&'a str, &'a [u8], &'a [u8], &'a [u8], sigma_status);
+
 #[test]
 fn caller_input_gets_exact_statuses() {
     let long = "a".repeat(1 << 20);
     let long_url = format!("https://{long}.example.com");
-    let cases: Vec<(&str, &[u8], &[u8], &[u8], sigma_status)> = vec![
+    let cases: Vec<InputCase> = vec![
         ("empty endpoint", b"", b"id", b"s", SIGMA_STATUS_INVALID_ARGUMENT),
         ("empty id", b"aws-eu", b"", b"s", SIGMA_STATUS_INVALID_ARGUMENT),
         ("empty secret", b"aws-eu", b"id", b"", SIGMA_STATUS_INVALID_ARGUMENT),

@@ -1,6 +1,8 @@
 /* Benchmarks of the C ABI against sigma-mock. Prints one JSON object.
  *   bench cached  <url> <threads> <calls per thread>
- *   bench refresh <url> <threads> <seconds>   (mock started with a short --expires-in)
+ *   bench refresh <url> <threads> <seconds> [baseline]
+ *       (mock started with a short --expires-in; "baseline" times the same loop
+ *        without the library call: the machine's own scheduling noise)
  *   bench fresh   <url> <tokens>
  *   bench one     <url>                    (peak RSS of a process that gets one token)
  * Timing only; no assertions: tests live elsewhere. */
@@ -77,6 +79,7 @@ static void bench_cached(const char *url, int threads, long calls) {
 
 struct refresh_job {
   const sigma_client *client;
+  int baseline;
   uint64_t until;
   uint64_t *samples;
   size_t count, capacity;
@@ -87,17 +90,17 @@ static void *refresh_worker(void *arg) {
   while (now_ns() < job->until) {
     sigma_token *token = NULL;
     uint64_t start = now_ns();
-    if (sigma_client_token(job->client, &token, NULL) != SIGMA_STATUS_OK) exit(1);
+    if (!job->baseline && sigma_client_token(job->client, &token, NULL) != SIGMA_STATUS_OK) exit(1);
     uint64_t waited = now_ns() - start;
     sigma_token_free(token);
     if (job->count < job->capacity) job->samples[job->count++] = waited;
-    /* A caller does other work between calls: 100 us. */
-    nanosleep(&(struct timespec){0, 100000}, NULL);
+    /* A caller does other work between calls: 1 ms. */
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
   }
   return NULL;
 }
 
-static void bench_refresh(const char *url, int threads, double seconds) {
+static void bench_refresh(const char *url, int threads, double seconds, int baseline) {
   sigma_client *client = make_client(url);
   sigma_token *first = NULL;
   sigma_client_token(client, &first, NULL);
@@ -105,7 +108,7 @@ static void bench_refresh(const char *url, int threads, double seconds) {
   pthread_t ids[256];
   uint64_t until = now_ns() + (uint64_t)(seconds * 1e9);
   for (int t = 0; t < threads; t++) {
-    jobs[t] = (struct refresh_job){client, until, malloc(sizeof(uint64_t) * 2000000), 0, 2000000};
+    jobs[t] = (struct refresh_job){client, baseline, until, malloc(sizeof(uint64_t) * 2000000), 0, 2000000};
     pthread_create(&ids[t], NULL, refresh_worker, &jobs[t]);
   }
   size_t total = 0;
@@ -124,9 +127,9 @@ static void bench_refresh(const char *url, int threads, double seconds) {
   sigma_token *last = NULL;
   sigma_client_token(client, &last, NULL);
   int changed = strcmp(sigma_token_access_token(first), sigma_token_access_token(last)) != 0;
-  printf("{\"suite\":\"refresh\",\"lang\":\"c\",\"threads\":%d,\"calls\":%zu,\"p50_ns\":%llu,\"p99_ns\":%llu,"
+  printf("{\"suite\":\"refresh\",\"lang\":\"c\",\"baseline\":%s,\"threads\":%d,\"calls\":%zu,\"p50_ns\":%llu,\"p99_ns\":%llu,"
          "\"p999_ns\":%llu,\"max_ns\":%llu,\"token_changed\":%s}\n",
-         threads, total, (unsigned long long)percentile(all, total, 0.5),
+         baseline ? "true" : "false", threads, total, (unsigned long long)percentile(all, total, 0.5),
          (unsigned long long)percentile(all, total, 0.99), (unsigned long long)percentile(all, total, 0.999),
          (unsigned long long)(total ? all[total - 1] : 0), changed ? "true" : "false");
   free(all);
@@ -185,7 +188,8 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1], *url = argv[2];
   if (strcmp(mode, "cached") == 0 && argc == 5) bench_cached(url, atoi(argv[3]), atol(argv[4]));
-  else if (strcmp(mode, "refresh") == 0 && argc == 5) bench_refresh(url, atoi(argv[3]), atof(argv[4]));
+  else if (strcmp(mode, "refresh") == 0 && (argc == 5 || argc == 6))
+    bench_refresh(url, atoi(argv[3]), atof(argv[4]), argc == 6 && strcmp(argv[5], "baseline") == 0);
   else if (strcmp(mode, "fresh") == 0) bench_fresh(url, atol(argv[3]));
   else return 2;
   return 0;

@@ -81,7 +81,7 @@ def refresh(url: str, threads: int, seconds: float) -> None:
                 start = time.perf_counter_ns()
                 client.access_token
                 mine.append(time.perf_counter_ns() - start)
-                time.sleep(0.0001)
+                time.sleep(0.001)
 
         workers = [threading.Thread(target=work, args=(s,)) for s in samples]
         for w in workers:

@@ -1,8 +1,8 @@
 //! `sigma_client`: a cached, self-refreshing token source.
 
 use std::ffi::c_char;
-use std::sync::{Arc, RwLock};
 
+use super::token::into_raw;
 use super::{borrow, call, guard, out_arg, sigma_config, sigma_error, sigma_status, sigma_token, string_arg};
 use crate::client::Client;
 
@@ -12,8 +12,6 @@ use crate::client::Client;
 /// running; tokens obtained from it stay valid after that.
 pub struct sigma_client {
     client: Client,
-    /// The C view of the current token, made once per token rather than per call.
-    last: RwLock<Option<Arc<sigma_token>>>,
 }
 
 /// Creates a client from a copy of `config` (which may be freed afterwards). No
@@ -30,7 +28,7 @@ pub unsafe extern "C" fn sigma_client_new(
         // SAFETY: NULL or a live config, per the contract.
         let config = unsafe { borrow(config, "config")? };
         let out = out_arg(client_out, "client_out")?;
-        let client = sigma_client { client: Client::new(config.inner.clone()), last: RwLock::new(None) };
+        let client = sigma_client { client: Client::new(config.inner.clone()) };
         // SAFETY: `out` is a checked, non-NULL `sigma_client **`.
         unsafe { out.write(Box::into_raw(Box::new(client))) };
         Ok(())
@@ -38,6 +36,8 @@ pub unsafe extern "C" fn sigma_client_new(
 }
 
 /// A token valid for at least 10 more seconds (or a tenth of its lifetime).
+/// While the cached token stays current, every call returns the same
+/// `sigma_token` address (a new reference to it).
 /// Returns at once while one is cached, even during a background refresh; when
 /// none is usable, one request is made and concurrent callers share its result.
 /// On success `*token_out` receives a token owned by the caller, to be freed
@@ -52,18 +52,9 @@ pub unsafe extern "C" fn sigma_client_token(
         // SAFETY: NULL or a live client, per the contract.
         let client = unsafe { borrow(client, "client")? };
         let out = out_arg(token_out, "token_out")?;
-        let token = client.client.token()?;
-        let cached = client.last.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let shared = match cached {
-            Some(c) if Arc::ptr_eq(&c.token, &token) => c,
-            _ => {
-                let fresh = Arc::new(sigma_token::new(token));
-                *client.last.write().unwrap_or_else(|e| e.into_inner()) = Some(fresh.clone());
-                fresh
-            }
-        };
+        let token = into_raw(client.client.token()?);
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
-        unsafe { out.write(sigma_token::into_raw(shared)) };
+        unsafe { out.write(token) };
         Ok(())
     })
 }

@@ -1,9 +1,7 @@
 //! `sigma_token`: one access token, and the stateless get/refresh calls.
 
-use std::ffi::{c_char, CString};
+use std::ffi::c_char;
 use std::sync::Arc;
-
-use zeroize::Zeroizing;
 
 use super::{borrow, call, guard, out_arg, sigma_config, sigma_error, sigma_status, string_arg};
 use crate::token::Token;
@@ -12,34 +10,25 @@ use crate::token::Token;
 /// `const sigma_token *` may be read from many threads at once. Owned by the
 /// caller, who frees it with `sigma_token_free`; the strings its accessors return
 /// are borrowed from it and wiped when it is freed.
+///
+/// In Rust this is never constructed: a `sigma_token *` is an `Arc<Token>` made
+/// raw, and the same token handed out twice has the same address.
 pub struct sigma_token {
-    pub(super) token: Arc<Token>,
-    access: Zeroizing<Vec<u8>>,
-    refresh: Option<Zeroizing<Vec<u8>>>,
-    token_type: CString,
+    _opaque: [u8; 0],
 }
 
-impl sigma_token {
-    pub(super) fn new(token: Arc<Token>) -> sigma_token {
-        // Tokens are visible ASCII (checked by the parser), so no interior NUL.
-        let nul_terminated = |s: &str| {
-            let mut bytes = Zeroizing::new(Vec::with_capacity(s.len() + 1));
-            bytes.extend_from_slice(s.as_bytes());
-            bytes.push(0);
-            bytes
-        };
-        sigma_token {
-            access: nul_terminated(token.access_token()),
-            refresh: token.refresh_token().map(nul_terminated),
-            token_type: CString::new(token.token_type()).unwrap_or_default(),
-            token,
-        }
-    }
+/// Hands a shared token to C; `sigma_token_free` releases this reference.
+pub(super) fn into_raw(token: Arc<Token>) -> *mut sigma_token {
+    Arc::into_raw(token).cast_mut().cast()
+}
 
-    /// Hands a shared token to C; `sigma_token_free` releases this reference.
-    pub(super) fn into_raw(token: Arc<sigma_token>) -> *mut sigma_token {
-        Arc::into_raw(token).cast_mut()
-    }
+/// Borrows the token behind a C pointer.
+///
+/// # Safety
+/// `token` is NULL or came from [`into_raw`] and has not been freed.
+unsafe fn as_token<'a>(token: *const sigma_token) -> Option<&'a Token> {
+    // SAFETY: per the contract, a non-NULL pointer is a live `Arc<Token>` payload.
+    unsafe { token.cast::<Token>().as_ref() }
 }
 
 /// Requests a new token with the client-credentials grant. No caching: use a
@@ -56,8 +45,7 @@ pub unsafe extern "C" fn sigma_token_get(
         // SAFETY: NULL or a live config, per the contract.
         let config = unsafe { borrow(config, "config")? };
         let out = out_arg(token_out, "token_out")?;
-        let token = crate::get_token(&config.inner)?;
-        let raw = sigma_token::into_raw(Arc::new(sigma_token::new(Arc::new(token))));
+        let raw = into_raw(Arc::new(crate::get_token(&config.inner)?));
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
         unsafe { out.write(raw) };
         Ok(())
@@ -79,8 +67,7 @@ pub unsafe extern "C" fn sigma_token_refresh(
         // SAFETY: NULL or a live config and a NUL-terminated string, per the contract.
         let (config, refresh) = unsafe { (borrow(config, "config")?, string_arg(refresh_token, "refresh_token")?) };
         let out = out_arg(token_out, "token_out")?;
-        let token = crate::refresh_token(&config.inner, refresh)?;
-        let raw = sigma_token::into_raw(Arc::new(sigma_token::new(Arc::new(token))));
+        let raw = into_raw(Arc::new(crate::refresh_token(&config.inner, refresh)?));
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
         unsafe { out.write(raw) };
         Ok(())
@@ -93,14 +80,14 @@ pub unsafe extern "C" fn sigma_token_refresh(
 pub unsafe extern "C" fn sigma_token_free(token: *mut sigma_token) {
     if !token.is_null() {
         // SAFETY: made by `Arc::into_raw` in `into_raw`, released once per the contract.
-        guard((), || drop(unsafe { Arc::from_raw(token.cast_const()) }));
+        guard((), || drop(unsafe { Arc::from_raw(token.cast_const().cast::<Token>()) }));
     }
 }
 
 /// Runs an accessor on a token that may be NULL.
-unsafe fn read<T: Copy>(token: *const sigma_token, fallback: T, f: impl FnOnce(&sigma_token) -> T) -> T {
+unsafe fn read<T: Copy>(token: *const sigma_token, fallback: T, f: impl FnOnce(&Token) -> T) -> T {
     // SAFETY: NULL or a live token, per the contract.
-    guard(fallback, || unsafe { token.as_ref() }.map_or(fallback, f))
+    guard(fallback, || unsafe { as_token(token) }.map_or(fallback, f))
 }
 
 /// The access token, for `Authorization: Bearer <token>`. Borrowed from `token`:
@@ -108,7 +95,7 @@ unsafe fn read<T: Copy>(token: *const sigma_token, fallback: T, f: impl FnOnce(&
 #[no_mangle]
 pub unsafe extern "C" fn sigma_token_access_token(token: *const sigma_token) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { read(token, std::ptr::null(), |t| t.access.as_ptr().cast()) }
+    unsafe { read(token, std::ptr::null(), |t| t.access_token_with_nul().as_ptr().cast()) }
 }
 
 /// The refresh token, or NULL when the response had none. Borrowed from `token`:
@@ -116,7 +103,9 @@ pub unsafe extern "C" fn sigma_token_access_token(token: *const sigma_token) -> 
 #[no_mangle]
 pub unsafe extern "C" fn sigma_token_refresh_token(token: *const sigma_token) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { read(token, std::ptr::null(), |t| t.refresh.as_ref().map_or(std::ptr::null(), |r| r.as_ptr().cast())) }
+    unsafe {
+        read(token, std::ptr::null(), |t| t.refresh_token_with_nul().map_or(std::ptr::null(), |r| r.as_ptr().cast()))
+    }
 }
 
 /// The token type as issued ("bearer"). Borrowed from `token`: valid until
@@ -124,14 +113,14 @@ pub unsafe extern "C" fn sigma_token_refresh_token(token: *const sigma_token) ->
 #[no_mangle]
 pub unsafe extern "C" fn sigma_token_type(token: *const sigma_token) -> *const c_char {
     // SAFETY: forwarded contract.
-    unsafe { read(token, std::ptr::null(), |t| t.token_type.as_ptr()) }
+    unsafe { read(token, std::ptr::null(), |t| t.token_type_with_nul().as_ptr().cast()) }
 }
 
 /// The lifetime in seconds as issued (3600 from Sigma). 0 when `token` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_token_expires_in(token: *const sigma_token) -> i64 {
     // SAFETY: forwarded contract.
-    unsafe { read(token, 0, |t| t.token.expires_in().as_secs() as i64) }
+    unsafe { read(token, 0, |t| t.expires_in().as_secs() as i64) }
 }
 
 /// When the token expires, in Unix seconds by the wall clock (for display; the
@@ -139,5 +128,5 @@ pub unsafe extern "C" fn sigma_token_expires_in(token: *const sigma_token) -> i6
 #[no_mangle]
 pub unsafe extern "C" fn sigma_token_expires_at(token: *const sigma_token) -> i64 {
     // SAFETY: forwarded contract.
-    unsafe { read(token, 0, |t| t.token.expires_at_unix()) }
+    unsafe { read(token, 0, |t| t.expires_at_unix()) }
 }
