@@ -14,6 +14,7 @@ mkdir -p "$out" build/release
 results="$out/results.jsonl"
 : >"$results"
 record() { tee -a "$results"; }
+named() { sed "s/^{/{\"name\":\"$1\",/"; } # labels a result line
 
 if [ $quick = 1 ]; then
   cached_calls=20000; refresh_secs=7; refresh_life=8; fresh_tokens=200; startup_runs=10; wrk_secs=2
@@ -52,7 +53,7 @@ refresh_run() { # name, then the command; the mock is fresh for each
   local name=$1; shift
   start_mock --expires-in "$refresh_life"
   curl -s -X POST "$MOCK_URL/__mock/faults" -d '[{"kind":"delay","ms":0},{"kind":"delay","ms":2000}]' >/dev/null
-  "$@" "$MOCK_URL" | record
+  "$@" "$MOCK_URL" | named "$name" | record
   local requests
   requests=$(curl -s "$MOCK_URL/__mock/stats" | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token_requests"])')
   echo "{\"suite\":\"refresh_upstream\",\"name\":\"$name\",\"requests_after_first\":$((requests - 1))}" | record
@@ -68,11 +69,16 @@ if [ $quick = 0 ]; then
   # x/oauth2 treats a token as expired 10 s early, as our 20 s tokens enter their window.
   GO_IMPL=oauth2 refresh_run "x/oauth2 Go, 1000 goroutines" go_refresh
 fi
-# The same loops with no library call: how long this machine itself keeps a
-# caller waiting (scheduling) at that concurrency.
+# Controls: the same C loop with one thread per core during the refresh; the same
+# 64-thread loop with no refresh at all (tokens live an hour); and the loops
+# around no call, which show how long this machine itself keeps a caller waiting.
+c_refresh_2() { build/release/bench_c refresh "$1" 2 "$refresh_secs"; }
+refresh_run "sigma-auth C, 2 threads" c_refresh_2
 start_mock
-build/release/bench_c refresh "$MOCK_URL" 64 "$refresh_secs" baseline | record
-build/release/bench_go -mode refresh -impl baseline -goroutines 1000 -seconds "$refresh_secs" -url "$MOCK_URL" | record
+build/release/bench_c refresh "$MOCK_URL" 64 "$refresh_secs" | named "control: sigma-auth C, 64 threads, no refresh" | record
+build/release/bench_c refresh "$MOCK_URL" 64 "$refresh_secs" baseline | named "baseline: no call, C, 64 threads" | record
+build/release/bench_go -mode refresh -impl baseline -goroutines 1000 -seconds "$refresh_secs" -url "$MOCK_URL" |
+  named "baseline: no call, Go, 1000 goroutines" | record
 stop_mock
 
 echo "== 3. fresh tokens over keep-alive"
