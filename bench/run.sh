@@ -14,7 +14,7 @@ mkdir -p "$out" build/release
 results="$out/results.jsonl"
 : >"$results"
 record() { tee -a "$results"; }
-named() { sed "s/^{/{\"name\":\"$1\",/"; } # labels a result line
+named() { sed "s|^{|{\"name\":\"$1\",|"; } # labels a result line (names may hold /, never |)
 
 if [ $quick = 1 ]; then
   cached_calls=20000; refresh_secs=7; refresh_life=8; fresh_tokens=200; startup_runs=10; wrk_secs=2

@@ -149,6 +149,15 @@ sigma_status sigma_client_token(const sigma_client *client,
                                 sigma_error **error_out);
 
 /**
+ * Returns 1 when `token` is this client's current token and still valid for at
+ * least the safety skew, 0 otherwise (and when either argument is NULL). Never
+ * waits on the network; starts the background refresh when it is due, as
+ * `sigma_client_token` would. Lets a caller that keeps a token check it
+ * cheaply, calling `sigma_client_token` only when this returns 0.
+ */
+int sigma_client_token_is_current(const sigma_client *client, const sigma_token *token);
+
+/**
  * Tells the client that an API call was refused (401) with
  * `rejected_access_token`. The cached token is dropped only if it is still that
  * one, so a burst of 401s causes one new fetch. Does nothing when either

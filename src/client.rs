@@ -102,6 +102,25 @@ impl Client {
         self.shared.fetch_or_wait()
     }
 
+    /// Whether `token` is the current token and still usable, as [`Client::token`]
+    /// would judge it; never waits on the network, and starts the background
+    /// refresh when it is due, as `token()` would. Lets a caller that holds a
+    /// token skip building a new handle to the same one.
+    pub fn is_current(&self, token: &Arc<Token>) -> bool {
+        let now = Instant::now();
+        let (current, refresh_due) = {
+            let cached = self.shared.current.read().unwrap_or_else(|e| e.into_inner());
+            match cached.as_ref().filter(|c| now < c.usable_until) {
+                Some(c) => (Arc::ptr_eq(&c.token, token), now >= c.refresh_at),
+                None => (false, false),
+            }
+        };
+        if current && refresh_due {
+            self.shared.start_background_refresh(now);
+        }
+        current
+    }
+
     /// Drops the cached token if it is still `rejected_access_token` (an API call
     /// answered 401 with it). A burst of 401s for the same token thus causes one
     /// new fetch, not one per caller.

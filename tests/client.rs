@@ -221,3 +221,19 @@ fn a_client_survives_its_config_and_clones_share_the_cache() {
     assert_eq!(mock.token_requests(), 1);
     assert!(!format!("{client:?}").contains("demo-secret"));
 }
+
+#[test]
+fn is_current_recognises_the_held_token_without_any_request() {
+    let mock = mock(&[]);
+    let client = Client::new(config(&mock));
+    let held = client.token().unwrap();
+    assert!(client.is_current(&held));
+    assert!(client.is_current(&client.token().unwrap()));
+    client.invalidate(held.access_token());
+    assert!(!client.is_current(&held), "an invalidated token is not current");
+    let fresh = client.token().unwrap();
+    assert!(!client.is_current(&held) && client.is_current(&fresh));
+    let stranger = Client::new(config(&mock)).token().unwrap();
+    assert!(!client.is_current(&stranger), "another client's token is not this one's");
+    assert_eq!(mock.token_requests(), 3);
+}

@@ -165,7 +165,12 @@ fn a_full_flow_get_refresh_client_invalidate() {
         assert_eq!(sigma_client_token(client, &mut second, ptr::null_mut()), OK);
         let cached = text(sigma_token_access_token(first)).unwrap();
         assert_eq!(text(sigma_token_access_token(second)).unwrap(), cached);
+        assert_eq!(sigma_client_token_is_current(client, first), 1);
+        assert_eq!(sigma_client_token_is_current(client, ptr::null()), 0);
+        assert_eq!(sigma_client_token_is_current(ptr::null(), first), 0);
+        assert_eq!(sigma_client_token_is_current(client, token), 0, "a token from sigma_token_get is not the client's");
         sigma_client_invalidate(client, c(&cached).as_ptr());
+        assert_eq!(sigma_client_token_is_current(client, first), 0);
         let mut third = ptr::null_mut();
         assert_eq!(sigma_client_token(client, &mut third, ptr::null_mut()), OK);
         assert_ne!(text(sigma_token_access_token(third)).unwrap(), cached);

@@ -69,6 +69,13 @@ func (c *Client) Token() (*oauth2.Token, error) {
 		c.mu.RUnlock()
 		return nil, ErrClosed
 	}
+	// The hot path: one C call asks whether the token already held is current.
+	if view := c.view.Load(); view != nil && C.sigma_client_token_is_current(c.native, view.c) != 0 {
+		c.mu.RUnlock()
+		runtime.KeepAlive(c)
+		copied := view.goToken
+		return &copied, nil
+	}
 	var t *C.sigma_token
 	var cerr *C.sigma_error
 	status := C.sigma_client_token(c.native, &t, &cerr)

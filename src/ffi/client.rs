@@ -1,6 +1,6 @@
 //! `sigma_client`: a cached, self-refreshing token source.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, c_int};
 
 use super::token::into_raw;
 use super::{borrow, call, guard, out_arg, sigma_config, sigma_error, sigma_status, sigma_token, string_arg};
@@ -56,6 +56,27 @@ pub unsafe extern "C" fn sigma_client_token(
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
         unsafe { out.write(token) };
         Ok(())
+    })
+}
+
+/// Returns 1 when `token` is this client's current token and still valid for at
+/// least the safety skew, 0 otherwise (and when either argument is NULL). Never
+/// waits on the network; starts the background refresh when it is due, as
+/// `sigma_client_token` would. Lets a caller that keeps a token check it
+/// cheaply, calling `sigma_client_token` only when this returns 0.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_token_is_current(
+    client: *const sigma_client,
+    token: *const sigma_token,
+) -> c_int {
+    guard(0, || {
+        // SAFETY: NULL or a live client, per the contract.
+        let Ok(client) = (unsafe { borrow(client, "client") }) else {
+            return 0;
+        };
+        // SAFETY: NULL or a live token from this library, per the contract.
+        let current = unsafe { super::token::with_arc(token, |token| client.client.is_current(token)) };
+        c_int::from(current.unwrap_or(false))
     })
 }
 

@@ -22,6 +22,20 @@ pub(super) fn into_raw(token: Arc<Token>) -> *mut sigma_token {
     Arc::into_raw(token).cast_mut().cast()
 }
 
+/// Runs `f` on the `Arc` behind a C pointer without touching its reference count.
+///
+/// # Safety
+/// `token` is NULL or came from [`into_raw`] and has not been freed.
+pub(super) unsafe fn with_arc<R>(token: *const sigma_token, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
+    if token.is_null() {
+        return None;
+    }
+    // SAFETY: a live `Arc<Token>` payload per the contract; ManuallyDrop keeps the
+    // caller's reference from being released here.
+    let arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(token.cast::<Token>()) });
+    Some(f(&arc))
+}
+
 /// Borrows the token behind a C pointer.
 ///
 /// # Safety

@@ -161,8 +161,12 @@ static void test_client_threads_and_invalidate(void) {
 
   sigma_token *first = NULL, *second = NULL;
   CHECK_STATUS(sigma_client_token(client, &first, NULL), SIGMA_STATUS_OK);
+  CHECK(sigma_client_token_is_current(client, first) == 1);
   sigma_client_invalidate(client, sigma_token_access_token(first));
+  CHECK(sigma_client_token_is_current(client, first) == 0);
   CHECK_STATUS(sigma_client_token(client, &second, NULL), SIGMA_STATUS_OK);
+  CHECK(sigma_client_token_is_current(client, second) == 1);
+  CHECK(sigma_client_token_is_current(NULL, second) == 0);
   CHECK(strcmp(sigma_token_access_token(first), sigma_token_access_token(second)) != 0);
   sigma_client_free(client);
   /* Tokens outlive their client. */

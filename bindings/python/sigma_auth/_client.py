@@ -44,10 +44,14 @@ class Client(Managed):
         """A token valid for at least 10 more seconds."""
         handle = self._handle
         assert handle is not None
-        token = ctypes.c_void_p()
-        error = _native.error_p()
+        cached = self._cached
         pointer = handle.acquire()
         try:
+            # The hot path: one call asks whether the token held is still current.
+            if cached is not None and lib.sigma_client_token_is_current(pointer, cached[0]):
+                return cached[1]
+            token = ctypes.c_void_p()
+            error = _native.error_p()
             status = lib.sigma_client_token(pointer, ctypes.byref(token), ctypes.byref(error))
         finally:
             handle.release()

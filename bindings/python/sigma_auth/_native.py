@@ -63,6 +63,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_token_expires_at": (ctypes.c_int64, [token_p]),
     "sigma_client_new": (status_t, [config_p, ctypes.POINTER(client_p), ctypes.POINTER(error_p)]),
     "sigma_client_token": (status_t, [client_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
+    "sigma_client_token_is_current": (ctypes.c_int, [client_p, token_p]),
     "sigma_client_invalidate": (None, [client_p, char_p]),
     "sigma_client_free": (None, [client_p]),
     "sigma_error_code": (status_t, [error_p]),
