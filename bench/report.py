@@ -254,6 +254,13 @@ add("")
 by_name = {r["name"]: r for r in by_suite["refresh"]}
 ours64, ours2 = by_name.get("sigma-auth C, 64 threads"), by_name.get("sigma-auth C, 2 threads")
 control = by_name.get("control: sigma-auth C, 64 threads, no refresh")
+if ours64 and ours2 and control and ours64["p999_ns"] < 10_000 <= control["p999_ns"]:
+    add(f"**On the 64-thread tail.** The 64-thread p99.9 during the refresh ({fmt_ns(ours64['p999_ns'])}) met the"
+        f" target in this run, but the same loop with no refresh at all shows {fmt_ns(control['p999_ns'])}: at 64"
+        " threads on 2 cores the p99.9 is set by the scheduler descheduling a thread mid-call, and it varies from run"
+        " to run (5 to 35 µs seen here); with one thread per core it stays at"
+        f" {fmt_ns(ours2['p999_ns'])}. No caller waits on the network or on the refresh.")
+    add("")
 if ours64 and ours2 and control and ours64["p999_ns"] >= 10_000:
     add(f"**On the missed 64-thread p99.9.** During the refresh, 64 C threads saw a p99.9 wait of"
         f" {fmt_ns(ours64['p999_ns'])}; the same 64-thread loop with no refresh at all shows"
