@@ -98,9 +98,22 @@ func (c Config) apply(native *C.sigma_config) error {
 		}
 		return nil
 	}
-	language, _ := cString("language", "go/"+strings.TrimPrefix(runtime.Version(), "go"))
-	defer freeString(language)
-	if err := check(C.sigma_config_set_language(native, language, &cerr)); err != nil {
+	// setText applies a string setting, skipped when empty.
+	setText := func(name, value string, set func(*C.char) C.sigma_status) error {
+		if value == "" {
+			return nil
+		}
+		text, err := cString(name, value)
+		if err != nil {
+			return err
+		}
+		defer freeString(text)
+		return check(set(text))
+	}
+	language := "go/" + strings.TrimPrefix(runtime.Version(), "go")
+	if err := setText("language", language, func(v *C.char) C.sigma_status {
+		return C.sigma_config_set_language(native, v, &cerr)
+	}); err != nil {
 		return err
 	}
 	if c.Timeout != 0 {
@@ -121,15 +134,10 @@ func (c Config) apply(native *C.sigma_config) error {
 			return err
 		}
 	}
-	if c.CAFile != "" {
-		path, err := cString("CAFile", c.CAFile)
-		if err != nil {
-			return err
-		}
-		defer freeString(path)
-		if err := check(C.sigma_config_set_ca_file(native, path, &cerr)); err != nil {
-			return err
-		}
+	if err := setText("CAFile", c.CAFile, func(v *C.char) C.sigma_status {
+		return C.sigma_config_set_ca_file(native, v, &cerr)
+	}); err != nil {
+		return err
 	}
 	if c.BasicAuth {
 		if err := check(C.sigma_config_set_basic_auth(native, 1, &cerr)); err != nil {
@@ -141,27 +149,14 @@ func (c Config) apply(native *C.sigma_config) error {
 			return err
 		}
 	}
-	if c.TokenCache != "" {
-		dir, err := cString("TokenCache", c.TokenCache)
-		if err != nil {
-			return err
-		}
-		defer freeString(dir)
-		if err := check(C.sigma_config_set_token_cache(native, dir, &cerr)); err != nil {
-			return err
-		}
+	if err := setText("TokenCache", c.TokenCache, func(v *C.char) C.sigma_status {
+		return C.sigma_config_set_token_cache(native, v, &cerr)
+	}); err != nil {
+		return err
 	}
-	if c.UserAgentSuffix != "" {
-		suffix, err := cString("UserAgentSuffix", c.UserAgentSuffix)
-		if err != nil {
-			return err
-		}
-		defer freeString(suffix)
-		if err := check(C.sigma_config_set_user_agent_suffix(native, suffix, &cerr)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return setText("UserAgentSuffix", c.UserAgentSuffix, func(v *C.char) C.sigma_status {
+		return C.sigma_config_set_user_agent_suffix(native, v, &cerr)
+	})
 }
 
 // millis converts a duration for C; a negative one becomes 0, which the library
