@@ -200,9 +200,7 @@ impl Slot {
 impl Entry {
     /// Fresh: usable and not yet in its refresh window, so nobody needs to refresh.
     fn is_fresh(&self, config: &Config) -> bool {
-        let lifetime = self.token.expires_in();
-        let margin = config.refresh_margin.unwrap_or(Duration::from_secs(300)).min(lifetime / 2);
-        self.token.remaining() > margin
+        self.token.remaining() > config.refresh_margin_for(self.token.expires_in())
     }
 }
 

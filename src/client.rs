@@ -20,8 +20,6 @@ use crate::token::Token;
 /// A token is handed out only while it stays valid for at least this long
 /// (or a tenth of its lifetime, for very short-lived tokens).
 const SAFETY_SKEW: Duration = Duration::from_secs(10);
-/// The default refresh window: the last min(5 minutes, half the lifetime).
-const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// A failed background refresh is retried after 1 s, 2 s, 4 s ... up to this.
 const MAX_BACKGROUND_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -87,17 +85,11 @@ impl Client {
     /// cached; near expiry it also starts one background refresh.
     pub fn token(&self) -> Result<Arc<Token>> {
         let now = Instant::now();
-        {
-            let current = self.shared.current.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(cached) = current.as_ref().filter(|c| now < c.usable_until) {
-                let token = cached.token.clone();
-                let refresh_due = now >= cached.refresh_at;
-                drop(current);
-                if refresh_due {
-                    self.shared.start_background_refresh(now);
-                }
-                return Ok(token);
+        if let Some((token, refresh_due)) = self.shared.with_usable(now, |c| (c.token.clone(), now >= c.refresh_at)) {
+            if refresh_due {
+                self.shared.start_background_refresh(now);
             }
+            return Ok(token);
         }
         self.shared.fetch_or_wait()
     }
@@ -108,13 +100,8 @@ impl Client {
     /// token skip building a new handle to the same one.
     pub fn is_current(&self, token: &Arc<Token>) -> bool {
         let now = Instant::now();
-        let (current, refresh_due) = {
-            let cached = self.shared.current.read().unwrap_or_else(|e| e.into_inner());
-            match cached.as_ref().filter(|c| now < c.usable_until) {
-                Some(c) => (Arc::ptr_eq(&c.token, token), now >= c.refresh_at),
-                None => (false, false),
-            }
-        };
+        let (current, refresh_due) =
+            self.shared.with_usable(now, |c| (Arc::ptr_eq(&c.token, token), now >= c.refresh_at)).unwrap_or_default();
         if current && refresh_due {
             self.shared.start_background_refresh(now);
         }
@@ -149,9 +136,14 @@ impl Shared {
         self.control.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn usable_now(&self) -> Option<Arc<Token>> {
+    /// Runs `f` on the cached token under the read lock, if it is usable at `now`.
+    fn with_usable<R>(&self, now: Instant, f: impl FnOnce(&Cached) -> R) -> Option<R> {
         let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().filter(|c| Instant::now() < c.usable_until).map(|c| c.token.clone())
+        current.as_ref().filter(|c| now < c.usable_until).map(f)
+    }
+
+    fn usable_now(&self) -> Option<Arc<Token>> {
+        self.with_usable(Instant::now(), |c| c.token.clone())
     }
 
     fn start_background_refresh(self: &Arc<Self>, now: Instant) {
@@ -255,7 +247,8 @@ impl Shared {
                     control.refresh_token = Some(Secret::new(refresh));
                 }
                 let token = Arc::new(token);
-                let cached = Cached::new(token.clone(), self.config.refresh_margin);
+                let margin = self.config.refresh_margin_for(token.expires_in());
+                let cached = Cached::new(token.clone(), margin);
                 *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(cached);
                 control.background_failures = 0;
                 control.rejected = None;
@@ -289,11 +282,11 @@ impl Shared {
 }
 
 impl Cached {
-    fn new(token: Arc<Token>, margin: Option<Duration>) -> Cached {
+    /// `margin` is the refresh window before expiry (`Config::refresh_margin_for`).
+    fn new(token: Arc<Token>, margin: Duration) -> Cached {
         let lifetime = token.expires_in();
         let expires = token.expires_at_instant();
         let skew = SAFETY_SKEW.min(lifetime / 10);
-        let margin = margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2);
         // Up to 10% earlier, so a fleet started together does not refresh in step.
         let jitter = margin.mul_f64(0.1 * random_fraction());
         let earliest = expires.checked_sub(lifetime).unwrap_or(expires);

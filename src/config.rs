@@ -12,6 +12,8 @@ use crate::error::{Error, Result};
 use crate::secret::Secret;
 
 const MAX_CREDENTIAL_LEN: usize = 4096;
+/// The default refresh window: the last min(5 minutes, half the lifetime).
+const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 /// How the client id and secret are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,6 +145,12 @@ impl Config {
         }
         self.token_cache = Some(dir.to_path_buf());
         Ok(())
+    }
+
+    /// How long before expiry a token of this lifetime is due for refresh: the
+    /// configured margin (default 5 minutes), at most half the lifetime.
+    pub(crate) fn refresh_margin_for(&self, lifetime: Duration) -> Duration {
+        self.refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
     }
 
     pub fn token_cache(&self) -> Option<&Path> {
