@@ -42,9 +42,12 @@ $(BUILD)/test_abi: tests/c/test_abi.c include/sigma_auth.h lib | $(BUILD)
 $(BUILD)/test_abi_asan: tests/c/test_abi.c include/sigma_auth.h lib | $(BUILD)
 	$(CC) $(C_FLAGS) $(SANITIZE) $< $(STATIC) $(SYSLIBS) -o $@
 
+$(BUILD)/test_fork: tests/c/test_fork.c include/sigma_auth.h lib | $(BUILD)
+	$(CC) $(C_FLAGS) $< $(STATIC) $(SYSLIBS) -o $@
+
 examples: $(BUILD)/get_token $(BUILD)/get_token_cpp
 
-c-tests: $(BUILD)/test_abi $(BUILD)/test_abi_asan
+c-tests: $(BUILD)/test_abi $(BUILD)/test_abi_asan $(BUILD)/test_fork
 
 demo: $(BUILD)/get_token
 	PROFILE=$(PROFILE) scripts/demo.sh

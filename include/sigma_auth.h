@@ -89,8 +89,11 @@ typedef uint32_t sigma_status;
 /**
  * Keeps a token fresh. Thread-safe: every function taking a
  * `const sigma_client *` may run from any number of threads at once. Owned by
- * the caller, who frees it with `sigma_client_free` once no other call on it is
- * running; tokens obtained from it stay valid after that.
+ * the caller, who frees it with `sigma_client_free`; calls on it already running
+ * in other threads when it is freed finish normally, calls made after are the
+ * caller's bug. Tokens obtained from it stay valid after it is freed. Safe to
+ * keep using in a child process after fork(): the child gets fresh locks, its
+ * own connections and no inherited refresh token.
  */
 typedef struct sigma_client sigma_client;
 
@@ -99,7 +102,8 @@ typedef struct sigma_client sigma_client;
  * `sigma_config_from_env`, adjust with the `sigma_config_set_*` functions, free
  * with `sigma_config_free`. The setters take a `sigma_config *` and must not run
  * while another thread uses the same config; functions taking a
- * `const sigma_config *` may run from many threads at once.
+ * `const sigma_config *` may run from many threads at once, and calls still
+ * running when the config is freed finish normally.
  */
 typedef struct sigma_config sigma_config;
 
@@ -137,8 +141,8 @@ sigma_status sigma_client_new(const sigma_config *config,
 
 /**
  * A token valid for at least 10 more seconds (or a tenth of its lifetime).
- * While the cached token stays current, every call returns the same
- * `sigma_token` address (a new reference to it).
+ * While the cached token stays current, every call returns a new reference to
+ * the same token: same serial (`sigma_token_serial`), same address.
  * Returns at once while one is cached, even during a background refresh; when
  * none is usable, one request is made and concurrent callers share its result.
  * On success `*token_out` receives a token owned by the caller, to be freed
@@ -149,13 +153,22 @@ sigma_status sigma_client_token(const sigma_client *client,
                                 sigma_error **error_out);
 
 /**
- * Returns 1 when `token` is this client's current token and still valid for at
- * least the safety skew, 0 otherwise (and when either argument is NULL). Never
- * waits on the network; starts the background refresh when it is due, as
- * `sigma_client_token` would. Lets a caller that keeps a token check it
+ * Returns 1 when `token` is this client's current token (same serial) and still
+ * valid for at least the safety skew, 0 otherwise (and when either argument is
+ * NULL). Never waits on the network; starts the background refresh when it is
+ * due, as `sigma_client_token` would. Lets a caller that keeps a token check it
  * cheaply, calling `sigma_client_token` only when this returns 0.
  */
 int sigma_client_token_is_current(const sigma_client *client, const sigma_token *token);
+
+/**
+ * Returns 1 when the token with this serial (`sigma_token_serial`) is this
+ * client's current token and still valid for at least the safety skew, 0
+ * otherwise (and when `client` is NULL or `serial` is 0). The same check as
+ * `sigma_client_token_is_current` for a caller that keeps a copy of the token
+ * rather than the `sigma_token` itself, so no freed pointer is ever passed in.
+ */
+int sigma_client_serial_is_current(const sigma_client *client, uint64_t serial);
 
 /**
  * Tells the client that an API call was refused (401) with
@@ -166,8 +179,9 @@ int sigma_client_token_is_current(const sigma_client *client, const sigma_token 
 void sigma_client_invalidate(const sigma_client *client, const char *rejected_access_token);
 
 /**
- * Frees a client. Accepts NULL. No other call on this client may be running or
- * start afterwards; a background refresh in progress finishes on its own.
+ * Frees a client. Accepts NULL. Calls on it still running in other threads
+ * finish normally; no call may start afterwards. A background refresh in
+ * progress finishes on its own.
  */
 void sigma_client_free(sigma_client *client);
 
@@ -365,6 +379,14 @@ int64_t sigma_token_expires_in(const sigma_token *token);
  * library's own expiry decisions use a monotonic clock). 0 when `token` is NULL.
  */
 int64_t sigma_token_expires_at(const sigma_token *token);
+
+/**
+ * The token's serial number: every token this library makes in a process gets
+ * a larger one than the last, so two tokens are the same token exactly when
+ * their serials are equal (compare serials, never addresses: a freed token's
+ * address may be reused by a newer one). 0 when `token` is NULL.
+ */
+uint64_t sigma_token_serial(const sigma_token *token);
 
 #ifdef __cplusplus
 }  // extern "C"

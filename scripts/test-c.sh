@@ -6,19 +6,30 @@ cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-debug}
 . scripts/mock.sh
 
+# Each run gets a fresh mock, and a second one that holds every token answer 500 ms.
+start_mocks() {
+  start_mock --token-delay-ms 500
+  SLOW_URL=$MOCK_URL
+  start_mock
+}
+
 echo "== C ABI test (plain)"
-start_mock
-"build/$PROFILE/test_abi" "$MOCK_URL"
+start_mocks
+"build/$PROFILE/test_abi" "$MOCK_URL" "$SLOW_URL"
 
 echo "== C ABI test (AddressSanitizer + UBSan)"
-start_mock
+start_mocks
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-  "build/$PROFILE/test_abi_asan" "$MOCK_URL"
+  "build/$PROFILE/test_abi_asan" "$MOCK_URL" "$SLOW_URL"
 
 echo "== C ABI test (valgrind memcheck)"
-start_mock
+start_mocks
 valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-  --show-leak-kinds=definite "build/$PROFILE/test_abi" "$MOCK_URL"
+  --show-leak-kinds=definite "build/$PROFILE/test_abi" "$MOCK_URL" "$SLOW_URL"
+
+echo "== C fork storm"
+start_mock
+"build/$PROFILE/test_fork" "$MOCK_URL"
 
 echo "== C and C++ examples"
 start_mock

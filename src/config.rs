@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, PemItem};
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::pool::Pool;
 use crate::secret::Secret;
 
 const MAX_CREDENTIAL_LEN: usize = 4096;
@@ -30,6 +31,16 @@ pub enum ClientAuth {
 /// safe to use from many threads, and it keeps a connection pool for reuse.
 #[derive(Clone)]
 pub struct Config {
+    settings: Settings,
+    /// Live connections for these settings, shared by clones of this config.
+    /// Only [`Config::edit`] gives mutable access to the settings, and it starts
+    /// a new pool, so the pool can never disagree with the settings.
+    pool: Arc<Pool>,
+}
+
+/// What the user chose; plain values, no live state.
+#[derive(Clone)]
+pub(crate) struct Settings {
     pub(crate) endpoint: Endpoint,
     pub(crate) client_id: String,
     pub(crate) client_secret: Secret,
@@ -39,11 +50,9 @@ pub struct Config {
     pub(crate) client_auth: ClientAuth,
     pub(crate) refresh_margin: Option<Duration>,
     pub(crate) token_cache: Option<PathBuf>,
-    ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
-    language: String,
-    user_agent_suffix: Option<String>,
-    /// Built on first use and dropped by every setter, so it always matches the settings.
-    agent: OnceLock<ureq::Agent>,
+    pub(crate) ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
+    pub(crate) language: String,
+    pub(crate) user_agent_suffix: Option<String>,
 }
 
 impl Config {
@@ -52,7 +61,7 @@ impl Config {
         let endpoint = Endpoint::parse(endpoint)?;
         check_credential("client id", client_id)?;
         check_credential("client secret", client_secret)?;
-        Ok(Config {
+        let settings = Settings {
             endpoint,
             client_id: client_id.to_string(),
             client_secret: Secret::new(client_secret),
@@ -65,8 +74,8 @@ impl Config {
             ca_certs: None,
             language: "rust".into(),
             user_agent_suffix: None,
-            agent: OnceLock::new(),
-        })
+        };
+        Ok(Config { settings, pool: Arc::new(Pool::default()) })
     }
 
     /// Reads `SIGMA_CLIENT_ID`, `SIGMA_CLIENT_SECRET` and `SIGMA_BASE_URL` (a URL
@@ -91,26 +100,41 @@ impl Config {
     }
 
     pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
+        &self.settings.endpoint
     }
 
     pub fn client_id(&self) -> &str {
-        &self.client_id
+        &self.settings.client_id
+    }
+
+    /// The settings, read-only.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The settings, for a setter. Starts a new connection pool, so connections
+    /// made under the old settings are never reused under the new ones.
+    fn edit(&mut self) -> &mut Settings {
+        self.pool = Arc::new(Pool::default());
+        &mut self.settings
+    }
+
+    /// The HTTP agent of this process for these settings (see `pool.rs`).
+    pub(crate) fn agent(&self) -> crate::pool::Agent {
+        self.pool.agent(&self.settings)
     }
 
     /// The overall deadline of one token call, retries and waits included (default 30 s).
     pub fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
         check_duration("timeout", timeout, Duration::from_millis(1), Duration::from_secs(3600))?;
-        self.timeout = timeout;
-        self.changed();
+        self.edit().timeout = timeout;
         Ok(())
     }
 
     /// The limit on one TCP+TLS connect (default 10 s).
     pub fn set_connect_timeout(&mut self, timeout: Duration) -> Result<()> {
         check_duration("connect timeout", timeout, Duration::from_millis(1), Duration::from_secs(3600))?;
-        self.connect_timeout = timeout;
-        self.changed();
+        self.edit().connect_timeout = timeout;
         Ok(())
     }
 
@@ -119,19 +143,19 @@ impl Config {
         if !(1..=10).contains(&attempts) {
             return Err(Error::invalid_argument("max attempts must be between 1 and 10"));
         }
-        self.max_attempts = attempts;
+        self.edit().max_attempts = attempts;
         Ok(())
     }
 
     pub fn set_client_auth(&mut self, auth: ClientAuth) {
-        self.client_auth = auth;
+        self.edit().client_auth = auth;
     }
 
     /// How long before expiry a [`crate::Client`] refreshes in the background.
     /// Default: min(5 minutes, half the token's lifetime). Capped at half the lifetime.
     pub fn set_refresh_margin(&mut self, margin: Duration) -> Result<()> {
         check_duration("refresh margin", margin, Duration::ZERO, Duration::from_secs(24 * 3600))?;
-        self.refresh_margin = Some(margin);
+        self.edit().refresh_margin = Some(margin);
         Ok(())
     }
 
@@ -143,18 +167,18 @@ impl Config {
         if dir.as_os_str().is_empty() {
             return Err(Error::invalid_argument("the token cache directory is empty"));
         }
-        self.token_cache = Some(dir.to_path_buf());
+        self.edit().token_cache = Some(dir.to_path_buf());
         Ok(())
     }
 
     /// How long before expiry a token of this lifetime is due for refresh: the
     /// configured margin (default 5 minutes), at most half the lifetime.
     pub(crate) fn refresh_margin_for(&self, lifetime: Duration) -> Duration {
-        self.refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
+        self.settings.refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
     }
 
     pub fn token_cache(&self) -> Option<&Path> {
-        self.token_cache.as_deref()
+        self.settings.token_cache.as_deref()
     }
 
     /// Trust only the CA certificates in this PEM file for HTTPS (as curl's
@@ -172,26 +196,29 @@ impl Config {
         if certs.is_empty() {
             return Err(Error::invalid_argument(format!("the CA file {} holds no PEM certificate", path.display())));
         }
-        self.ca_certs = Some(Arc::new(certs));
-        self.changed();
+        self.edit().ca_certs = Some(Arc::new(certs));
         Ok(())
     }
 
     /// Sets the calling language named in the User-Agent (bindings set theirs).
     pub fn set_language(&mut self, language: &str) -> Result<()> {
-        self.language = user_agent_text("language", language)?;
-        self.changed();
+        self.edit().language = user_agent_text("language", language)?;
         Ok(())
     }
 
     /// Appended to the User-Agent, e.g. `"my-exporter/1.2"`.
     pub fn set_user_agent_suffix(&mut self, suffix: &str) -> Result<()> {
-        self.user_agent_suffix = Some(user_agent_text("user agent suffix", suffix)?);
-        self.changed();
+        self.edit().user_agent_suffix = Some(user_agent_text("user agent suffix", suffix)?);
         Ok(())
     }
 
     pub fn user_agent(&self) -> String {
+        self.settings.user_agent()
+    }
+}
+
+impl Settings {
+    pub(crate) fn user_agent(&self) -> String {
         let mut agent = format!("sigma-auth/{} ({})", env!("CARGO_PKG_VERSION"), self.language);
         if let Some(suffix) = &self.user_agent_suffix {
             agent.push(' ');
@@ -199,50 +226,22 @@ impl Config {
         }
         agent
     }
-
-    fn changed(&mut self) {
-        self.agent = OnceLock::new();
-    }
-
-    /// The HTTP agent, built once per settings and shared by clones of this config,
-    /// so repeated requests reuse kept-alive connections.
-    pub(crate) fn agent(&self) -> &ureq::Agent {
-        self.agent.get_or_init(|| {
-            let mut tls = TlsConfig::builder();
-            if let Some(certs) = &self.ca_certs {
-                tls = tls.root_certs(RootCerts::Specific(certs.clone()));
-            }
-            // The proxy cannot reach our loopback; everything else honours
-            // HTTPS_PROXY / NO_PROXY.
-            let proxy = if self.endpoint.is_loopback() { None } else { ureq::Proxy::try_from_env() };
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .max_redirects(0)
-                .max_redirects_will_error(false)
-                .timeout_connect(Some(self.connect_timeout))
-                .user_agent(self.user_agent())
-                .accept("application/json")
-                .proxy(proxy)
-                .tls_config(tls.build())
-                .build()
-                .into()
-        })
-    }
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
         f.debug_struct("Config")
-            .field("token_url", &self.endpoint.token_url())
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("max_attempts", &self.max_attempts)
-            .field("client_auth", &self.client_auth)
-            .field("refresh_margin", &self.refresh_margin)
-            .field("custom_ca", &self.ca_certs.is_some())
-            .field("token_cache", &self.token_cache)
+            .field("token_url", &s.endpoint.token_url())
+            .field("client_id", &s.client_id)
+            .field("client_secret", &s.client_secret)
+            .field("timeout", &s.timeout)
+            .field("connect_timeout", &s.connect_timeout)
+            .field("max_attempts", &s.max_attempts)
+            .field("client_auth", &s.client_auth)
+            .field("refresh_margin", &s.refresh_margin)
+            .field("custom_ca", &s.ca_certs.is_some())
+            .field("token_cache", &s.token_cache)
             .finish()
     }
 }

@@ -28,7 +28,8 @@ pub(crate) enum Grant<'a> {
 /// Requests a token, retrying network errors, 429 and 5xx with backoff and
 /// jitter, never past the config's overall deadline.
 pub(crate) fn request_token(config: &Config, grant: Grant<'_>) -> Result<Token> {
-    let deadline = Instant::now() + config.timeout;
+    let settings = config.settings();
+    let deadline = Instant::now() + settings.timeout;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -40,7 +41,7 @@ pub(crate) fn request_token(config: &Config, grant: Grant<'_>) -> Result<Token> 
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
-        if !error.code().is_transient() || attempts >= config.max_attempts {
+        if !error.code().is_transient() || attempts >= settings.max_attempts {
             return Err(after_attempts(error, attempts));
         }
         let wait = wait_before_retry(&error, attempts);
@@ -105,24 +106,25 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
             append_field(&mut form, "refresh_token", refresh);
         }
     }
+    let settings = config.settings();
     let mut request = config
         .agent()
-        .post(config.endpoint.token_url())
+        .post(settings.endpoint.token_url())
         .config()
         .timeout_global(Some(remaining))
         .build()
         .header("content-type", "application/x-www-form-urlencoded");
-    match config.client_auth {
+    match settings.client_auth {
         ClientAuth::Form => {
-            append_field(&mut form, "client_id", &config.client_id);
-            append_field(&mut form, "client_secret", config.client_secret.expose());
+            append_field(&mut form, "client_id", &settings.client_id);
+            append_field(&mut form, "client_secret", settings.client_secret.expose());
         }
         ClientAuth::Basic => {
             // RFC 6749 §2.3.1: each part form-encoded, then base64.
             let mut pair = Zeroizing::new(String::new());
-            encode_into(&mut pair, &config.client_id);
+            encode_into(&mut pair, &settings.client_id);
             pair.push(':');
-            encode_into(&mut pair, config.client_secret.expose());
+            encode_into(&mut pair, settings.client_secret.expose());
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             request = request.header("authorization", format!("Basic {}", encoded.as_str()));
         }
@@ -137,8 +139,8 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
         return token::parse_response(&body, requested_at, requested_wall);
     }
     let secrets: Vec<&str> = match grant {
-        Grant::RefreshToken(refresh) => vec![config.client_secret.expose(), refresh],
-        Grant::ClientCredentials => vec![config.client_secret.expose()],
+        Grant::RefreshToken(refresh) => vec![settings.client_secret.expose(), refresh],
+        Grant::ClientCredentials => vec![settings.client_secret.expose()],
     };
     Err(status_error(status, &body, retry_after, grant, &secrets))
 }

@@ -14,6 +14,9 @@
 //! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
+// Unsafe code lives in two places only: `ffi` (the C ABI) and `os` (the few
+// system calls std lacks), each of which allows it explicitly.
+#![deny(unsafe_code)]
 
 mod cache;
 mod client;
@@ -21,9 +24,13 @@ mod config;
 mod endpoint;
 mod error;
 mod http;
+mod os;
+mod per_process;
+mod pool;
 mod secret;
 mod token;
 
+#[allow(unsafe_code)]
 pub mod ffi;
 
 pub use client::Client;

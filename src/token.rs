@@ -1,23 +1,27 @@
 //! An access token as Sigma issued it, and the parser of the token response.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::secret::Secret;
 
 /// The longest lifetime accepted from the server. Sigma issues one hour; a
 /// value beyond a year is a broken or hostile server, not a long-lived token.
-const MAX_EXPIRES_IN_SECS: f64 = 365.0 * 24.0 * 3600.0;
+const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 3600;
 const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Serial numbers of the tokens made in this process; 0 is never issued.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
 
 /// An access token with its refresh token and lifetime. Immutable; `Debug`
 /// redacts both tokens, and they are wiped from memory on drop.
 #[derive(Clone)]
 pub struct Token {
+    serial: u64,
     access_token: Secret,
     refresh_token: Option<Secret>,
     /// Stored followed by a NUL byte, like the tokens (see [`Secret`]).
@@ -29,7 +33,54 @@ pub struct Token {
     requested_at: Instant,
 }
 
+/// A token's fields before validation, from a response or from the token cache.
+pub(crate) struct Parts<'a> {
+    pub access_token: &'a str,
+    pub refresh_token: Option<&'a str>,
+    pub token_type: &'a str,
+    pub expires_in: Duration,
+    /// The wall-clock expiry, and the monotonic instant the lifetime counts from.
+    pub expires_at: SystemTime,
+    pub requested_at: Instant,
+}
+
 impl Token {
+    /// The one validating constructor. On failure, names the field at fault
+    /// (never its value).
+    pub(crate) fn new(parts: Parts<'_>) -> std::result::Result<Token, String> {
+        for (name, value) in [("access_token", Some(parts.access_token)), ("refresh_token", parts.refresh_token)] {
+            if let Some(value) = value {
+                if !is_token_text(value) {
+                    return Err(format!(
+                        "the token response's {name} is empty, too long or has characters a token cannot have"
+                    ));
+                }
+            }
+        }
+        if !parts.token_type.eq_ignore_ascii_case("bearer") {
+            return Err("the token response's token_type is not bearer".into());
+        }
+        if parts.expires_in.is_zero() || parts.expires_in.as_secs() > MAX_EXPIRES_IN_SECS {
+            return Err("the token response's expires_in is out of range (expected 1 s to one year)".into());
+        }
+        Ok(Token {
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+            access_token: Secret::new(parts.access_token),
+            refresh_token: parts.refresh_token.map(Secret::new),
+            token_type: format!("{}\0", parts.token_type),
+            expires_in: parts.expires_in,
+            expires_at: parts.expires_at,
+            requested_at: parts.requested_at,
+        })
+    }
+
+    /// A number that identifies this token within the process: every token this
+    /// library makes (fetched, or read from the token cache) gets a larger one
+    /// than the last. Two tokens are the same token when their serials are equal.
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
     pub fn access_token(&self) -> &str {
         self.access_token.expose()
     }
@@ -83,45 +134,27 @@ impl Token {
     pub fn remaining(&self) -> Duration {
         self.expires_at_instant().saturating_duration_since(Instant::now())
     }
-}
 
-impl Token {
     /// Rebuilds a token read back from the persistent cache, or None when it is
     /// malformed or already expired. Its monotonic expiry is derived from the
     /// wall-clock expiry, the only clock processes share.
     pub(crate) fn restore(
-        access_token: String,
-        refresh_token: Option<String>,
-        token_type: String,
+        access_token: &str,
+        refresh_token: Option<&str>,
+        token_type: &str,
         expires_in: Duration,
         expires_at: SystemTime,
     ) -> Option<Token> {
-        let access_token = Zeroizing::new(access_token);
-        let refresh_token = refresh_token.map(Zeroizing::new);
-        if !is_token_text(&access_token)
-            || !refresh_token.as_deref().is_none_or(|r| is_token_text(r))
-            || !token_type.eq_ignore_ascii_case("bearer")
-            || expires_in.is_zero()
-            || expires_in.as_secs_f64() > MAX_EXPIRES_IN_SECS
-        {
-            return None;
-        }
         let remaining = expires_at.duration_since(SystemTime::now()).ok()?.min(expires_in);
         let requested_at = (Instant::now() + remaining).checked_sub(expires_in)?;
-        Some(Token {
-            access_token: Secret::new(access_token.as_str()),
-            refresh_token: refresh_token.map(|r| Secret::new(r.as_str())),
-            token_type: format!("{token_type}\0"),
-            expires_in,
-            expires_at,
-            requested_at,
-        })
+        Token::new(Parts { access_token, refresh_token, token_type, expires_in, expires_at, requested_at }).ok()
     }
 }
 
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Token")
+            .field("serial", &self.serial)
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
             .field("token_type", &self.token_type())
@@ -141,41 +174,31 @@ pub(crate) fn parse_response(body: &[u8], requested_at: Instant, requested_wall:
     })?;
     let object = value.as_object().ok_or_else(|| protocol("the token response is not a JSON object".into()))?;
 
-    let token_field = |name: &str, required: bool| -> Result<Option<Secret>> {
+    let text = |name: &str, required: bool| -> Result<Option<&str>> {
         match object.get(name) {
             None | Some(Value::Null) if !required => Ok(None),
             None | Some(Value::Null) => Err(protocol(format!("the token response has no {name}"))),
-            Some(Value::String(s)) if is_token_text(s) => Ok(Some(Secret::new(s.as_str()))),
-            Some(Value::String(_)) => Err(protocol(format!(
-                "the token response's {name} is empty, too long or has characters a token cannot have"
-            ))),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
             Some(_) => Err(protocol(format!("the token response's {name} is not a string"))),
         }
     };
-    let access_token = token_field("access_token", true)?.expect("required");
-    let refresh_token = token_field("refresh_token", false)?;
-
-    let token_type = match object.get("token_type") {
-        Some(Value::String(t)) if t.eq_ignore_ascii_case("bearer") => format!("{t}\0"),
-        Some(Value::String(_)) => return Err(protocol("the token response's token_type is not bearer".into())),
-        Some(_) => return Err(protocol("the token response's token_type is not a string".into())),
-        None => return Err(protocol("the token response has no token_type".into())),
-    };
+    let access_token = text("access_token", true)?.unwrap_or_default();
+    let refresh_token = text("refresh_token", false)?;
+    let token_type = text("token_type", true)?.unwrap_or_default();
 
     let seconds = match object.get("expires_in") {
         Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
         Some(_) => return Err(protocol("the token response's expires_in is not a number".into())),
         None => return Err(protocol("the token response has no expires_in".into())),
     };
-    if !(1.0..=MAX_EXPIRES_IN_SECS).contains(&seconds) {
+    if !(1.0..=MAX_EXPIRES_IN_SECS as f64).contains(&seconds) {
         return Err(protocol(format!(
             "the token response's expires_in is out of range ({seconds} s; expected 1 s to one year)"
         )));
     }
     // 3600 and 3600.0 alike; a fraction is rounded down, never up.
     let expires_in = Duration::from_secs(seconds.floor() as u64);
-
-    Ok(Token {
+    Token::new(Parts {
         access_token,
         refresh_token,
         token_type,
@@ -183,11 +206,12 @@ pub(crate) fn parse_response(body: &[u8], requested_at: Instant, requested_wall:
         expires_at: requested_wall + expires_in,
         requested_at,
     })
+    .map_err(protocol)
 }
 
 /// RFC 6750 b64token characters and the like: visible ASCII, no spaces. Anything
 /// else could smuggle a header or break a caller's string handling.
-fn is_token_text(s: &str) -> bool {
+pub(crate) fn is_token_text(s: &str) -> bool {
     !s.is_empty() && s.len() <= MAX_TOKEN_LEN && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
@@ -240,6 +264,7 @@ mod tests {
         assert!(protocol_message(r#"{"access_token":"","token_type":"bearer","expires_in":1}"#).contains("empty"));
         assert!(protocol_message(r#"{"access_token":"at","token_type":"mac","expires_in":1}"#).contains("not bearer"));
         assert!(protocol_message(r#"{"access_token":"at","expires_in":1}"#).contains("no token_type"));
+        assert!(protocol_message(r#"{"access_token":"at","token_type":1,"expires_in":1}"#).contains("not a string"));
         assert!(protocol_message(r#"{"access_token":"at","token_type":"bearer"}"#).contains("no expires_in"));
         assert!(protocol_message(r#"{"access_token":"at","token_type":"bearer","expires_in":"3600"}"#)
             .contains("not a number"));
@@ -247,6 +272,13 @@ mod tests {
             let body = format!(r#"{{"access_token":"at","token_type":"bearer","expires_in":{lifetime}}}"#);
             assert!(protocol_message(&body).contains("out of range"), "{lifetime}");
         }
+    }
+
+    #[test]
+    fn every_token_gets_a_larger_serial() {
+        let body = r#"{"access_token":"at","token_type":"bearer","expires_in":60}"#;
+        let (a, b) = (parse(body).unwrap(), parse(body).unwrap());
+        assert!(a.serial() > 0 && b.serial() > a.serial());
     }
 
     #[test]

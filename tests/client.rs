@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use common::{config, mock};
+use common::{config, mock, MockServer};
 use sigma_auth::{Client, Config, ErrorCode};
 
 fn burst(client: &Client, threads: usize) -> Vec<String> {
@@ -227,13 +227,82 @@ fn is_current_recognises_the_held_token_without_any_request() {
     let mock = mock(&[]);
     let client = Client::new(config(&mock));
     let held = client.token().unwrap();
-    assert!(client.is_current(&held));
-    assert!(client.is_current(&client.token().unwrap()));
+    assert!(client.is_current(held.serial()));
+    assert!(client.is_current(client.token().unwrap().serial()));
     client.invalidate(held.access_token());
-    assert!(!client.is_current(&held), "an invalidated token is not current");
+    assert!(!client.is_current(held.serial()), "an invalidated token is not current");
     let fresh = client.token().unwrap();
-    assert!(!client.is_current(&held) && client.is_current(&fresh));
+    assert!(!client.is_current(held.serial()) && client.is_current(fresh.serial()));
     let stranger = Client::new(config(&mock)).token().unwrap();
-    assert!(!client.is_current(&stranger), "another client's token is not this one's");
+    assert!(!client.is_current(stranger.serial()), "another client's token is not this one's");
     assert_eq!(mock.token_requests(), 3);
+}
+
+/// Runs `threads` callers of `token()` for `run`, then returns the gaps between
+/// consecutive token requests the mock received.
+fn request_gaps(mock: &MockServer, threads: usize, run: Duration) -> Vec<u64> {
+    let client = Client::new(config(mock));
+    let until = Instant::now() + run;
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while Instant::now() < until {
+                    client.token().expect("every call gets a token");
+                }
+            });
+        }
+    });
+    let times: Vec<u64> = mock.stats()["recent_token_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["at_ms"].as_u64().unwrap())
+        .collect();
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+#[test]
+fn exactly_one_request_per_refresh_window_whatever_the_number_of_callers() {
+    // 2 s tokens: each is due 0.9 to 1.0 s after it was requested and usable for
+    // 0.8 s more, so consecutive requests are at least 0.9 s apart unless a
+    // window got two refreshes.
+    for threads in [1, 2, 16, 64] {
+        let mock = mock(&["--expires-in", "2"]);
+        let gaps = request_gaps(&mock, threads, Duration::from_millis(3500));
+        assert!(gaps.len() >= 3, "{threads} threads: only {} refreshes in 3.5 s", gaps.len());
+        assert!(gaps.iter().all(|gap| *gap >= 850), "{threads} threads: two requests in one window: {gaps:?}");
+        assert_eq!(mock.grants("client_credentials"), 1, "{threads} threads: every later token was a refresh");
+    }
+}
+
+fn refresher_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("sigma-auth-refr"))
+        .count()
+}
+
+#[test]
+fn background_refreshes_share_a_few_threads_however_many_clients_are_due() {
+    let mock = mock(&["--expires-in", "2"]);
+    let clients: Vec<Client> = (0..100).map(|_| Client::new(config(&mock))).collect();
+    for client in &clients {
+        client.token().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1050));
+    let slow: Vec<String> = (0..100).map(|_| r#"{"kind":"delay","ms":40}"#.to_string()).collect();
+    mock.faults(&format!("[{}]", slow.join(",")));
+    for client in &clients {
+        client.token().unwrap(); // due: queues a background refresh and returns at once
+    }
+    let mut most = 0;
+    let started = Instant::now();
+    while mock.token_requests() < 200 {
+        most = most.max(refresher_threads());
+        assert!(started.elapsed() < Duration::from_secs(10), "the queued refreshes did not all run");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!((1..=4).contains(&most), "{most} refresher threads for 100 due clients");
+    assert_eq!(mock.grants("refresh_token"), 100, "every due client was refreshed once");
 }

@@ -3,15 +3,31 @@
 use std::ffi::{c_char, c_int};
 
 use super::token::into_raw;
-use super::{borrow, call, guard, out_arg, sigma_config, sigma_error, sigma_status, sigma_token, string_arg};
+use super::{
+    call, free_handle, guard, handle, handle_out, out_arg, sigma_config, sigma_error, sigma_status, sigma_token,
+    string_arg, Handle, HandleType,
+};
 use crate::client::Client;
 
 /// Keeps a token fresh. Thread-safe: every function taking a
 /// `const sigma_client *` may run from any number of threads at once. Owned by
-/// the caller, who frees it with `sigma_client_free` once no other call on it is
-/// running; tokens obtained from it stay valid after that.
+/// the caller, who frees it with `sigma_client_free`; calls on it already running
+/// in other threads when it is freed finish normally, calls made after are the
+/// caller's bug. Tokens obtained from it stay valid after it is freed. Safe to
+/// keep using in a child process after fork(): the child gets fresh locks, its
+/// own connections and no inherited refresh token.
 pub struct sigma_client {
-    client: Client,
+    handle: Handle<Client>,
+}
+
+impl HandleType for sigma_client {
+    type Value = Client;
+    fn wrap(handle: Handle<Client>) -> Self {
+        sigma_client { handle }
+    }
+    fn handle(&self) -> &Handle<Client> {
+        &self.handle
+    }
 }
 
 /// Creates a client from a copy of `config` (which may be freed afterwards). No
@@ -26,18 +42,16 @@ pub unsafe extern "C" fn sigma_client_new(
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live config, per the contract.
-        let config = unsafe { borrow(config, "config")? };
+        let config = unsafe { handle(config, "config")? };
         let out = out_arg(client_out, "client_out")?;
-        let client = sigma_client { client: Client::new(config.inner.clone()) };
-        // SAFETY: `out` is a checked, non-NULL `sigma_client **`.
-        unsafe { out.write(Box::into_raw(Box::new(client))) };
+        handle_out(out, Client::new((*config).clone()));
         Ok(())
     })
 }
 
 /// A token valid for at least 10 more seconds (or a tenth of its lifetime).
-/// While the cached token stays current, every call returns the same
-/// `sigma_token` address (a new reference to it).
+/// While the cached token stays current, every call returns a new reference to
+/// the same token: same serial (`sigma_token_serial`), same address.
 /// Returns at once while one is cached, even during a background refresh; when
 /// none is usable, one request is made and concurrent callers share its result.
 /// On success `*token_out` receives a token owned by the caller, to be freed
@@ -50,33 +64,44 @@ pub unsafe extern "C" fn sigma_client_token(
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live client, per the contract.
-        let client = unsafe { borrow(client, "client")? };
+        let client = unsafe { handle(client, "client")? };
         let out = out_arg(token_out, "token_out")?;
-        let token = into_raw(client.client.token()?);
+        let token = into_raw(client.token()?);
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
         unsafe { out.write(token) };
         Ok(())
     })
 }
 
-/// Returns 1 when `token` is this client's current token and still valid for at
-/// least the safety skew, 0 otherwise (and when either argument is NULL). Never
-/// waits on the network; starts the background refresh when it is due, as
-/// `sigma_client_token` would. Lets a caller that keeps a token check it
+/// Returns 1 when `token` is this client's current token (same serial) and still
+/// valid for at least the safety skew, 0 otherwise (and when either argument is
+/// NULL). Never waits on the network; starts the background refresh when it is
+/// due, as `sigma_client_token` would. Lets a caller that keeps a token check it
 /// cheaply, calling `sigma_client_token` only when this returns 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_client_token_is_current(
     client: *const sigma_client,
     token: *const sigma_token,
 ) -> c_int {
+    // SAFETY: NULL or a live token from this library, per the contract.
+    let serial = unsafe { super::token::sigma_token_serial(token) };
+    // SAFETY: forwarded contract.
+    unsafe { sigma_client_serial_is_current(client, serial) }
+}
+
+/// Returns 1 when the token with this serial (`sigma_token_serial`) is this
+/// client's current token and still valid for at least the safety skew, 0
+/// otherwise (and when `client` is NULL or `serial` is 0). The same check as
+/// `sigma_client_token_is_current` for a caller that keeps a copy of the token
+/// rather than the `sigma_token` itself, so no freed pointer is ever passed in.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_serial_is_current(client: *const sigma_client, serial: u64) -> c_int {
     guard(0, || {
         // SAFETY: NULL or a live client, per the contract.
-        let Ok(client) = (unsafe { borrow(client, "client") }) else {
+        let Ok(client) = (unsafe { handle(client, "client") }) else {
             return 0;
         };
-        // SAFETY: NULL or a live token from this library, per the contract.
-        let current = unsafe { super::token::with_arc(token, |token| client.client.is_current(token)) };
-        c_int::from(current.unwrap_or(false))
+        c_int::from(serial != 0 && client.is_current(serial))
     })
 }
 
@@ -88,21 +113,20 @@ pub unsafe extern "C" fn sigma_client_token_is_current(
 pub unsafe extern "C" fn sigma_client_invalidate(client: *const sigma_client, rejected_access_token: *const c_char) {
     guard((), || {
         // SAFETY: NULL or a live client and a NUL-terminated string, per the contract.
-        let (Ok(client), Ok(rejected)) = (unsafe { borrow(client, "client") }, unsafe {
+        let (Ok(client), Ok(rejected)) = (unsafe { handle(client, "client") }, unsafe {
             string_arg(rejected_access_token, "rejected_access_token")
         }) else {
             return;
         };
-        client.client.invalidate(rejected);
+        client.invalidate(rejected);
     })
 }
 
-/// Frees a client. Accepts NULL. No other call on this client may be running or
-/// start afterwards; a background refresh in progress finishes on its own.
+/// Frees a client. Accepts NULL. Calls on it still running in other threads
+/// finish normally; no call may start afterwards. A background refresh in
+/// progress finishes on its own.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_client_free(client: *mut sigma_client) {
-    if !client.is_null() {
-        // SAFETY: made by `Box::into_raw` in `sigma_client_new`, freed once per the contract.
-        guard((), || drop(unsafe { Box::from_raw(client) }));
-    }
+    // SAFETY: NULL or a client from `sigma_client_new`, freed once per the contract.
+    unsafe { free_handle(client) }
 }

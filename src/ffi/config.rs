@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int};
 use std::time::Duration;
 
-use super::{borrow_mut, call, out_arg, sigma_error, sigma_status, string_arg};
+use super::{call, free_handle, handle_out, out_arg, sigma_error, sigma_status, string_arg, Handle, HandleType};
 use crate::config::{ClientAuth, Config};
 use crate::error::Result;
 
@@ -11,14 +11,27 @@ use crate::error::Result;
 /// `sigma_config_from_env`, adjust with the `sigma_config_set_*` functions, free
 /// with `sigma_config_free`. The setters take a `sigma_config *` and must not run
 /// while another thread uses the same config; functions taking a
-/// `const sigma_config *` may run from many threads at once.
+/// `const sigma_config *` may run from many threads at once, and calls still
+/// running when the config is freed finish normally.
 pub struct sigma_config {
-    pub(super) inner: Config,
+    handle: Handle<Config>,
 }
 
-fn new_raw(mut inner: Config) -> Result<*mut sigma_config> {
-    inner.set_language("c")?;
-    Ok(Box::into_raw(Box::new(sigma_config { inner })))
+impl HandleType for sigma_config {
+    type Value = Config;
+    fn wrap(handle: Handle<Config>) -> Self {
+        sigma_config { handle }
+    }
+    fn handle(&self) -> &Handle<Config> {
+        &self.handle
+    }
+}
+
+/// Writes a new config, labelled as used from C, to a checked `*out`.
+fn write_config(out: *mut *mut sigma_config, mut config: Config) -> Result<()> {
+    config.set_language("c")?;
+    handle_out(out, config);
+    Ok(())
 }
 
 /// Creates a config. `endpoint` is a cloud name (e.g. "aws-us-east") or an https
@@ -44,10 +57,7 @@ pub unsafe extern "C" fn sigma_config_new(
             )
         };
         let out = out_arg(config_out, "config_out")?;
-        let config = new_raw(Config::new(endpoint, id, secret)?)?;
-        // SAFETY: `out` is a checked, non-NULL `sigma_config **`.
-        unsafe { out.write(config) };
-        Ok(())
+        write_config(out, Config::new(endpoint, id, secret)?)
     })
 }
 
@@ -62,20 +72,15 @@ pub unsafe extern "C" fn sigma_config_from_env(
 ) -> sigma_status {
     call(error_out, || {
         let out = out_arg(config_out, "config_out")?;
-        let config = new_raw(Config::from_env()?)?;
-        // SAFETY: `out` is a checked, non-NULL `sigma_config **`.
-        unsafe { out.write(config) };
-        Ok(())
+        write_config(out, Config::from_env()?)
     })
 }
 
 /// Frees a config. Accepts NULL. Clients and tokens made from it stay valid.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_free(config: *mut sigma_config) {
-    if !config.is_null() {
-        // SAFETY: made by `Box::into_raw` in `new_raw`, freed once per the contract.
-        super::guard((), || drop(unsafe { Box::from_raw(config) }));
-    }
+    // SAFETY: NULL or a config from `sigma_config_new`, freed once per the contract.
+    unsafe { free_handle(config) }
 }
 
 /// Applies one setter to a config behind the common checks.
@@ -86,8 +91,13 @@ unsafe fn set(
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live config used by this thread only, per the contract.
-        let config = unsafe { borrow_mut(config, "config")? };
-        apply(&mut config.inner)
+        let object = unsafe { super::borrow(config, "config")? };
+        // Setters work on a copy, so a client or call reading the config meanwhile
+        // (which the contract forbids, but a bug could do) never sees a torn value.
+        let mut copy = (*object.handle().load()).clone();
+        apply(&mut copy)?;
+        object.handle().replace(copy);
+        Ok(())
     })
 }
 

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use super::{borrow, call, guard, out_arg, sigma_config, sigma_error, sigma_status, string_arg};
+use super::{call, guard, handle, out_arg, sigma_config, sigma_error, sigma_status, string_arg};
 use crate::token::Token;
 
 /// An access token with its refresh token and lifetime. Immutable: a
@@ -20,20 +20,6 @@ pub struct sigma_token {
 /// Hands a shared token to C; `sigma_token_free` releases this reference.
 pub(super) fn into_raw(token: Arc<Token>) -> *mut sigma_token {
     Arc::into_raw(token).cast_mut().cast()
-}
-
-/// Runs `f` on the `Arc` behind a C pointer without touching its reference count.
-///
-/// # Safety
-/// `token` is NULL or came from [`into_raw`] and has not been freed.
-pub(super) unsafe fn with_arc<R>(token: *const sigma_token, f: impl FnOnce(&Arc<Token>) -> R) -> Option<R> {
-    if token.is_null() {
-        return None;
-    }
-    // SAFETY: a live `Arc<Token>` payload per the contract; ManuallyDrop keeps the
-    // caller's reference from being released here.
-    let arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(token.cast::<Token>()) });
-    Some(f(&arc))
 }
 
 /// Borrows the token behind a C pointer.
@@ -57,9 +43,9 @@ pub unsafe extern "C" fn sigma_token_get(
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live config, per the contract.
-        let config = unsafe { borrow(config, "config")? };
+        let config = unsafe { handle(config, "config")? };
         let out = out_arg(token_out, "token_out")?;
-        let raw = into_raw(Arc::new(crate::get_token(&config.inner)?));
+        let raw = into_raw(Arc::new(crate::get_token(&config)?));
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
         unsafe { out.write(raw) };
         Ok(())
@@ -79,9 +65,9 @@ pub unsafe extern "C" fn sigma_token_refresh(
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live config and a NUL-terminated string, per the contract.
-        let (config, refresh) = unsafe { (borrow(config, "config")?, string_arg(refresh_token, "refresh_token")?) };
+        let (config, refresh) = unsafe { (handle(config, "config")?, string_arg(refresh_token, "refresh_token")?) };
         let out = out_arg(token_out, "token_out")?;
-        let raw = into_raw(Arc::new(crate::refresh_token(&config.inner, refresh)?));
+        let raw = into_raw(Arc::new(crate::refresh_token(&config, refresh)?));
         // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
         unsafe { out.write(raw) };
         Ok(())
@@ -143,4 +129,14 @@ pub unsafe extern "C" fn sigma_token_expires_in(token: *const sigma_token) -> i6
 pub unsafe extern "C" fn sigma_token_expires_at(token: *const sigma_token) -> i64 {
     // SAFETY: forwarded contract.
     unsafe { read(token, 0, |t| t.expires_at_unix()) }
+}
+
+/// The token's serial number: every token this library makes in a process gets
+/// a larger one than the last, so two tokens are the same token exactly when
+/// their serials are equal (compare serials, never addresses: a freed token's
+/// address may be reused by a newer one). 0 when `token` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_token_serial(token: *const sigma_token) -> u64 {
+    // SAFETY: forwarded contract.
+    unsafe { read(token, 0, |t| t.serial()) }
 }

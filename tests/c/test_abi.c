@@ -1,11 +1,14 @@
 /* The whole C ABI exercised from C against a running sigma-mock.
- * Usage: test_abi <mock base URL>
+ * Usage: test_abi <mock base URL> <URL of a mock that holds each token answer 500 ms>
  * Built with -Wall -Wextra -Wpedantic -Werror and run plain, under
  * AddressSanitizer+UBSan, and under valgrind by scripts/test-c.sh. */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sigma_auth.h"
 
@@ -34,6 +37,7 @@ static int passed, failed;
   } while (0)
 
 static const char *url;
+static const char *slow_url;
 
 static sigma_config *new_config(const char *secret) {
   sigma_config *config = NULL;
@@ -168,6 +172,19 @@ static void test_client_threads_and_invalidate(void) {
   CHECK(sigma_client_token_is_current(client, second) == 1);
   CHECK(sigma_client_token_is_current(NULL, second) == 0);
   CHECK(strcmp(sigma_token_access_token(first), sigma_token_access_token(second)) != 0);
+
+  /* Serials identify tokens: larger for newer, equal for the same token. */
+  sigma_token *again = NULL;
+  CHECK_STATUS(sigma_client_token(client, &again, NULL), SIGMA_STATUS_OK);
+  CHECK(sigma_token_serial(first) > 0);
+  CHECK(sigma_token_serial(second) > sigma_token_serial(first));
+  CHECK(sigma_token_serial(again) == sigma_token_serial(second));
+  CHECK(sigma_token_serial(NULL) == 0);
+  CHECK(sigma_client_serial_is_current(client, sigma_token_serial(second)) == 1);
+  CHECK(sigma_client_serial_is_current(client, sigma_token_serial(first)) == 0);
+  CHECK(sigma_client_serial_is_current(client, 0) == 0);
+  CHECK(sigma_client_serial_is_current(NULL, sigma_token_serial(second)) == 0);
+  sigma_token_free(again);
   sigma_client_free(client);
   /* Tokens outlive their client. */
   CHECK(strncmp(sigma_token_access_token(first), "mock_at_", 8) == 0);
@@ -209,6 +226,36 @@ static void test_concurrent_stress(void) {
   sigma_token_free(survivor);
 }
 
+static void *wait_for_slow_token(void *arg) {
+  const sigma_client *client = (const sigma_client *)arg;
+  sigma_token *token = NULL;
+  if (sigma_client_token(client, &token, NULL) != SIGMA_STATUS_OK) return (void *)1;
+  int ok = strncmp(sigma_token_access_token(token), "mock_at_", 8) == 0;
+  sigma_token_free(token);
+  return ok ? NULL : (void *)1;
+}
+
+/* The client (and its config) are freed while eight threads are inside
+ * sigma_client_token, one making the request and seven waiting for it: the calls
+ * in flight finish with a token. Run under ASan and valgrind. */
+static void test_free_while_calls_are_in_flight(void) {
+  sigma_config *config = NULL;
+  CHECK_STATUS(sigma_config_new(slow_url, "demo-client", "demo-secret", &config, NULL), SIGMA_STATUS_OK);
+  sigma_client *client = NULL;
+  CHECK_STATUS(sigma_client_new(config, &client, NULL), SIGMA_STATUS_OK);
+  pthread_t threads[8];
+  for (int i = 0; i < 8; i++) CHECK(pthread_create(&threads[i], NULL, wait_for_slow_token, client) == 0);
+  struct timespec pause = {0, 150 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  sigma_client_free(client);
+  sigma_config_free(config);
+  for (int i = 0; i < 8; i++) {
+    void *result = NULL;
+    CHECK(pthread_join(threads[i], &result) == 0);
+    CHECK(result == NULL);
+  }
+}
+
 static void test_names(void) {
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_OK), "OK") == 0);
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_RATE_LIMITED), "RATE_LIMITED") == 0);
@@ -217,17 +264,19 @@ static void test_names(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s <mock base URL>\n", argv[0]);
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s <mock base URL> <slow mock base URL>\n", argv[0]);
     return 2;
   }
   url = argv[1];
+  slow_url = argv[2];
   test_get_and_accessors();
   test_refresh_rotation_and_errors();
   test_bad_credentials_and_input();
   test_setters();
   test_client_threads_and_invalidate();
   test_concurrent_stress();
+  test_free_while_calls_are_in_flight();
   test_names();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

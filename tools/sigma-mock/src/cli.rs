@@ -9,12 +9,13 @@ sigma-mock: a loopback stand-in for Sigma's token endpoint, for tests and benchm
 
 USAGE:
     sigma-mock [--host 127.0.0.1] [--port 0] [--client-id ID --client-secret SECRET]...
-               [--expires-in SECONDS] [--refresh-expires-in SECONDS]
+               [--expires-in SECONDS] [--refresh-expires-in SECONDS] [--token-delay-ms MS]
                [--tls --cert-out PATH] [--exit-with-stdin]
 
 The first line printed on stdout is the base URL served, e.g. http://127.0.0.1:41233.
 Defaults: port 0 (any free port), client demo-client / demo-secret, access tokens
-3600 s, refresh tokens 86400 s. Repeat --client-id/--client-secret to accept several
+3600 s, refresh tokens 86400 s. --token-delay-ms holds every token answer back
+that long (faults come on top), for tests that need requests in flight. Repeat --client-id/--client-secret to accept several
 clients. --tls serves HTTPS with a certificate made at start, signed by a fresh CA
 whose PEM is written to --cert-out. --exit-with-stdin makes the mock exit when its
 standard input closes, so a harness that dies never leaves it running.
@@ -29,6 +30,7 @@ pub struct Options {
     pub clients: Vec<(String, String)>,
     pub expires_in: u64,
     pub refresh_expires_in: u64,
+    pub token_delay_ms: u64,
     pub tls: bool,
     pub cert_out: Option<PathBuf>,
     pub exit_with_stdin: bool,
@@ -46,6 +48,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut secrets = Vec::new();
     let mut expires_in = 3600u64;
     let mut refresh_expires_in = 86400u64;
+    let mut token_delay_ms = 0u64;
     let mut tls = false;
     let mut cert_out = None;
     let mut exit_with_stdin = false;
@@ -66,6 +69,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--refresh-expires-in" => {
                 refresh_expires_in = parse_number("--refresh-expires-in", &value("--refresh-expires-in")?)?
             }
+            "--token-delay-ms" => token_delay_ms = parse_number("--token-delay-ms", &value("--token-delay-ms")?)?,
             "--tls" => tls = true,
             "--cert-out" => cert_out = Some(PathBuf::from(value("--cert-out")?)),
             "--exit-with-stdin" => exit_with_stdin = true,
@@ -87,7 +91,17 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     if !tls && cert_out.is_some() {
         return Err("--cert-out only makes sense with --tls".into());
     }
-    Ok(Parsed::Run(Options { host, port, clients, expires_in, refresh_expires_in, tls, cert_out, exit_with_stdin }))
+    Ok(Parsed::Run(Options {
+        host,
+        port,
+        clients,
+        expires_in,
+        refresh_expires_in,
+        token_delay_ms,
+        tls,
+        cert_out,
+        exit_with_stdin,
+    }))
 }
 
 fn parse_number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {

@@ -60,7 +60,9 @@ async fn serve(options: cli::Options) -> Result<(), String> {
     writeln!(stdout, "{scheme}://{addr}").and_then(|_| stdout.flush()).map_err(|e| e.to_string())?;
     drop(stdout);
 
-    let state = Arc::new(State::new(options.clients, options.expires_in, options.refresh_expires_in));
+    let mut state = State::new(options.clients, options.expires_in, options.refresh_expires_in);
+    state.token_delay = std::time::Duration::from_millis(options.token_delay_ms);
+    let state = Arc::new(state);
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 

@@ -14,9 +14,15 @@ pub struct State {
     clients: Vec<(String, String)>,
     pub expires_in: u64,
     pub refresh_expires_in: u64,
+    /// Every token answer waits this long first (`--token-delay-ms`).
+    pub token_delay: Duration,
     inner: Mutex<Inner>,
     token_in_flight: AtomicU64,
+    started: Instant,
 }
+
+/// How many token requests `recent_token_requests` remembers.
+const REQUEST_LOG: usize = 1000;
 
 #[derive(Default)]
 struct Inner {
@@ -60,6 +66,15 @@ pub struct Stats {
     pub max_concurrent_token_requests: u64,
     pub faults_pending: usize,
     pub last_token_request: Option<RequestInfo>,
+    /// The last 1000 token requests, oldest first: when each arrived and its grant.
+    pub recent_token_requests: VecDeque<LoggedRequest>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct LoggedRequest {
+    /// Milliseconds since the mock started.
+    pub at_ms: u64,
+    pub grant: String,
 }
 
 /// What the last token request looked like on the wire (no secrets).
@@ -79,8 +94,10 @@ impl State {
             clients,
             expires_in,
             refresh_expires_in,
+            token_delay: Duration::ZERO,
             inner: Mutex::new(Inner::default()),
             token_in_flight: AtomicU64::new(0),
+            started: Instant::now(),
         }
     }
 
@@ -106,9 +123,15 @@ impl State {
     }
 
     pub fn record_grant(&self, grant: &str, info: RequestInfo) {
+        let at_ms = self.started.elapsed().as_millis() as u64;
         let mut inner = self.lock();
         *inner.stats.by_grant.entry(grant.to_string()).or_default() += 1;
         inner.stats.last_token_request = Some(info);
+        let log = &mut inner.stats.recent_token_requests;
+        if log.len() == REQUEST_LOG {
+            log.pop_front();
+        }
+        log.push_back(LoggedRequest { at_ms, grant: grant.to_string() });
     }
 
     pub fn record_token_status(&self, status: &str) {

@@ -32,6 +32,9 @@ pub async fn handle(state: &State, req: Request<Incoming>) -> Result<Reply, Drop
     // type tell a test what the client sent even when the answer was a fault.
     let body = Limited::new(body, MAX_FORM_BYTES).collect().await.map(|c| c.to_bytes()).ok();
     let request = TokenRequest::classify(state, parts.method, &parts.headers, body);
+    if !state.token_delay.is_zero() {
+        tokio::time::sleep(state.token_delay).await;
+    }
     let result = respond(state, &request, fault).await;
     let status = match &result {
         Ok(reply) => reply.status().as_u16().to_string(),

@@ -1,0 +1,110 @@
+//! A cached, self-refreshing, thread-safe and fork-safe token source.
+//!
+//! While a usable token exists no caller waits on the network: near expiry one
+//! background refresh runs (on a small shared pool of threads) while callers keep
+//! getting the current token. When there is no usable token, exactly one request
+//! is in flight and every other caller waits for its result (single-flight).
+//!
+//! All mutable state lives in a [`Process`] made per process (see
+//! `per_process.rs`): a child after fork starts with fresh locks, nothing in
+//! flight, its own connections and refresh jitter, and keeps only what can be
+//! read without a lock: the current access token.
+
+mod process;
+mod refresher;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::per_process::PerProcess;
+use crate::token::Token;
+
+use process::Process;
+
+/// Holds the current token and keeps it fresh. Cheap to clone (clones share the
+/// cache); safe to use from any number of threads at once, and in both parent
+/// and child after `fork()`.
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: Config,
+    process: PerProcess<Process>,
+}
+
+impl Shared {
+    fn process(&self) -> crate::per_process::Local<Process> {
+        self.process.get(|inherited| Process::new(&self.config, inherited))
+    }
+
+    fn process_full(&self) -> Arc<crate::per_process::Tagged<Process>> {
+        self.process.get_full(|inherited| Process::new(&self.config, inherited))
+    }
+
+    /// Runs a background refresh that was queued for this client.
+    fn run_queued(&self) {
+        self.process_full().run_queued(&self.config);
+    }
+}
+
+impl Client {
+    /// A client for `config`. No request is made until the first [`Client::token`].
+    pub fn new(config: Config) -> Client {
+        Client { shared: Arc::new(Shared { config, process: PerProcess::new() }) }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    /// A token valid for at least the safety skew. Returns at once while one is
+    /// cached; near expiry it also starts one background refresh.
+    pub fn token(&self) -> Result<Arc<Token>> {
+        let now = Instant::now();
+        {
+            let process = self.shared.process();
+            if let Some(usable) = process.usable(now) {
+                if usable.refresh_due {
+                    process.refresh_due(&self.shared, usable.token().serial(), now);
+                }
+                return Ok(usable.token().clone());
+            }
+        }
+        self.shared.process_full().fetch_or_wait(&self.shared.config)
+    }
+
+    /// Whether the token with this serial ([`Token::serial`]) is the current
+    /// token and still usable, as [`Client::token`] would judge it. Never waits
+    /// on the network; starts the background refresh when it is due, as
+    /// `token()` would. Lets a caller that keeps a token check it cheaply.
+    pub fn is_current(&self, serial: u64) -> bool {
+        let now = Instant::now();
+        let process = self.shared.process();
+        match process.usable(now) {
+            Some(usable) if usable.token().serial() == serial => {
+                if usable.refresh_due {
+                    process.refresh_due(&self.shared, serial, now);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops the cached token if it is still `rejected_access_token` (an API call
+    /// answered 401 with it). A burst of 401s for the same token thus causes one
+    /// new fetch, not one per caller.
+    pub fn invalidate(&self, rejected_access_token: &str) {
+        self.shared.process().invalidate(rejected_access_token);
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("config", &self.shared.config).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,293 @@
+//! One process's state of one client: the current token, the request in
+//! flight, the refresh token to use next. Made fresh in a child after fork.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::{ArcSwapOption, Guard};
+
+use super::{refresher, Shared};
+use crate::cache;
+use crate::config::Config;
+use crate::error::{Error, ErrorCode, Result};
+use crate::http::{self, random_fraction, Grant};
+use crate::secret::Secret;
+use crate::token::Token;
+
+/// A token is handed out only while it stays valid for at least this long
+/// (or a tenth of its lifetime, for very short-lived tokens).
+const SAFETY_SKEW: Duration = Duration::from_secs(10);
+/// A failed background refresh is retried after 1 s, 2 s, 4 s ... up to this.
+const MAX_BACKGROUND_BACKOFF: Duration = Duration::from_secs(60);
+
+pub(super) struct Process {
+    /// Read without any lock on the fast path; written under `control`.
+    current: ArcSwapOption<Cached>,
+    control: Mutex<Control>,
+    settled: Condvar,
+    /// Mirrors `control.flight != Idle`, so the fast path need not lock.
+    busy: AtomicBool,
+    /// Nanoseconds after `epoch` before which a failed background refresh is not retried.
+    background_not_before: AtomicU64,
+    epoch: Instant,
+}
+
+pub(super) struct Cached {
+    pub(super) token: Arc<Token>,
+    usable_until: Instant,
+    refresh_at: Instant,
+}
+
+/// What a caller found: the current usable token, and whether its refresh is due.
+pub(super) struct Usable {
+    cached: Guard<Option<Arc<Cached>>>,
+    pub(super) refresh_due: bool,
+}
+
+impl Usable {
+    pub(super) fn token(&self) -> &Arc<Token> {
+        &self.cached.as_ref().expect("Usable holds a token").token
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Flight {
+    Idle,
+    /// A background refresh waits for a refresher thread; a caller that needs a
+    /// token now may take it over and run it itself.
+    Queued,
+    Running,
+}
+
+struct Control {
+    flight: Flight,
+    /// Counts settled requests, so waiters know theirs has finished.
+    generation: u64,
+    last_error: Option<Error>,
+    /// The newest refresh token: Sigma rotates them, so only the latest is good.
+    refresh_token: Option<Secret>,
+    /// The access token last invalidated, until a different one is obtained.
+    rejected: Option<Secret>,
+    background_failures: u32,
+}
+
+impl Process {
+    /// A fresh state. In a child after fork, `inherited` is the parent's state:
+    /// only its current token is kept (read without a lock, with a new refresh
+    /// jitter). Its refresh token is not: the parent and its other children hold
+    /// the same single-use token, and only one of them could spend it. With a
+    /// token cache, the cache's lock decides who does.
+    pub(super) fn new(config: &Config, inherited: Option<&Process>) -> Process {
+        let current = inherited
+            .and_then(|p| p.current.load_full())
+            .map(|c| Arc::new(Cached::new(c.token.clone(), config.refresh_margin_for(c.token.expires_in()))));
+        Process {
+            current: ArcSwapOption::new(current),
+            control: Mutex::new(Control {
+                flight: Flight::Idle,
+                generation: 0,
+                last_error: None,
+                refresh_token: None,
+                rejected: None,
+                background_failures: 0,
+            }),
+            settled: Condvar::new(),
+            busy: AtomicBool::new(false),
+            background_not_before: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn control(&self) -> MutexGuard<'_, Control> {
+        // Control holds plain values that are always consistent between
+        // statements, so a panic elsewhere cannot leave it half-written.
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current token if it is usable at `now`.
+    pub(super) fn usable(&self, now: Instant) -> Option<Usable> {
+        let cached = self.current.load();
+        let (usable, refresh_due) = match cached.as_ref() {
+            Some(c) => (now < c.usable_until, now >= c.refresh_at),
+            None => (false, false),
+        };
+        usable.then_some(Usable { cached, refresh_due })
+    }
+
+    fn usable_token(&self) -> Option<Arc<Token>> {
+        self.usable(Instant::now()).map(|u| u.token().clone())
+    }
+
+    /// Queues one background refresh of the token with this serial, unless one
+    /// is already queued or running, a failed one is backing off, or that token
+    /// is no longer the current one (it was replaced since the caller looked).
+    pub(super) fn refresh_due(&self, shared: &Arc<Shared>, serial: u64, now: Instant) {
+        if self.busy.load(Ordering::Acquire) {
+            return;
+        }
+        let since_epoch = now.saturating_duration_since(self.epoch).as_nanos() as u64;
+        if since_epoch < self.background_not_before.load(Ordering::Relaxed) {
+            return;
+        }
+        {
+            let mut control = self.control();
+            if control.flight != Flight::Idle {
+                return;
+            }
+            if self.current.load().as_ref().map(|c| c.token.serial()) != Some(serial) {
+                return;
+            }
+            control.flight = Flight::Queued;
+            self.busy.store(true, Ordering::Release);
+        }
+        refresher::submit(Arc::downgrade(shared) as Weak<Shared>);
+    }
+
+    /// Runs a queued background refresh, unless a caller took it over.
+    pub(super) fn run_queued(&self, config: &Config) {
+        {
+            let mut control = self.control();
+            if control.flight != Flight::Queued {
+                return;
+            }
+            control.flight = Flight::Running;
+        }
+        let _ = self.exchange(config, true);
+    }
+
+    /// The slow path: no usable token. Either make the one request, or wait for
+    /// the one already running and share its result.
+    pub(super) fn fetch_or_wait(&self, config: &Config) -> Result<Arc<Token>> {
+        let wait_limit = Instant::now() + config.settings().timeout + Duration::from_secs(1);
+        let mut control = self.control();
+        loop {
+            if let Some(token) = self.usable_token() {
+                return Ok(token);
+            }
+            if control.flight != Flight::Running {
+                // Idle, or a background refresh still queued: run it here, now.
+                control.flight = Flight::Running;
+                self.busy.store(true, Ordering::Release);
+                drop(control);
+                return self.exchange(config, false);
+            }
+            let generation = control.generation;
+            while control.generation == generation {
+                let left = wait_limit.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::new(ErrorCode::Timeout, "timed out waiting for the token request in flight"));
+                }
+                control = self.settled.wait_timeout(control, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            if let Some(error) = &control.last_error {
+                if self.usable_token().is_none() {
+                    return Err(error.clone());
+                }
+            }
+        }
+    }
+
+    /// Drops the current token if it is still `rejected_access_token`.
+    pub(super) fn invalidate(&self, rejected_access_token: &str) {
+        let mut control = self.control();
+        let matches = self.current.load().as_ref().is_some_and(|c| c.token.access_token() == rejected_access_token);
+        if matches {
+            self.current.store(None);
+            // So the persistent cache does not hand the same token back.
+            control.rejected = Some(Secret::new(rejected_access_token));
+        }
+    }
+
+    /// Makes the request this thread was chosen for, then settles it for everyone.
+    fn exchange(&self, config: &Config, background: bool) -> Result<Arc<Token>> {
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.obtain(config)))
+            .unwrap_or_else(|_| Err(Error::internal("a panic interrupted the token request")));
+        self.settle(config, result, background)
+    }
+
+    /// Refresh grant first (Sigma asks for it), falling back once to client
+    /// credentials when the refresh token is refused (expired, used, unknown).
+    fn obtain(&self, config: &Config) -> Result<Token> {
+        let (remembered, rejected) = {
+            let control = self.control();
+            (control.refresh_token.clone(), control.rejected.clone())
+        };
+        let Some(dir) = config.token_cache() else {
+            return fetch(config, remembered);
+        };
+        // The token held now (if any) is the one to replace: another process's
+        // newer token is welcome, the same one again is not.
+        let held = self.current.load_full();
+        let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
+        cache::obtain(dir, config, replacing, remembered, |refresh| fetch(config, refresh))
+    }
+
+    fn settle(&self, config: &Config, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
+        let mut control = self.control();
+        let outcome = match result {
+            Ok(token) => {
+                if let Some(refresh) = token.refresh_token() {
+                    control.refresh_token = Some(Secret::new(refresh));
+                }
+                let token = Arc::new(token);
+                let margin = config.refresh_margin_for(token.expires_in());
+                self.current.store(Some(Arc::new(Cached::new(token.clone(), margin))));
+                control.background_failures = 0;
+                control.rejected = None;
+                self.background_not_before.store(0, Ordering::Relaxed);
+                control.last_error = None;
+                Ok(token)
+            }
+            Err(error) => {
+                if error.code() == ErrorCode::InvalidGrant {
+                    control.refresh_token = None;
+                }
+                if background {
+                    control.background_failures += 1;
+                    let backoff =
+                        Duration::from_secs(1 << control.background_failures.min(6)).min(MAX_BACKGROUND_BACKOFF);
+                    let not_before = Instant::now() + backoff;
+                    let nanos = not_before.duration_since(self.epoch).as_nanos() as u64;
+                    self.background_not_before.store(nanos, Ordering::Relaxed);
+                }
+                control.last_error = Some(error.clone());
+                Err(error)
+            }
+        };
+        control.flight = Flight::Idle;
+        self.busy.store(false, Ordering::Release);
+        control.generation = control.generation.wrapping_add(1);
+        drop(control);
+        self.settled.notify_all();
+        outcome
+    }
+}
+
+/// One token request: the refresh grant with `refresh` if there is one, falling
+/// back once to client credentials when Sigma refuses it.
+fn fetch(config: &Config, refresh: Option<Secret>) -> Result<Token> {
+    if let Some(refresh) = refresh {
+        match http::request_token(config, Grant::RefreshToken(refresh.expose())) {
+            Err(e) if e.code() == ErrorCode::InvalidGrant => {}
+            other => return other,
+        }
+    }
+    http::request_token(config, Grant::ClientCredentials)
+}
+
+impl Cached {
+    /// `margin` is the refresh window before expiry (`Config::refresh_margin_for`).
+    fn new(token: Arc<Token>, margin: Duration) -> Cached {
+        let lifetime = token.expires_in();
+        let expires = token.expires_at_instant();
+        let skew = SAFETY_SKEW.min(lifetime / 10);
+        // Up to 10% earlier, so a fleet started together does not refresh in step.
+        let jitter = margin.mul_f64(0.1 * random_fraction());
+        let earliest = expires.checked_sub(lifetime).unwrap_or(expires);
+        let refresh_at = expires.checked_sub(margin + jitter).unwrap_or(earliest).max(earliest);
+        let usable_until = expires.checked_sub(skew).unwrap_or(earliest);
+        Cached { token, usable_until, refresh_at }
+    }
+}

@@ -1,0 +1,70 @@
+//! The few operating-system calls std does not offer. Together with `src/ffi`
+//! this is the only module allowed `unsafe` code (`lib.rs` denies it elsewhere).
+#![allow(unsafe_code)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static WATCHING_FORKS: AtomicBool = AtomicBool::new(false);
+
+/// How many forks separate this process from the one that first asked: 0 there,
+/// one more in each child. Costs one atomic load; the count is bumped by a
+/// `pthread_atfork` child handler, so no system call is made per check.
+pub(crate) fn fork_generation() -> u64 {
+    if !WATCHING_FORKS.load(Ordering::Acquire) {
+        watch_forks();
+    }
+    FORK_GENERATION.load(Ordering::Acquire)
+}
+
+#[cold]
+fn watch_forks() {
+    // A flag, not a `Once`: a fork during a `Once` would leave the child waiting
+    // forever on an initialisation no thread of it will finish.
+    if WATCHING_FORKS.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    #[cfg(unix)]
+    // SAFETY: registers a child handler that only increments an atomic, which is
+    // async-signal-safe as a handler run in the child of fork() must be.
+    unsafe {
+        libc::pthread_atfork(None, None, Some(after_fork_in_child));
+    }
+}
+
+#[cfg(unix)]
+extern "C" fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The effective user id: cache files must belong to it.
+#[cfg(unix)]
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
+    unsafe { libc::geteuid() }
+}
+
+/// Whether a process with this id exists (it may belong to another user).
+#[cfg(unix)]
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(unix)]
+    fn this_process_exists_and_pid_zero_never_does() {
+        assert!(super::process_exists(std::process::id()));
+        assert!(!super::process_exists(0));
+        assert!(!super::process_exists(u32::MAX));
+    }
+}

@@ -1,0 +1,163 @@
+//! A client used on both sides of fork(), as gunicorn --preload, Celery prefork
+//! and multiprocessing do: the child gets fresh locks, nothing in flight, its
+//! own connections, and never the parent's refresh token.
+//!
+//! Fork tests take FORKING in turn, so no two fork at once in this binary.
+
+mod common;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{config, mock, MockServer};
+use sigma_auth::{Client, ErrorCode};
+
+static FORKING: Mutex<()> = Mutex::new(());
+
+/// Runs `child` in a forked child that is killed by SIGALRM after `seconds`;
+/// returns its exit code, or 128 + the signal that ended it.
+fn in_child(seconds: u32, child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs only `child` and then _exit()s; see the callers.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // SAFETY: plain system calls in the child.
+        unsafe { libc::alarm(seconds) };
+        let code = std::panic::catch_unwind(AssertUnwindSafe(child)).unwrap_or(99);
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just made.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
+fn wait_for_requests(mock: &MockServer, count: u64) {
+    let started = Instant::now();
+    while mock.token_requests() < count {
+        assert!(started.elapsed() < Duration::from_secs(10), "the request never reached the mock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_child_forked_during_a_foreground_request_gets_its_own_token() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    mock.faults(r#"[{"kind":"delay","ms":2000}]"#);
+    let client = Client::new(config(&mock));
+    let parent = {
+        let client = client.clone();
+        std::thread::spawn(move || client.token().map(|t| t.access_token().to_string()))
+    };
+    wait_for_requests(&mock, 1);
+    let code = in_child(8, || match client.token() {
+        Ok(token) if token.access_token().starts_with("mock_at_") => 0,
+        Ok(_) => 2,
+        Err(e) if e.code() == ErrorCode::Timeout => 3,
+        Err(_) => 4,
+    });
+    assert_eq!(code, 0, "the child waited on the parent's request in flight, or failed");
+    assert!(parent.join().unwrap().is_ok(), "the parent's own request still completes");
+    assert_eq!(mock.grants("client_credentials"), 2);
+}
+
+#[test]
+fn a_child_forked_during_a_background_refresh_keeps_the_token_and_refreshes_on_its_own() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    // 2 s tokens: due from about 0.9 s, usable until 1.8 s.
+    let mock = mock(&["--expires-in", "2"]);
+    let client = Client::new(config(&mock));
+    let inherited = client.token().unwrap().access_token().to_string();
+    std::thread::sleep(Duration::from_millis(1100));
+    mock.faults(r#"[{"kind":"delay","ms":4000}]"#);
+    assert_eq!(client.token().unwrap().access_token(), inherited, "due, still usable: starts the refresh");
+    wait_for_requests(&mock, 2);
+    let code = in_child(8, || {
+        // Right after the fork the inherited token is still served...
+        if client.token().map(|t| t.access_token() == inherited) != Ok(true) {
+            return 2;
+        }
+        // ... and once it is no longer usable the child has a new one of its own,
+        // although the parent's refresh is still held by the mock.
+        std::thread::sleep(Duration::from_millis(1000));
+        match client.token() {
+            Ok(token) if token.access_token() != inherited => 0,
+            Ok(_) => 3,
+            Err(_) => 4,
+        }
+    });
+    assert_eq!(code, 0);
+    let stats = mock.stats();
+    // The child never spent the parent's refresh token: it used client credentials.
+    assert_eq!(stats["by_grant"]["client_credentials"], 2, "{stats}");
+    assert_eq!(stats["by_grant"]["refresh_token"], 1, "{stats}");
+    assert_eq!(stats["by_status"].get("401"), None, "{stats}");
+}
+
+#[test]
+fn children_forked_while_threads_hold_the_clients_locks_never_hang() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    let client = Client::new(config(&mock));
+    client.token().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let (client, stop) = (client.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(token) = client.token() {
+                        if i % 2 == 0 {
+                            client.invalidate(token.access_token());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for _ in 0..40 {
+        codes.push(in_child(8, || match client.token() {
+            Ok(_) => 0,
+            Err(_) => 2,
+        }));
+    }
+    stop.store(true, Ordering::Relaxed);
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    assert!(codes.iter().all(|c| *c == 0), "exit codes (142 = hung until the alarm): {codes:?}");
+}
+
+#[test]
+fn a_child_does_not_reuse_the_parents_pooled_connection() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    let client = Client::new(config(&mock));
+    let first = client.token().unwrap().access_token().to_string();
+    // Parent and child each fetch twice on what would be one shared keep-alive
+    // socket; every answer must be a well-formed token for the right request.
+    let code = in_child(8, || {
+        for _ in 0..20 {
+            client.invalidate(&client.token().map(|t| t.access_token().to_string()).unwrap_or_default());
+            if client.token().is_err() {
+                return 2;
+            }
+        }
+        0
+    });
+    for _ in 0..20 {
+        client.invalidate(client.token().unwrap().access_token());
+        client.token().unwrap();
+    }
+    assert_eq!(code, 0);
+    assert_ne!(client.token().unwrap().access_token(), first);
+    let stats = mock.stats();
+    let bad = stats["by_status"].as_object().unwrap().keys().filter(|k| *k != "200").count();
+    assert_eq!(bad, 0, "the mock saw requests it could not parse: {stats}");
+}
