@@ -85,8 +85,9 @@ fn a_child_forked_during_a_background_refresh_keeps_the_token_and_refreshes_on_i
             return 2;
         }
         // ... and once it is no longer usable the child has a new one of its own,
-        // although the parent's refresh is still held by the mock.
-        std::thread::sleep(Duration::from_millis(1000));
+        // although the parent's refresh is still held by the mock. (Not so long
+        // that the new one is due: the child would exit mid-refresh.)
+        std::thread::sleep(Duration::from_millis(750));
         match client.token() {
             Ok(token) if token.access_token() != inherited => 0,
             Ok(_) => 3,
@@ -95,10 +96,10 @@ fn a_child_forked_during_a_background_refresh_keeps_the_token_and_refreshes_on_i
     });
     assert_eq!(code, 0);
     let stats = mock.stats();
-    // The child never spent the parent's refresh token: it used client credentials.
+    // The child's first fetch used client credentials, not the parent's refresh
+    // token (which the parent was spending): no refresh was refused.
     assert_eq!(stats["by_grant"]["client_credentials"], 2, "{stats}");
-    assert_eq!(stats["by_grant"]["refresh_token"], 1, "{stats}");
-    assert_eq!(stats["by_status"].get("401"), None, "{stats}");
+    assert_eq!(stats["by_status"].as_object().unwrap().len(), 1, "only 200s: {stats}");
 }
 
 #[test]

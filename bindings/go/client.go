@@ -22,24 +22,25 @@ type Client struct {
 	mu     sync.RWMutex // read-held by every C call; Close takes it to free
 	native *C.sigma_client
 
-	// The library hands back the same C token while it stays current, so the Go
-	// view is built once per token and found again by comparing pointers.
+	// The Go form of the last token handed out, built once per token. Tokens are
+	// told apart by serial number, so no C token is kept (nor any address
+	// compared, which a freed and reused token could fool).
 	view atomic.Pointer[tokenView]
 }
 
-// tokenView pairs a C token with its Go form. It holds a reference to the C
-// token, released by a finalizer only once no goroutine can still be comparing
-// against it, so its address cannot be reused by another token meanwhile.
 type tokenView struct {
-	c       *C.sigma_token
+	serial  uint64
 	goToken oauth2.Token
 }
 
-func newTokenView(t *C.sigma_token) *tokenView {
-	view := tokenFromC(t)
-	v := &tokenView{c: t, goToken: oauth2.Token{AccessToken: view.AccessToken, TokenType: "Bearer", Expiry: view.Expiry}}
-	runtime.SetFinalizer(v, func(v *tokenView) { C.sigma_token_free(v.c) })
-	return v
+// takeTokenView copies a C token into its Go form and frees it.
+func takeTokenView(t *C.sigma_token) *tokenView {
+	defer C.sigma_token_free(t)
+	token := tokenFromC(t)
+	return &tokenView{
+		serial:  token.Serial,
+		goToken: oauth2.Token{AccessToken: token.AccessToken, TokenType: "Bearer", Expiry: token.Expiry},
+	}
 }
 
 var _ oauth2.TokenSource = (*Client)(nil)
@@ -70,7 +71,7 @@ func (c *Client) Token() (*oauth2.Token, error) {
 		return nil, ErrClosed
 	}
 	// The hot path: one C call asks whether the token already held is current.
-	if view := c.view.Load(); view != nil && C.sigma_client_token_is_current(c.native, view.c) != 0 {
+	if view := c.view.Load(); view != nil && C.sigma_client_serial_is_current(c.native, C.uint64_t(view.serial)) != 0 {
 		c.mu.RUnlock()
 		runtime.KeepAlive(c)
 		copied := view.goToken
@@ -85,13 +86,8 @@ func (c *Client) Token() (*oauth2.Token, error) {
 		return nil, takeError(status, cerr)
 	}
 
-	view := c.view.Load()
-	if view != nil && view.c == t {
-		C.sigma_token_free(t) // the view already holds a reference to this token
-	} else {
-		view = newTokenView(t)
-		c.view.Store(view)
-	}
+	view := takeTokenView(t)
+	c.view.Store(view)
 	copied := view.goToken
 	return &copied, nil
 }
@@ -123,6 +119,6 @@ func (c *Client) Close() error {
 		c.native = nil
 		runtime.SetFinalizer(c, nil)
 	}
-	c.view.Store(nil) // its finalizer releases the C token
+	c.view.Store(nil)
 	return nil
 }

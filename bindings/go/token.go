@@ -18,6 +18,8 @@ type Token struct {
 	TokenType    string
 	ExpiresIn    time.Duration // lifetime as issued
 	Expiry       time.Time     // wall-clock expiry, for display
+	// Serial identifies the token in this process: a newer token has a larger one.
+	Serial uint64
 }
 
 // String describes the token without revealing it.
@@ -26,8 +28,8 @@ func (t Token) String() string {
 	if t.RefreshToken != "" {
 		refresh = "[redacted]"
 	}
-	return fmt.Sprintf("sigmaauth.Token{AccessToken: [redacted], RefreshToken: %q, TokenType: %q, ExpiresIn: %s, Expiry: %s}",
-		refresh, t.TokenType, t.ExpiresIn, t.Expiry.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("sigmaauth.Token{AccessToken: [redacted], RefreshToken: %q, TokenType: %q, ExpiresIn: %s, Expiry: %s, Serial: %d}",
+		refresh, t.TokenType, t.ExpiresIn, t.Expiry.UTC().Format(time.RFC3339), t.Serial)
 }
 
 // GoString keeps %#v from printing the tokens too.
@@ -39,6 +41,7 @@ func tokenFromC(t *C.sigma_token) *Token {
 		TokenType:   C.GoString(C.sigma_token_type(t)),
 		ExpiresIn:   time.Duration(C.sigma_token_expires_in(t)) * time.Second,
 		Expiry:      time.Unix(int64(C.sigma_token_expires_at(t)), 0),
+		Serial:      uint64(C.sigma_token_serial(t)),
 	}
 	if refresh := C.sigma_token_refresh_token(t); refresh != nil {
 		token.RefreshToken = C.GoString(refresh)

@@ -120,13 +120,9 @@ class Config(Managed):
             raise
 
     def _set(self, setter: Callable[..., int], value: object) -> None:
-        assert self._handle is not None
-        pointer = self._handle.acquire()
-        try:
+        with self._borrow() as pointer:
             error = _native.error_p()
             check(setter(pointer, value, ctypes.byref(error)), error)
-        finally:
-            self._handle.release()
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

@@ -1,15 +1,22 @@
 """Ownership of one C object: idempotent close, safe against use after close.
 
-Calls hold the handle for their duration, so ``close()`` from one thread while
-another is inside a call defers the free until that call returns: no use after
-free, whatever the order.
+Calls borrow the handle for their duration (``with handle.borrow() as pointer:``),
+so ``close()`` from one thread while another is inside a call defers the free
+until that call returns: no use after free, whatever the order.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generic, Optional, TypeVar
+import contextlib
+import os
+import weakref
+from typing import Any, Callable, Generic, Iterator, Optional, TypeVar
 
 P = TypeVar("P")
+
+# Every live handle, so that a child process after fork can forget the calls
+# that were running in its parent's other threads (see ``_after_fork``).
+_live: "weakref.WeakSet[Handle[Any]]" = weakref.WeakSet()
 
 
 class Handle(Generic[P]):
@@ -26,18 +33,20 @@ class Handle(Generic[P]):
         self._closed = False
         self._free = free
         self._what = what
+        _live.add(self)
 
-    def acquire(self) -> P:
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[P]:
+        """The pointer, guaranteed not to be freed until the block ends."""
         self._active.append(None)
-        if self._closed:
-            self.release()
-            raise ValueError(f"this {self._what} is closed")
-        return self._slot[0]
-
-    def release(self) -> None:
-        self._active.pop()
-        if self._closed and not self._active:
-            self._free_once()
+        try:
+            if self._closed:
+                raise ValueError(f"this {self._what} is closed")
+            yield self._slot[0]
+        finally:
+            self._active.pop()
+            if self._closed and not self._active:
+                self._free_once()
 
     def close(self) -> None:
         self._closed = True
@@ -56,6 +65,20 @@ class Handle(Generic[P]):
         self._free(pointer)
 
 
+def _after_fork() -> None:
+    # The threads that were inside calls did not follow into the child: their
+    # entries would keep close() from ever freeing. The C library gives the
+    # child fresh state by itself (fork-safe core).
+    for handle in list(_live):
+        handle._active.clear()
+        if handle._closed:
+            handle._free_once()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 class Managed:
     """Base of the public classes that own a C object (as wasmtime-py's Managed)."""
 
@@ -69,6 +92,11 @@ class Managed:
     @property
     def closed(self) -> bool:
         return self._handle is None or self._handle.closed
+
+    def _borrow(self) -> "contextlib.AbstractContextManager[Any]":
+        if self._handle is None:
+            raise ValueError(f"this {type(self).__name__} is closed")
+        return self._handle.borrow()
 
     def __enter__(self: "M") -> "M":
         return self

@@ -31,8 +31,8 @@ class sigma_error(_Opaque):
 
 
 config_p = ctypes.POINTER(sigma_config)
-# Tokens are handled as plain addresses: the client compares them to find its
-# cached Python view, and c_void_p gives the address without a cast.
+# A token is copied into a Python ``Token`` and freed at once, so its address is
+# never kept (tokens are told apart by serial number, never by address).
 token_p = ctypes.c_void_p
 client_p = ctypes.POINTER(sigma_client)
 error_p = ctypes.POINTER(sigma_error)
@@ -61,9 +61,11 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_token_type": (char_p, [token_p]),
     "sigma_token_expires_in": (ctypes.c_int64, [token_p]),
     "sigma_token_expires_at": (ctypes.c_int64, [token_p]),
+    "sigma_token_serial": (ctypes.c_uint64, [token_p]),
     "sigma_client_new": (status_t, [config_p, ctypes.POINTER(client_p), ctypes.POINTER(error_p)]),
     "sigma_client_token": (status_t, [client_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
     "sigma_client_token_is_current": (ctypes.c_int, [client_p, token_p]),
+    "sigma_client_serial_is_current": (ctypes.c_int, [client_p, ctypes.c_uint64]),
     "sigma_client_invalidate": (None, [client_p, char_p]),
     "sigma_client_free": (None, [client_p]),
     "sigma_error_code": (status_t, [error_p]),

@@ -20,6 +20,8 @@ class Token:
 
     access_token: str
     refresh_token: Optional[str]
+    serial: int
+    """Identifies the token in this process: a newer token has a larger serial."""
     token_type: str
     expires_in: int
     """Lifetime in seconds, as issued."""
@@ -28,7 +30,7 @@ class Token:
 
     def __repr__(self) -> str:
         return (f"Token(access_token='[redacted]', refresh_token={'[redacted]' if self.refresh_token else None!r}, "
-                f"token_type={self.token_type!r}, expires_in={self.expires_in}, "
+                f"serial={self.serial}, token_type={self.token_type!r}, expires_in={self.expires_in}, "
                 f"expires_at={self.expires_at.isoformat()!r})")
 
     __str__ = __repr__
@@ -39,6 +41,7 @@ class Token:
         return cls(
             access_token=lib.sigma_token_access_token(token).decode("ascii"),
             refresh_token=refresh.decode("ascii") if refresh else None,
+            serial=lib.sigma_token_serial(token),
             token_type=lib.sigma_token_type(token).decode("ascii"),
             expires_in=lib.sigma_token_expires_in(token),
             expires_at=datetime.datetime.fromtimestamp(lib.sigma_token_expires_at(token), datetime.timezone.utc),
@@ -46,6 +49,7 @@ class Token:
 
 
 def _take(token: ctypes.c_void_p) -> Token:
+    """Copies a C token into a ``Token`` and frees it."""
     try:
         return Token._from_native(token)
     finally:
@@ -54,34 +58,24 @@ def _take(token: ctypes.c_void_p) -> Token:
 
 def get_token(config: Config) -> Token:
     """A new token with the client-credentials grant (no caching: see ``Client``)."""
-    handle = _config_handle(config)
-    pointer = handle.acquire()
-    try:
+    with _config(config)._borrow() as pointer:
         token = _native.token_p()
         error = _native.error_p()
         check(lib.sigma_token_get(pointer, ctypes.byref(token), ctypes.byref(error)), error)
-    finally:
-        handle.release()
     return _take(token)
 
 
 def refresh_token(config: Config, refresh_token: str) -> Token:
     """Exchanges a refresh token. Sigma's are single use: keep the new one."""
     raw = encode("refresh_token", refresh_token)
-    handle = _config_handle(config)
-    pointer = handle.acquire()
-    try:
+    with _config(config)._borrow() as pointer:
         token = _native.token_p()
         error = _native.error_p()
         check(lib.sigma_token_refresh(pointer, raw, ctypes.byref(token), ctypes.byref(error)), error)
-    finally:
-        handle.release()
     return _take(token)
 
 
-def _config_handle(config: object):  # type: ignore[no-untyped-def]
+def _config(config: object) -> Config:
     if not isinstance(config, Config):
         raise TypeError(f"config must be sigma_auth.Config, not {type(config).__name__}")
-    if config._handle is None:
-        raise ValueError("this Config is closed")
-    return config._handle
+    return config
