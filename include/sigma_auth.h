@@ -153,6 +153,17 @@ sigma_status sigma_client_token(const sigma_client *client,
                                 sigma_error **error_out);
 
 /**
+ * Returns 1 and writes the current token to `*token_out` when one is usable
+ * now; returns 0 and writes nothing when a caller would have to wait for a
+ * request (or when an argument is NULL). Never waits on the network, and starts
+ * the background refresh when it is due. Lets a binding do the waiting itself
+ * (the Go binding parks goroutines instead of blocking threads in C), calling
+ * the blocking `sigma_client_token` from one place only. On 1, `*token_out`
+ * is owned by the caller, to be freed with `sigma_token_free`.
+ */
+int sigma_client_cached_token(const sigma_client *client, sigma_token **token_out);
+
+/**
  * Returns 1 when `token` is this client's current token (same serial) and still
  * valid for at least the safety skew, 0 otherwise (and when either argument is
  * NULL). Never waits on the network; starts the background refresh when it is
@@ -171,12 +182,32 @@ int sigma_client_token_is_current(const sigma_client *client, const sigma_token 
 int sigma_client_serial_is_current(const sigma_client *client, uint64_t serial);
 
 /**
+ * Returns 1 when a request to this origin may carry the client's token: the
+ * endpoint's own origin, or one added with `sigma_config_allow_origin`; 0
+ * otherwise (and for NULL or non-UTF-8 arguments). `scheme` ("https"), `host`
+ * and `port` (0 for the scheme's default) are the request's, as the HTTP
+ * library that will send it parsed them. HTTP adapters ask this for every
+ * request and every redirect hop, and send no token where it returns 0.
+ */
+int sigma_client_origin_allowed(const sigma_client *client,
+                                const char *scheme,
+                                const char *host,
+                                uint16_t port);
+
+/**
  * Tells the client that an API call was refused (401) with
  * `rejected_access_token`. The cached token is dropped only if it is still that
  * one, so a burst of 401s causes one new fetch. Does nothing when either
  * argument is NULL or not UTF-8.
  */
 void sigma_client_invalidate(const sigma_client *client, const char *rejected_access_token);
+
+/**
+ * Like `sigma_client_invalidate`, naming the refused token by its serial
+ * (`sigma_token_serial`): the cached token is dropped only if it is still that
+ * one. Does nothing when `client` is NULL or `serial` is 0.
+ */
+void sigma_client_invalidate_serial(const sigma_client *client, uint64_t serial);
 
 /**
  * Frees a client. Accepts NULL. Calls on it still running in other threads
@@ -281,6 +312,15 @@ sigma_status sigma_config_set_user_agent_suffix(sigma_config *config,
  */
 sigma_status sigma_config_set_language(sigma_config *config,
                                        const char *language,
+                                       sigma_error **error_out);
+
+/**
+ * Lets HTTP adapters send this config's tokens to `origin`
+ * ("https://host[:port]") too, besides the endpoint's own origin (the default
+ * and usually the only one). Plain http only for loopback hosts.
+ */
+sigma_status sigma_config_allow_origin(sigma_config *config,
+                                       const char *origin,
                                        sigma_error **error_out);
 
 /**

@@ -9,6 +9,7 @@ use ureq::tls::{Certificate, PemItem};
 
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::origin::Origin;
 use crate::pool::Pool;
 use crate::secret::Secret;
 
@@ -53,6 +54,8 @@ pub(crate) struct Settings {
     pub(crate) ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
     pub(crate) language: String,
     pub(crate) user_agent_suffix: Option<String>,
+    /// Origins besides the endpoint's that HTTP adapters may send tokens to.
+    pub(crate) extra_origins: Vec<Origin>,
 }
 
 impl Config {
@@ -74,6 +77,7 @@ impl Config {
             ca_certs: None,
             language: "rust".into(),
             user_agent_suffix: None,
+            extra_origins: Vec::new(),
         };
         Ok(Config { settings, pool: Arc::new(Pool::default()) })
     }
@@ -200,6 +204,23 @@ impl Config {
         Ok(())
     }
 
+    /// Lets HTTP adapters send tokens to `origin` (`https://host[:port]`) too,
+    /// besides the endpoint's own origin: for example an API gateway in front of
+    /// Sigma. Plain http only for loopback hosts.
+    pub fn allow_origin(&mut self, origin: &str) -> Result<()> {
+        let origin = Origin::parse(origin)?;
+        if !self.allows_origin(&origin) {
+            self.edit().extra_origins.push(origin);
+        }
+        Ok(())
+    }
+
+    /// Whether a request to `origin` may carry a token from this config: the
+    /// endpoint's origin, or one added with [`Config::allow_origin`].
+    pub fn allows_origin(&self, origin: &Origin) -> bool {
+        self.settings.endpoint.origin() == origin || self.settings.extra_origins.contains(origin)
+    }
+
     /// Sets the calling language named in the User-Agent (bindings set theirs).
     pub fn set_language(&mut self, language: &str) -> Result<()> {
         self.edit().language = user_agent_text("language", language)?;
@@ -241,6 +262,7 @@ impl fmt::Debug for Config {
             .field("client_auth", &s.client_auth)
             .field("refresh_margin", &s.refresh_margin)
             .field("custom_ca", &s.ca_certs.is_some())
+            .field("extra_origins", &s.extra_origins.iter().map(ToString::to_string).collect::<Vec<_>>())
             .field("token_cache", &s.token_cache)
             .finish()
     }

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use ureq::http::Uri;
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::origin::Origin;
 
 /// The cloud names this project uses and their API base URLs. The cloud is fixed
 /// when a Sigma organisation is created (Administration > Developer Access).
@@ -33,6 +34,7 @@ pub struct Endpoint {
     token_url: String,
     host: String,
     loopback: bool,
+    origin: Origin,
 }
 
 impl Endpoint {
@@ -104,7 +106,8 @@ impl Endpoint {
             format!("{path}{TOKEN_PATH}")
         };
         let token_url = format!("{scheme}://{authority}{path}");
-        Ok(Endpoint { token_url, host, loopback })
+        let origin = Origin::new(&scheme, &host, authority.port_u16()).ok_or_else(|| bad("unsupported scheme"))?;
+        Ok(Endpoint { token_url, host, loopback, origin })
     }
 
     /// The full URL tokens are requested from.
@@ -119,9 +122,14 @@ impl Endpoint {
     pub(crate) fn is_loopback(&self) -> bool {
         self.loopback
     }
+
+    /// The API's origin: where tokens from this endpoint may be sent.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") {
         return true;

@@ -97,6 +97,11 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.request_id = request_id;
+        self
+    }
+
     pub fn code(&self) -> ErrorCode {
         self.code
     }

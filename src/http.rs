@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{ClientAuth, Config};
 use crate::error::{Error, ErrorCode, Result};
+use crate::scrub::{form_encode, Scrubber};
 use crate::token::{self, Token};
 
 /// Responses larger than this are refused: a token response is a few hundred bytes.
@@ -16,7 +17,6 @@ pub(crate) const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 const MIN_RATE_LIMIT_WAIT: Duration = Duration::from_secs(2);
 const BACKOFF_BASE: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
-const MAX_SERVER_MESSAGE: usize = 300;
 
 /// Which OAuth grant a request uses.
 #[derive(Clone, Copy)]
@@ -93,8 +93,21 @@ pub(crate) fn random_fraction() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// One request and its response, within `remaining`.
+/// One request and its response, within `remaining`. Every error is scrubbed
+/// of the secrets the request carried, in every form a server could echo them.
 fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Token> {
+    let settings = config.settings();
+    let scrubber = || {
+        let mut secrets = vec![settings.client_secret.expose()];
+        if let Grant::RefreshToken(refresh) = grant {
+            secrets.push(refresh);
+        }
+        Scrubber::new(&settings.client_id, &secrets)
+    };
+    exchange(config, grant, remaining).map_err(|error| scrubber().error(error))
+}
+
+fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Token> {
     let requested_at = Instant::now();
     let requested_wall = SystemTime::now();
 
@@ -121,10 +134,9 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
         }
         ClientAuth::Basic => {
             // RFC 6749 §2.3.1: each part form-encoded, then base64.
-            let mut pair = Zeroizing::new(String::new());
-            encode_into(&mut pair, &settings.client_id);
+            let mut pair = Zeroizing::new(form_encode(&settings.client_id, true));
             pair.push(':');
-            encode_into(&mut pair, settings.client_secret.expose());
+            pair.push_str(&Zeroizing::new(form_encode(settings.client_secret.expose(), true)));
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             request = request.header("authorization", format!("Basic {}", encoded.as_str()));
         }
@@ -138,24 +150,20 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
     if status == 200 {
         return token::parse_response(&body, requested_at, requested_wall);
     }
-    let secrets: Vec<&str> = match grant {
-        Grant::RefreshToken(refresh) => vec![settings.client_secret.expose(), refresh],
-        Grant::ClientCredentials => vec![settings.client_secret.expose()],
-    };
-    Err(status_error(status, &body, retry_after, grant, &secrets))
+    Err(status_error(status, &body, retry_after, grant))
 }
 
-/// Classifies a non-200 answer, keeping Sigma's message and requestId.
-fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>, grant: Grant<'_>, secrets: &[&str]) -> Error {
+/// Classifies a non-200 answer, keeping Sigma's message and requestId (both
+/// scrubbed by the caller).
+fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>, grant: Grant<'_>) -> Error {
     let envelope: Option<Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| envelope.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str);
-    let server_message = field("message").or(field("error_description")).map(|m| scrub(m, secrets));
+    let server_message = field("message").or(field("error_description"));
     let oauth_error = field("error");
-    let request_id =
-        field("requestId").filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())).map(str::to_string);
+    let request_id = field("requestId").map(str::to_string);
 
     let about_client = oauth_error == Some("invalid_client")
-        || server_message.as_deref().is_some_and(|m| m.to_ascii_lowercase().contains("client"));
+        || server_message.is_some_and(|m| m.to_ascii_lowercase().contains("client"));
     let (code, what) = match (status, grant) {
         (400 | 401 | 403, Grant::RefreshToken(_)) if !about_client => {
             (ErrorCode::InvalidGrant, "Sigma refused the refresh token".to_string())
@@ -169,34 +177,13 @@ fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>, grant: 
         ),
         _ => (ErrorCode::Http, format!("the token endpoint answered with unexpected status {status}")),
     };
-    let message = match server_message {
-        Some(said) if !said.is_empty() => format!("{what}: {said}"),
+    let message = match server_message.map(|m| m.chars().filter(|c| !c.is_control()).collect::<String>()) {
+        Some(said) if !said.trim().is_empty() => format!("{what}: {said}"),
         _ => what,
     };
     let mut error = Error::new(code, message).with_response(status, request_id);
     error.retry_after = retry_after;
     error
-}
-
-/// Keeps a server's message printable and short, and blanks any secret a
-/// misbehaving server might echo back.
-fn scrub(message: &str, secrets: &[&str]) -> String {
-    let mut text: String = message.chars().filter(|c| !c.is_control()).take(MAX_SERVER_MESSAGE).collect();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        text = text.replace(secret, "[redacted]");
-    }
-    // A secret cut by the truncation would survive the replace: drop a tail that
-    // begins a secret.
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        for cut in (4..secret.len()).rev() {
-            if text.ends_with(&secret[..cut]) {
-                text.truncate(text.len() - cut);
-                text.push_str("[redacted]");
-                break;
-            }
-        }
-    }
-    text
 }
 
 fn transport_error(error: ureq::Error) -> Error {
@@ -255,25 +242,9 @@ fn append_field(form: &mut String, name: &str, value: &str) {
     if !form.is_empty() {
         form.push('&');
     }
-    encode_into(form, name);
+    form.push_str(&form_encode(name, true));
     form.push('=');
-    encode_into(form, value);
-}
-
-/// application/x-www-form-urlencoded, as browsers and curl's --data-urlencode do.
-fn encode_into(out: &mut String, value: &str) {
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(byte as char),
-            b' ' => out.push('+'),
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.push('%');
-                out.push(HEX[(byte >> 4) as usize] as char);
-                out.push(HEX[(byte & 15) as usize] as char);
-            }
-        }
-    }
+    form.push_str(&Zeroizing::new(form_encode(value, true)));
 }
 
 #[cfg(test)]
@@ -310,19 +281,10 @@ mod tests {
     }
 
     #[test]
-    fn scrub_removes_echoed_secrets_even_when_cut() {
-        assert_eq!(scrub("bad secret s3cr3t-value here", &["s3cr3t-value"]), "bad secret [redacted] here");
-        let long = format!("{}s3cr3t-value", "x".repeat(MAX_SERVER_MESSAGE - 6));
-        let cut = scrub(&long, &["s3cr3t-value"]);
-        assert!(!cut.contains("s3cr3t"), "{cut}");
-        assert_eq!(scrub("line\nbreak\u{7}", &[]), "linebreak");
-    }
-
-    #[test]
     fn statuses_map_to_stable_codes() {
         let cc = Grant::ClientCredentials;
         let rt = Grant::RefreshToken("r");
-        let code = |status, body: &str, grant| status_error(status, body.as_bytes(), None, grant, &[]).code();
+        let code = |status, body: &str, grant| status_error(status, body.as_bytes(), None, grant).code();
         assert_eq!(code(401, r#"{"message":"Invalid client credentials"}"#, cc), ErrorCode::InvalidClient);
         assert_eq!(code(400, "", cc), ErrorCode::InvalidClient);
         assert_eq!(code(401, r#"{"message":"Refresh token expired"}"#, rt), ErrorCode::InvalidGrant);
@@ -332,7 +294,7 @@ mod tests {
         assert_eq!(code(503, "", cc), ErrorCode::Server);
         assert_eq!(code(302, "", cc), ErrorCode::Http);
         assert_eq!(code(404, "", cc), ErrorCode::Http);
-        let err = status_error(401, br#"{"message":"nope","requestId":"abc123"}"#, None, cc, &[]);
+        let err = status_error(401, br#"{"message":"nope","requestId":"abc123"}"#, None, cc);
         assert_eq!((err.http_status(), err.request_id()), (Some(401), Some("abc123")));
         assert!(err.message().ends_with(": nope"));
     }

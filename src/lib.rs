@@ -24,9 +24,11 @@ mod config;
 mod endpoint;
 mod error;
 mod http;
+mod origin;
 mod os;
 mod per_process;
 mod pool;
+mod scrub;
 mod secret;
 mod token;
 
@@ -37,6 +39,7 @@ pub use client::Client;
 pub use config::{ClientAuth, Config};
 pub use endpoint::{Endpoint, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
+pub use origin::Origin;
 pub use token::Token;
 
 /// Requests a new token with the client-credentials grant (no caching).

@@ -77,6 +77,19 @@ impl Client {
         self.shared.process_full().fetch_or_wait(&self.shared.config)
     }
 
+    /// The current token if one is usable now, without ever waiting on the
+    /// network (starting the background refresh when it is due, as `token()`
+    /// would); None when a caller would have to wait for a request.
+    pub fn cached_token(&self) -> Option<Arc<Token>> {
+        let now = Instant::now();
+        let process = self.shared.process();
+        let usable = process.usable(now)?;
+        if usable.refresh_due {
+            process.refresh_due(&self.shared, usable.token().serial(), now);
+        }
+        Some(usable.token().clone())
+    }
+
     /// Whether the token with this serial ([`Token::serial`]) is the current
     /// token and still usable, as [`Client::token`] would judge it. Never waits
     /// on the network; starts the background refresh when it is due, as
@@ -99,7 +112,13 @@ impl Client {
     /// answered 401 with it). A burst of 401s for the same token thus causes one
     /// new fetch, not one per caller.
     pub fn invalidate(&self, rejected_access_token: &str) {
-        self.shared.process().invalidate(rejected_access_token);
+        self.shared.process().invalidate(|t| t.access_token() == rejected_access_token);
+    }
+
+    /// Like [`Client::invalidate`], naming the refused token by its serial
+    /// ([`Token::serial`]), so a caller need not keep the token's text.
+    pub fn invalidate_serial(&self, serial: u64) {
+        self.shared.process().invalidate(|t| t.serial() == serial);
     }
 }
 

@@ -189,14 +189,14 @@ impl Process {
         }
     }
 
-    /// Drops the current token if it is still `rejected_access_token`.
-    pub(super) fn invalidate(&self, rejected_access_token: &str) {
+    /// Drops the current token if `rejected` says it is the one refused.
+    pub(super) fn invalidate(&self, rejected: impl Fn(&Token) -> bool) {
         let mut control = self.control();
-        let matches = self.current.load().as_ref().is_some_and(|c| c.token.access_token() == rejected_access_token);
-        if matches {
+        let current = self.current.load_full();
+        if let Some(cached) = current.filter(|c| rejected(&c.token)) {
             self.current.store(None);
             // So the persistent cache does not hand the same token back.
-            control.rejected = Some(Secret::new(rejected_access_token));
+            control.rejected = Some(Secret::new(cached.token.access_token()));
         }
     }
 

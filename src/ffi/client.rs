@@ -8,6 +8,7 @@ use super::{
     string_arg, Handle, HandleType,
 };
 use crate::client::Client;
+use crate::origin::Origin;
 
 /// Keeps a token fresh. Thread-safe: every function taking a
 /// `const sigma_client *` may run from any number of threads at once. Owned by
@@ -73,6 +74,34 @@ pub unsafe extern "C" fn sigma_client_token(
     })
 }
 
+/// Returns 1 and writes the current token to `*token_out` when one is usable
+/// now; returns 0 and writes nothing when a caller would have to wait for a
+/// request (or when an argument is NULL). Never waits on the network, and starts
+/// the background refresh when it is due. Lets a binding do the waiting itself
+/// (the Go binding parks goroutines instead of blocking threads in C), calling
+/// the blocking `sigma_client_token` from one place only. On 1, `*token_out`
+/// is owned by the caller, to be freed with `sigma_token_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_cached_token(
+    client: *const sigma_client,
+    token_out: *mut *mut sigma_token,
+) -> c_int {
+    guard(0, || {
+        // SAFETY: NULL or a live client, per the contract.
+        let (Ok(client), Ok(out)) = (unsafe { handle(client, "client") }, out_arg(token_out, "token_out")) else {
+            return 0;
+        };
+        match client.cached_token() {
+            Some(token) => {
+                // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
+                unsafe { out.write(into_raw(token)) };
+                1
+            }
+            None => 0,
+        }
+    })
+}
+
 /// Returns 1 when `token` is this client's current token (same serial) and still
 /// valid for at least the safety skew, 0 otherwise (and when either argument is
 /// NULL). Never waits on the network; starts the background refresh when it is
@@ -105,6 +134,30 @@ pub unsafe extern "C" fn sigma_client_serial_is_current(client: *const sigma_cli
     })
 }
 
+/// Returns 1 when a request to this origin may carry the client's token: the
+/// endpoint's own origin, or one added with `sigma_config_allow_origin`; 0
+/// otherwise (and for NULL or non-UTF-8 arguments). `scheme` ("https"), `host`
+/// and `port` (0 for the scheme's default) are the request's, as the HTTP
+/// library that will send it parsed them. HTTP adapters ask this for every
+/// request and every redirect hop, and send no token where it returns 0.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_origin_allowed(
+    client: *const sigma_client,
+    scheme: *const c_char,
+    host: *const c_char,
+    port: u16,
+) -> c_int {
+    guard(0, || {
+        // SAFETY: NULL or a live client and NUL-terminated strings, per the contract.
+        let args = unsafe { (handle(client, "client"), string_arg(scheme, "scheme"), string_arg(host, "host")) };
+        let (Ok(client), Ok(scheme), Ok(host)) = args else {
+            return 0;
+        };
+        let origin = Origin::new(scheme, host, Some(port));
+        c_int::from(origin.is_some_and(|o| client.config().allows_origin(&o)))
+    })
+}
+
 /// Tells the client that an API call was refused (401) with
 /// `rejected_access_token`. The cached token is dropped only if it is still that
 /// one, so a burst of 401s causes one new fetch. Does nothing when either
@@ -119,6 +172,19 @@ pub unsafe extern "C" fn sigma_client_invalidate(client: *const sigma_client, re
             return;
         };
         client.invalidate(rejected);
+    })
+}
+
+/// Like `sigma_client_invalidate`, naming the refused token by its serial
+/// (`sigma_token_serial`): the cached token is dropped only if it is still that
+/// one. Does nothing when `client` is NULL or `serial` is 0.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_invalidate_serial(client: *const sigma_client, serial: u64) {
+    guard((), || {
+        // SAFETY: NULL or a live client, per the contract.
+        if let Ok(client) = unsafe { handle(client, "client") } {
+            client.invalidate_serial(serial);
+        }
     })
 }
 

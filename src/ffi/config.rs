@@ -219,3 +219,16 @@ pub unsafe extern "C" fn sigma_config_set_language(
     // SAFETY: forwarded contract; `language` is NULL or NUL-terminated.
     unsafe { set(config, error_out, |c| c.set_language(string_arg(language, "language")?)) }
 }
+
+/// Lets HTTP adapters send this config's tokens to `origin`
+/// ("https://host[:port]") too, besides the endpoint's own origin (the default
+/// and usually the only one). Plain http only for loopback hosts.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_allow_origin(
+    config: *mut sigma_config,
+    origin: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `origin` is NULL or NUL-terminated.
+    unsafe { set(config, error_out, |c| c.allow_origin(string_arg(origin, "origin")?)) }
+}
