@@ -20,8 +20,12 @@ clients. --tls serves HTTPS with a certificate made at start, signed by a fresh 
 whose PEM is written to --cert-out. --exit-with-stdin makes the mock exit when its
 standard input closes, so a harness that dies never leaves it running.
 
-Endpoints: POST /v2/auth/token, GET /v2/whoami, and for tests POST /__mock/faults,
-GET /__mock/stats, POST /__mock/reset[?tokens=1], POST /__mock/expire[?refresh=1].";
+Endpoints: POST /v2/auth/token, GET /v2/whoami, /v2/redirect?status=&location=
+(an API endpoint that redirects), /v2/echo[?status=N] (any method; shows the headers
+received), and
+for tests POST /__mock/faults, GET /__mock/stats, POST /__mock/reset[?tokens=1],
+POST /__mock/expire[?refresh=1]. Stats list the headers of the last 200 requests to
+API paths, so tests see where a bearer token went.";
 
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -47,6 +47,56 @@ pub enum Fault {
         status: u16,
         location: String,
     },
+    /// Answer with Sigma's envelope whose `field` ("message", "requestId",
+    /// "code" or "error_description") echoes `what` the client sent ("secret",
+    /// "refresh_token", "body" or "authorization") in `encoding` ("raw", "form",
+    /// "percent", "base64", "base64url", "base64nopad"): a server that leaks
+    /// back what it was given.
+    Echo {
+        #[serde(default = "unauthorized")]
+        status: u16,
+        field: EchoField,
+        what: EchoWhat,
+        #[serde(default)]
+        encoding: EchoEncoding,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+pub enum EchoField {
+    #[serde(rename = "message")]
+    Message,
+    #[serde(rename = "requestId")]
+    RequestId,
+    #[serde(rename = "code")]
+    Code,
+    #[serde(rename = "error_description")]
+    ErrorDescription,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum EchoWhat {
+    Secret,
+    RefreshToken,
+    Body,
+    Authorization,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum EchoEncoding {
+    #[default]
+    Raw,
+    Form,
+    Percent,
+    Base64,
+    Base64url,
+    Base64nopad,
+}
+
+fn unauthorized() -> u16 {
+    401
 }
 
 fn ok() -> u16 {
@@ -75,6 +125,9 @@ pub fn parse_list(body: &[u8]) -> Result<Vec<Fault>, String> {
                 return Err(format!("body fault needs a valid status, got {status}"));
             }
             Fault::Trickle { interval_ms: 0 } => return Err("trickle needs interval_ms > 0".into()),
+            Fault::Echo { status, .. } if !(400..=599).contains(status) => {
+                return Err(format!("echo fault needs a 4xx or 5xx status, got {status}"));
+            }
             _ => {}
         }
     }

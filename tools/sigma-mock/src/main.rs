@@ -91,6 +91,7 @@ async fn serve(options: cli::Options) -> Result<(), String> {
             _ = &mut stdin_closed => return Ok(()),
         };
         let _ = stream.set_nodelay(true);
+        state.record_connection();
         let state = state.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {

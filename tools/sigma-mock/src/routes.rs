@@ -16,9 +16,28 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropC
     let flag = |name: &str| {
         form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k == name && matches!(&*v, "1" | "true" | "yes"))
     };
+    if !path.starts_with("/__mock/") && path != "/v2/auth/token" {
+        state.record_api_request(req.method().as_str(), &path, req.headers());
+    }
     Ok(match (req.method().clone(), path.as_str()) {
         (_, "/v2/auth/token") => return token::handle(state, req).await,
         (Method::GET, "/v2/whoami") => whoami(state, &req),
+        // An API endpoint that redirects, e.g. to another host: /v2/redirect?status=307&location=URL
+        (_, "/v2/redirect") => redirect(&query),
+        // Answers any method with the headers it got: 200, or ?status=N (200-599).
+        (_, "/v2/echo") => {
+            let headers: Vec<(String, String)> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let status = form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "status")
+                .and_then(|(_, v)| v.parse::<u16>().ok())
+                .filter(|s| (200..=599).contains(s))
+                .unwrap_or(200);
+            reply::json_value(status, &json!({ "headers": headers }))
+        }
         (Method::GET, "/__mock/stats") => reply::json_value(200, &json!(state.stats())),
         (Method::POST, "/__mock/faults") => queue_faults(state, req).await,
         (Method::POST, "/__mock/reset") => {
@@ -34,6 +53,23 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropC
         }
         _ => reply::envelope(404, "Not found"),
     })
+}
+
+fn redirect(query: &str) -> Reply {
+    let param =
+        |name: &str| form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let status = param("status").and_then(|s| s.parse::<u16>().ok()).filter(|s| (300..=399).contains(s)).unwrap_or(302);
+    let Some(location) = param("location") else {
+        return reply::envelope(400, "location is required");
+    };
+    let mut reply = reply::envelope(status, "Moved");
+    match hyper::header::HeaderValue::from_str(&location) {
+        Ok(value) => {
+            reply.headers_mut().insert(header::LOCATION, value);
+            reply
+        }
+        Err(_) => reply::envelope(400, "location is not a valid header value"),
+    }
 }
 
 /// Stands for any protected endpoint: answers 200 only to a live access token.

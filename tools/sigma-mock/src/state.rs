@@ -62,12 +62,25 @@ pub struct Stats {
     pub by_status: BTreeMap<String, u64>,
     pub whoami: u64,
     pub whoami_by_status: BTreeMap<String, u64>,
+    /// TCP connections accepted: tells a test whether a client kept one alive.
+    pub connections: u64,
     /// The most token requests that were being served at the same moment.
     pub max_concurrent_token_requests: u64,
     pub faults_pending: usize,
     pub last_token_request: Option<RequestInfo>,
     /// The last 1000 token requests, oldest first: when each arrived and its grant.
     pub recent_token_requests: VecDeque<LoggedRequest>,
+    /// The last 200 requests to anything but the token endpoint and /__mock/*,
+    /// with every header as received (bearer tokens included: this is how tests
+    /// see where a token went).
+    pub recent_api_requests: VecDeque<ApiRequest>,
+}
+
+#[derive(Clone, Serialize)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Clone, Serialize)]
@@ -134,8 +147,23 @@ impl State {
         log.push_back(LoggedRequest { at_ms, grant: grant.to_string() });
     }
 
+    pub fn record_api_request(&self, method: &str, path: &str, headers: &hyper::HeaderMap) {
+        let headers =
+            headers.iter().map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+        let mut inner = self.lock();
+        let log = &mut inner.stats.recent_api_requests;
+        if log.len() == 200 {
+            log.pop_front();
+        }
+        log.push_back(ApiRequest { method: method.to_string(), path: path.to_string(), headers });
+    }
+
     pub fn record_token_status(&self, status: &str) {
         *self.lock().stats.by_status.entry(status.to_string()).or_default() += 1;
+    }
+
+    pub fn record_connection(&self) {
+        self.lock().stats.connections += 1;
     }
 
     pub fn record_whoami(&self, status: u16) {

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::{header, HeaderMap, Method, Request};
 use serde_json::json;
 
-use crate::faults::Fault;
+use crate::faults::{EchoEncoding, EchoField, EchoWhat, Fault};
 use crate::reply::{self, full, Reply};
 use crate::state::{random_token, Redeem, RequestInfo, State};
 
@@ -95,7 +95,45 @@ async fn respond(state: &State, req: &TokenRequest, fault: Option<Fault>) -> Res
             let bytes = collected(grant(state, req)).await?;
             Ok(reply::with_body(200, "application/json", reply::aborted_midway(bytes)))
         }
+        Fault::Echo { status, field, what, encoding } => Ok(echo(req, status, field, what, encoding)),
     }
+}
+
+/// The envelope with one field echoing, encoded, something the client sent.
+fn echo(req: &TokenRequest, status: u16, field: EchoField, what: EchoWhat, encoding: EchoEncoding) -> Reply {
+    let secret = req.basic.as_ref().map(|(_, s)| s.as_str()).or(req.field("client_secret"));
+    let said = match what {
+        EchoWhat::Secret => secret.unwrap_or_default().to_string(),
+        EchoWhat::RefreshToken => req.field("refresh_token").unwrap_or_default().to_string(),
+        EchoWhat::Body => String::from_utf8_lossy(&req.raw_body).into_owned(),
+        EchoWhat::Authorization => req.authorization.clone().unwrap_or_default(),
+    };
+    let encoded = match encoding {
+        EchoEncoding::Raw => said,
+        EchoEncoding::Form => form_urlencoded::byte_serialize(said.as_bytes()).collect(),
+        EchoEncoding::Percent => {
+            percent_encoding::utf8_percent_encode(&said, percent_encoding::NON_ALPHANUMERIC).to_string()
+        }
+        EchoEncoding::Base64 => base64::engine::general_purpose::STANDARD.encode(said),
+        EchoEncoding::Base64url => base64::engine::general_purpose::URL_SAFE.encode(said),
+        EchoEncoding::Base64nopad => base64::engine::general_purpose::STANDARD_NO_PAD.encode(said),
+    };
+    let mut body = json!({
+        "message": "Invalid client credentials",
+        "code": "unauthorized",
+        "requestId": crate::state::request_id(),
+    });
+    let key = match field {
+        EchoField::Message => "message",
+        EchoField::RequestId => "requestId",
+        EchoField::Code => "code",
+        EchoField::ErrorDescription => "error_description",
+    };
+    body[key] = json!(format!("echo: {encoded}"));
+    if field == EchoField::RequestId {
+        body[key] = json!(encoded);
+    }
+    reply::json_value(status, &body)
 }
 
 async fn collected(reply: Reply) -> Result<Vec<u8>, DropConnection> {
@@ -122,11 +160,20 @@ struct TokenRequest {
     rejection: Option<(u16, String)>,
     form: Vec<(String, String)>,
     basic: Option<(String, String)>,
+    /// As received, for the echo fault.
+    raw_body: bytes::Bytes,
+    authorization: Option<String>,
 }
 
 impl TokenRequest {
     fn classify(state: &State, method: Method, headers: &HeaderMap, body: Option<bytes::Bytes>) -> Self {
-        let mut request = TokenRequest { rejection: None, form: Vec::new(), basic: None };
+        let mut request = TokenRequest {
+            rejection: None,
+            form: Vec::new(),
+            basic: None,
+            raw_body: bytes::Bytes::new(),
+            authorization: header_str(headers, header::AUTHORIZATION),
+        };
         let mut reject = |status: u16, message: &str| {
             request.rejection.get_or_insert((status, message.to_string()));
         };
@@ -172,6 +219,7 @@ impl TokenRequest {
         state.record_grant(grant_type, request_info(headers, auth_kind, names));
         request.form = form;
         request.basic = basic;
+        request.raw_body = body;
         request
     }
 

@@ -292,3 +292,38 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Option
     }
     None
 }
+
+#[test]
+fn echo_faults_leak_back_what_the_client_sent_in_the_chosen_field_and_encoding() {
+    let mock = start(&[]);
+    mock.faults(
+        r#"[{"kind":"echo","field":"message","what":"secret"},
+            {"kind":"echo","field":"requestId","what":"secret","encoding":"base64"},
+            {"kind":"echo","field":"error_description","what":"body","encoding":"form"},
+            {"kind":"echo","field":"code","what":"secret","encoding":"percent","status":400}]"#,
+    );
+    let raw = client_credentials(&mock);
+    assert_eq!(raw.status, 401);
+    assert_eq!(raw.json()["message"], "echo: demo-secret");
+    assert_eq!(client_credentials(&mock).json()["requestId"], "ZGVtby1zZWNyZXQ=");
+    let body = client_credentials(&mock).json()["error_description"].as_str().unwrap().to_string();
+    assert!(body.contains("client_secret%3Ddemo-secret"), "{body}");
+    let code = client_credentials(&mock);
+    assert_eq!((code.status, code.json()["code"].as_str()), (400, Some("echo: demo%2Dsecret")));
+}
+
+#[test]
+fn api_redirects_and_the_echo_endpoint_and_the_headers_they_saw() {
+    let mock = start(&[]);
+    let moved = mock.get("/v2/redirect?status=307&location=http%3A%2F%2F127.0.0.2%3A9%2Fx", Some("Bearer abc"));
+    assert_eq!((moved.status, moved.header("location")), (307, Some("http://127.0.0.2:9/x")));
+    let echoed = mock.get("/v2/echo", Some("Bearer xyz"));
+    assert_eq!(echoed.status, 200);
+    assert!(echoed.body.contains("Bearer xyz"), "{}", echoed.body);
+    let seen = mock.stats()["recent_api_requests"].clone();
+    let paths: Vec<&str> = seen.as_array().unwrap().iter().map(|r| r["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/v2/redirect", "/v2/echo"]);
+    assert!(seen.to_string().contains("Bearer abc") && seen.to_string().contains("Bearer xyz"));
+    client_credentials(&mock);
+    assert_eq!(mock.stats()["recent_api_requests"].as_array().unwrap().len(), 2, "token requests are not logged");
+}
