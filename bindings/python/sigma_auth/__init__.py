@@ -27,6 +27,7 @@ from ._errors import (
     Timeout,
 )
 from ._native import lib as _lib
+from ._secret import Secret
 from ._token import Token, get_token, refresh_token
 
 __version__: str = _lib.sigma_version().decode()
@@ -35,6 +36,7 @@ __all__ = [
     "Client",
     "Config",
     "Token",
+    "Secret",
     "get_token",
     "refresh_token",
     "Status",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Optional
+from typing import Optional, Union
 
 from . import _native
-from ._config import Config, encode
+from ._config import Config
 from ._errors import check
 from ._handle import Handle, Managed
+from ._secret import Secret, hide
 from ._token import Token, _take
 
 lib = _native.lib
@@ -60,12 +61,29 @@ class Client(Managed):
         """The current access token, for ``Authorization: Bearer ...``."""
         return self.token().access_token
 
-    def invalidate(self, access_token: str) -> None:
-        """Report that an API call was refused (401) with ``access_token``. The
-        cached token is dropped only if it is still that one."""
-        raw = encode("access_token", access_token)
+    def invalidate(self, access_token: Union[str, Secret, Token]) -> None:
+        """Report that an API call was refused (401) with this token (its text, or
+        the ``Token`` itself). The cached token is dropped only if it is still
+        that one, so a burst of 401s causes one new fetch."""
+        if isinstance(access_token, Token):
+            self._invalidate_serial(access_token.serial)
+            return
+        access_token = hide(access_token)  # first: no frame of ours holds it in clear
         with self._borrow() as pointer:
-            lib.sigma_client_invalidate(pointer, raw)
+            lib.sigma_client_invalidate(pointer, access_token._encode("access_token"))
+
+    def _invalidate_serial(self, serial: int) -> None:
+        with self._borrow() as pointer:
+            lib.sigma_client_invalidate_serial(pointer, serial)
+
+    def _origin_allowed(self, scheme: str, host: str, port: Optional[int]) -> bool:
+        """Whether a request to this origin may carry the token (the endpoint's
+        origin, or one of ``Config(allowed_origins=...)``); asked by the adapters
+        for every request, with the origin as their HTTP library parsed it."""
+        if not (scheme and host) or not 0 <= (port or 0) <= 65535:
+            return False
+        with self._borrow() as pointer:
+            return bool(lib.sigma_client_origin_allowed(pointer, scheme.encode(), host.encode(), port or 0))
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Callable, Optional, Union
+from typing import Callable, Iterable, Optional, Union
 
 from . import _native
 from ._errors import check
 from ._handle import Handle, Managed
+from ._secret import Secret, hide
 
 lib = _native.lib
 
@@ -38,13 +39,16 @@ class Config(Managed):
     ``endpoint`` is a cloud name (``"aws-us-east"``) or an https base URL (plain
     http only for loopback). Times are in seconds. ``token_cache`` is a directory
     through which processes share tokens (``from_env`` reads SIGMA_TOKEN_CACHE).
+    ``allowed_origins`` lists origins (``"https://host[:port]"``) besides the
+    endpoint's own to which the HTTP adapters may send tokens. ``client_secret``
+    may be a ``str`` or a ``sigma_auth.Secret``.
     """
 
     def __init__(
         self,
         endpoint: str,
         client_id: str,
-        client_secret: str,
+        client_secret: Union[str, Secret],
         *,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
@@ -54,15 +58,18 @@ class Config(Managed):
         refresh_margin: Optional[float] = None,
         user_agent_suffix: Optional[str] = None,
         token_cache: Union[str, "os.PathLike[str]", None] = None,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
-        raw = (encode("endpoint", endpoint), encode("client_id", client_id), encode("client_secret", client_secret))
+        client_secret = hide(client_secret)  # first: no frame of ours holds it in clear
         self._endpoint = endpoint
         self._client_id = client_id
         pointer = _native.config_p()
         error = _native.error_p()
-        check(lib.sigma_config_new(*raw, ctypes.byref(pointer), ctypes.byref(error)), error)
+        check(lib.sigma_config_new(encode("endpoint", endpoint), encode("client_id", client_id),
+                                   client_secret._encode("client_secret"), ctypes.byref(pointer),
+                                   ctypes.byref(error)), error)
         self._finish(pointer, timeout, connect_timeout, max_attempts, ca_file, basic_auth, refresh_margin,
-                     user_agent_suffix, token_cache)
+                     user_agent_suffix, token_cache, allowed_origins)
 
     @classmethod
     def from_env(cls, **options: object) -> "Config":
@@ -88,6 +95,7 @@ class Config(Managed):
         refresh_margin: Optional[float] = None,
         user_agent_suffix: Optional[str] = None,
         token_cache: Union[str, "os.PathLike[str]", None] = None,
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         self._handle = Handle(pointer, lib.sigma_config_free, "Config")
         try:
@@ -115,6 +123,10 @@ class Config(Managed):
                 self._set(lib.sigma_config_set_user_agent_suffix, encode("user_agent_suffix", user_agent_suffix))
             if token_cache is not None:
                 self._set(lib.sigma_config_set_token_cache, encode("token_cache", os.fspath(token_cache)))
+            if isinstance(allowed_origins, str):
+                raise TypeError("allowed_origins must be a list of origins, not one str")
+            for origin in allowed_origins:
+                self._set(lib.sigma_config_allow_origin, encode("allowed_origins", origin))
         except BaseException:
             self.close()
             raise

@@ -5,11 +5,12 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import datetime
-from typing import Optional
+from typing import Optional, Union
 
 from . import _native
-from ._config import Config, encode
+from ._config import Config
 from ._errors import check
+from ._secret import Secret, hide
 
 lib = _native.lib
 
@@ -65,13 +66,14 @@ def get_token(config: Config) -> Token:
     return _take(token)
 
 
-def refresh_token(config: Config, refresh_token: str) -> Token:
+def refresh_token(config: Config, refresh_token: Union[str, Secret]) -> Token:
     """Exchanges a refresh token. Sigma's are single use: keep the new one."""
-    raw = encode("refresh_token", refresh_token)
+    refresh_token = hide(refresh_token)  # first: no frame of ours holds it in clear
     with _config(config)._borrow() as pointer:
         token = _native.token_p()
         error = _native.error_p()
-        check(lib.sigma_token_refresh(pointer, raw, ctypes.byref(token), ctypes.byref(error)), error)
+        check(lib.sigma_token_refresh(pointer, refresh_token._encode("refresh_token"), ctypes.byref(token),
+                                      ctypes.byref(error)), error)
     return _take(token)
 
 
