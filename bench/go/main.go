@@ -67,7 +67,7 @@ func source(impl, url string) oauth2.TokenSource {
 		cc := credentials(url)
 		return cc.TokenSource(context.Background()) // a ReuseTokenSource
 	}
-	client, err := sigmaauth.NewClient(sigmaauth.Config{Endpoint: url, ClientID: "demo-client", ClientSecret: "demo-secret"})
+	client, err := sigmaauth.NewClient(sigmaauth.Config{Endpoint: url, ClientID: "demo-client", ClientSecret: sigmaauth.NewSecret("demo-secret")})
 	if err != nil {
 		fail(err)
 	}
@@ -137,7 +137,7 @@ func refresh(src oauth2.TokenSource, goroutines int, duration time.Duration) map
 func fresh(impl, url string, tokens int) map[string]any {
 	cc := credentials(url)
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: http.DefaultTransport})
-	cfg := sigmaauth.Config{Endpoint: url, ClientID: "demo-client", ClientSecret: "demo-secret"}
+	cfg := sigmaauth.Config{Endpoint: url, ClientID: "demo-client", ClientSecret: sigmaauth.NewSecret("demo-secret")}
 	samples := make([]time.Duration, tokens)
 	start := time.Now()
 	for i := range samples {
@@ -157,7 +157,7 @@ func fresh(impl, url string, tokens int) map[string]any {
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	name := "x/oauth2 clientcredentials Token (Go)"
 	if impl == "sigma" {
-		name = "sigmaauth.GetToken (Go, new connection each call)"
+		name = "sigmaauth.GetToken (Go, stateless function, connection kept alive)"
 	}
 	return map[string]any{"name": name, "tokens": tokens, "tokens_per_sec": float64(tokens) / elapsed.Seconds(),
 		"p50_ns": pct(samples, 0.5), "p99_ns": pct(samples, 0.99)}

@@ -7,6 +7,8 @@ package sigmaauth
 import "C"
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,37 +17,53 @@ import (
 )
 
 // Client keeps a token fresh and is an oauth2.TokenSource. Safe for concurrent
-// use: Token returns the cached token without touching the network, refreshes
-// once in the background near expiry, and makes a single request when none is
-// usable, however many goroutines ask.
+// use: a cached token is returned without touching the network, it is refreshed
+// once in the background near expiry, and when none is usable a single request
+// is made however many goroutines ask. Goroutines waiting for that request are
+// parked in Go (they hold no OS thread) and stop waiting when their context
+// ends; the request itself goes on for the others.
 type Client struct {
-	mu     sync.RWMutex // read-held by every C call; Close takes it to free
 	native *C.sigma_client
+	// Bit 0: closed. Above it: C calls in flight, two per call. The C client
+	// is freed by Close, or by the last call to return after Close.
+	calls atomic.Int64
+	freed atomic.Bool
 
-	// The Go form of the last token handed out, built once per token. Tokens are
-	// told apart by serial number, so no C token is kept (nor any address
-	// compared, which a freed and reused token could fool).
+	// The Go forms of the last token handed out, built once per token. Tokens
+	// are told apart by serial number; no C token is kept.
 	view atomic.Pointer[tokenView]
+
+	// The one blocking C call for a token, shared by every waiting goroutine.
+	flightMu sync.Mutex
+	flight   *flight
 }
 
 type tokenView struct {
-	serial  uint64
-	goToken oauth2.Token
+	serial uint64
+	token  Token
+	oauth  oauth2.Token
 }
 
-// takeTokenView copies a C token into its Go form and frees it.
+type flight struct {
+	done chan struct{}
+	view *tokenView
+	err  error
+}
+
+// takeTokenView copies a C token into its Go forms and frees it.
 func takeTokenView(t *C.sigma_token) *tokenView {
 	defer C.sigma_token_free(t)
 	token := tokenFromC(t)
 	return &tokenView{
-		serial:  token.Serial,
-		goToken: oauth2.Token{AccessToken: token.AccessToken, TokenType: "Bearer", Expiry: token.Expiry},
+		serial: token.Serial,
+		token:  *token,
+		oauth:  oauth2.Token{AccessToken: token.AccessToken.Reveal(), TokenType: "Bearer", Expiry: token.Expiry},
 	}
 }
 
 var _ oauth2.TokenSource = (*Client)(nil)
 
-// NewClient makes a client for cfg. No request is made until the first Token.
+// NewClient makes a client for cfg. No request is made until the first token.
 func NewClient(cfg Config) (*Client, error) {
 	native, err := cfg.native()
 	if err != nil {
@@ -62,34 +80,134 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// acquire starts a C call; false after Close. Every true is matched by release.
+func (c *Client) acquire() bool {
+	if c.calls.Add(2)&1 != 0 {
+		c.release()
+		return false
+	}
+	return true
+}
+
+func (c *Client) release() {
+	if c.calls.Add(-2) == 1 {
+		c.free()
+	}
+}
+
+func (c *Client) free() {
+	if c.freed.CompareAndSwap(false, true) {
+		C.sigma_client_free(c.native)
+	}
+}
+
+// Close frees the client. Safe to call more than once and concurrently with
+// other calls: it never waits for them (a request in flight finishes on its
+// own), and later calls return ErrClosed.
+func (c *Client) Close() error {
+	if c.calls.Or(1) == 0 {
+		c.free()
+	}
+	runtime.SetFinalizer(c, nil)
+	c.view.Store(nil)
+	return nil
+}
+
 // Token returns a token valid for at least 10 more seconds, as an oauth2.Token
-// (a fresh copy each call: callers may modify it).
+// (a fresh copy each call: callers may modify it). Note that fmt prints an
+// oauth2.Token's AccessToken (it is x/oauth2's type); CurrentToken returns a
+// Token that never prints its secrets.
 func (c *Client) Token() (*oauth2.Token, error) {
-	c.mu.RLock()
-	if c.native == nil {
-		c.mu.RUnlock()
+	return c.TokenContext(context.Background())
+}
+
+// TokenContext is Token, waiting at most until ctx is done: then it returns an
+// error wrapping ctx.Err() (errors.Is(err, context.DeadlineExceeded) holds),
+// while the request others wait for goes on.
+func (c *Client) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	view, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	copied := view.oauth
+	return &copied, nil
+}
+
+// CurrentToken is TokenContext returning this package's Token, whose tokens are
+// Secrets that no fmt verb, JSON encoding or slog handler prints.
+func (c *Client) CurrentToken(ctx context.Context) (*Token, error) {
+	view, err := c.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	copied := view.token
+	return &copied, nil
+}
+
+// current returns the view of a usable token: the one held if still current,
+// else one the library has cached, else the result of the shared request.
+func (c *Client) current(ctx context.Context) (*tokenView, error) {
+	if !c.acquire() {
 		return nil, ErrClosed
 	}
-	// The hot path: one C call asks whether the token already held is current.
-	if view := c.view.Load(); view != nil && C.sigma_client_serial_is_current(c.native, C.uint64_t(view.serial)) != 0 {
-		c.mu.RUnlock()
+	view := c.view.Load()
+	if view != nil && C.sigma_client_serial_is_current(c.native, C.uint64_t(view.serial)) != 0 {
+		c.release()
 		runtime.KeepAlive(c)
-		copied := view.goToken
-		return &copied, nil
+		return view, nil
 	}
 	var t *C.sigma_token
-	var cerr *C.sigma_error
-	status := C.sigma_client_token(c.native, &t, &cerr)
-	c.mu.RUnlock()
+	cached := C.sigma_client_cached_token(c.native, &t) != 0
+	c.release()
 	runtime.KeepAlive(c)
-	if status != C.SIGMA_STATUS_OK {
-		return nil, takeError(status, cerr)
+	if cached {
+		view = takeTokenView(t)
+		c.view.Store(view)
+		return view, nil
 	}
+	return c.wait(ctx)
+}
 
-	view := takeTokenView(t)
-	c.view.Store(view)
-	copied := view.goToken
-	return &copied, nil
+// wait joins the request in flight, or starts it, and waits in Go.
+func (c *Client) wait(ctx context.Context) (*tokenView, error) {
+	c.flightMu.Lock()
+	f := c.flight
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		c.flight = f
+		go c.fly(f)
+	}
+	c.flightMu.Unlock()
+	select {
+	case <-f.done:
+		return f.view, f.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sigmaauth: stopped waiting for a token: %w", ctx.Err())
+	}
+}
+
+// fly makes the one blocking C call for a token (the only goroutine that
+// holds an OS thread while a request is in flight), then wakes every waiter.
+func (c *Client) fly(f *flight) {
+	if !c.acquire() {
+		f.err = ErrClosed
+	} else {
+		var t *C.sigma_token
+		var cerr *C.sigma_error
+		status := C.sigma_client_token(c.native, &t, &cerr)
+		c.release()
+		if status != C.SIGMA_STATUS_OK {
+			f.err = takeError(status, cerr)
+		} else {
+			f.view = takeTokenView(t)
+			c.view.Store(f.view)
+		}
+	}
+	runtime.KeepAlive(c)
+	c.flightMu.Lock()
+	c.flight = nil
+	c.flightMu.Unlock()
+	close(f.done)
 }
 
 // Invalidate reports that an API call was refused (401) with accessToken. The
@@ -101,24 +219,18 @@ func (c *Client) Invalidate(accessToken string) {
 		return
 	}
 	defer freeSecret(rejected)
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if c.native != nil {
+	if c.acquire() {
 		C.sigma_client_invalidate(c.native, rejected)
+		c.release()
 	}
 	runtime.KeepAlive(c)
 }
 
-// Close frees the client. Safe to call more than once, and concurrently with
-// other calls (it waits for them); later calls return ErrClosed.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.native != nil {
-		C.sigma_client_free(c.native)
-		c.native = nil
-		runtime.SetFinalizer(c, nil)
+// invalidateSerial is Invalidate by the token's serial number.
+func (c *Client) invalidateSerial(serial uint64) {
+	if c.acquire() {
+		C.sigma_client_invalidate_serial(c.native, C.uint64_t(serial))
+		c.release()
 	}
-	c.view.Store(nil)
-	return nil
+	runtime.KeepAlive(c)
 }

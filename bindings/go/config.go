@@ -6,7 +6,9 @@ package sigmaauth
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -15,13 +17,14 @@ import (
 
 // Config says where tokens come from and how patiently to ask. Zero values mean
 // the library's defaults (30 s deadline, 10 s connect, 3 attempts, form auth,
-// bundled web roots). fmt never prints ClientSecret.
+// bundled web roots). No text form of a Config (fmt, JSON, slog) shows the
+// secret: it is a Secret.
 type Config struct {
 	// Endpoint is a cloud name ("aws-us-east") or an https base URL (http only
 	// for loopback hosts).
 	Endpoint        string
 	ClientID        string
-	ClientSecret    string
+	ClientSecret    Secret
 	Timeout         time.Duration // overall deadline of one token call, retries included
 	ConnectTimeout  time.Duration
 	MaxAttempts     int    // 1 to 10
@@ -32,6 +35,10 @@ type Config struct {
 	// TokenCache is a directory through which processes share tokens (one
 	// refresh at a time across processes); empty means off.
 	TokenCache string
+	// AllowedOrigins lists origins ("https://host[:port]") besides the
+	// endpoint's own to which HTTPClient may send tokens, such as a gateway in
+	// front of Sigma. Every other request, redirect hops included, gets none.
+	AllowedOrigins []string
 }
 
 // ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
@@ -47,7 +54,7 @@ func ConfigFromEnv() (Config, error) {
 	return Config{
 		Endpoint:     strings.TrimSpace(os.Getenv("SIGMA_BASE_URL")),
 		ClientID:     strings.TrimSpace(os.Getenv("SIGMA_CLIENT_ID")),
-		ClientSecret: strings.TrimSpace(os.Getenv("SIGMA_CLIENT_SECRET")),
+		ClientSecret: NewSecret(strings.TrimSpace(os.Getenv("SIGMA_CLIENT_SECRET"))),
 		TokenCache:   os.Getenv("SIGMA_TOKEN_CACHE"),
 	}, nil
 }
@@ -59,6 +66,18 @@ func (c Config) String() string {
 
 // GoString keeps %#v from printing the secret too.
 func (c Config) GoString() string { return c.String() }
+
+// LogValue logs the config as a group, without its secret.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("client_id", c.ClientID),
+		slog.String("client_secret", redacted), slog.String("token_cache", c.TokenCache))
+}
+
+// MarshalJSON encodes the config with its secret redacted.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // the same fields, without this method
+	return json.Marshal(plain(c))
+}
 
 // native builds the C config; the caller frees it with C.sigma_config_free.
 func (c Config) native() (*C.sigma_config, error) {
@@ -72,7 +91,7 @@ func (c Config) native() (*C.sigma_config, error) {
 		return nil, err
 	}
 	defer freeString(id)
-	secret, err := cString("ClientSecret", c.ClientSecret)
+	secret, err := cString("ClientSecret", c.ClientSecret.Reveal())
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +172,13 @@ func (c Config) apply(native *C.sigma_config) error {
 		return C.sigma_config_set_token_cache(native, v, &cerr)
 	}); err != nil {
 		return err
+	}
+	for _, origin := range c.AllowedOrigins {
+		if err := setText("AllowedOrigins", origin, func(v *C.char) C.sigma_status {
+			return C.sigma_config_allow_origin(native, v, &cerr)
+		}); err != nil {
+			return err
+		}
 	}
 	return setText("UserAgentSuffix", c.UserAgentSuffix, func(v *C.char) C.sigma_status {
 		return C.sigma_config_set_user_agent_suffix(native, v, &cerr)

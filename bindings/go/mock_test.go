@@ -78,12 +78,20 @@ func (m *mock) faults(t testing.TB, faults ...string) {
 
 func (m *mock) expire(t testing.TB) { m.post(t, "/__mock/expire", "") }
 
+type apiRequest struct {
+	Method  string      `json:"method"`
+	Path    string      `json:"path"`
+	Headers [][2]string `json:"headers"`
+}
+
 type stats struct {
-	TokenRequests  int            `json:"token_requests"`
-	ByGrant        map[string]int `json:"by_grant"`
-	ByStatus       map[string]int `json:"by_status"`
-	WhoamiByStatus map[string]int `json:"whoami_by_status"`
-	MaxConcurrent  int            `json:"max_concurrent_token_requests"`
+	RecentAPIRequests []apiRequest   `json:"recent_api_requests"`
+	TokenRequests     int            `json:"token_requests"`
+	Connections       int            `json:"connections"`
+	ByGrant           map[string]int `json:"by_grant"`
+	ByStatus          map[string]int `json:"by_status"`
+	WhoamiByStatus    map[string]int `json:"whoami_by_status"`
+	MaxConcurrent     int            `json:"max_concurrent_token_requests"`
 }
 
 func (m *mock) stats(t testing.TB) stats {

@@ -23,7 +23,7 @@ import (
 const secret = "demo-secret"
 
 func cfg(m *mock) sigmaauth.Config {
-	return sigmaauth.Config{Endpoint: m.URL, ClientID: "demo-client", ClientSecret: secret}
+	return sigmaauth.Config{Endpoint: m.URL, ClientID: "demo-client", ClientSecret: sigmaauth.NewSecret(secret)}
 }
 
 func TestGetTokenReturnsABearerToken(t *testing.T) {
@@ -32,7 +32,7 @@ func TestGetTokenReturnsABearerToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(token.AccessToken, "mock_at_") || !strings.HasPrefix(token.RefreshToken, "mock_rt_") {
+	if !strings.HasPrefix(token.AccessToken.Reveal(), "mock_at_") || !strings.HasPrefix(token.RefreshToken.Reveal(), "mock_rt_") {
 		t.Fatalf("unexpected token %v", token)
 	}
 	if token.TokenType != "bearer" || token.ExpiresIn != time.Hour {
@@ -53,7 +53,7 @@ func TestRefreshRotatesAndReuseIsInvalidGrant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.RefreshToken == first.RefreshToken {
+	if second.RefreshToken.Reveal() == first.RefreshToken.Reveal() {
 		t.Fatal("the refresh token did not rotate")
 	}
 	_, err = sigmaauth.RefreshToken(cfg(m), first.RefreshToken)
@@ -83,7 +83,7 @@ func TestEveryStatusMapsToItsSentinel(t *testing.T) {
 		{"500", sigmaauth.ErrServer, fault("status", `"status":500`), func(c *sigmaauth.Config) { c.MaxAttempts = 1 }},
 		{"404", sigmaauth.ErrHTTP, fault("body", `"status":404`, `"body":"{}"`), nil},
 		{"html", sigmaauth.ErrProtocol, fault("html"), nil},
-		{"secret", sigmaauth.ErrInvalidClient, "", func(c *sigmaauth.Config) { c.ClientSecret = "wrong" }},
+		{"secret", sigmaauth.ErrInvalidClient, "", func(c *sigmaauth.Config) { c.ClientSecret = sigmaauth.NewSecret("wrong") }},
 		{"cloud", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.Endpoint = "aws-mars" }},
 		{"http", sigmaauth.ErrInsecureURL, "", func(c *sigmaauth.Config) { c.Endpoint = "http://api.sigmacomputing.com" }},
 		{"attempts", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.MaxAttempts = 11 }},
@@ -291,7 +291,7 @@ func TestCloseWhileOthersCallIsSafe(t *testing.T) {
 func TestNoSecretOrTokenInAnyFormattedOutput(t *testing.T) {
 	m := startMock(t)
 	c := cfg(m)
-	c.ClientSecret = "S3CRET-VALUE-42"
+	c.ClientSecret = sigmaauth.NewSecret("S3CRET-VALUE-42")
 	_, err := sigmaauth.GetToken(c)
 	token, _ := sigmaauth.GetToken(cfg(m))
 	outputs := []string{}
@@ -299,7 +299,7 @@ func TestNoSecretOrTokenInAnyFormattedOutput(t *testing.T) {
 		outputs = append(outputs, fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v), fmt.Sprint(v))
 	}
 	for _, out := range outputs {
-		for _, hidden := range []string{"S3CRET-VALUE-42", token.AccessToken, token.RefreshToken} {
+		for _, hidden := range []string{"S3CRET-VALUE-42", token.AccessToken.Reveal(), token.RefreshToken.Reveal()} {
 			if strings.Contains(out, hidden) {
 				t.Fatalf("leaked in %q", out)
 			}
@@ -374,13 +374,13 @@ func TestAServerEchoingSecretsCannotLeakThemThroughErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.faults(t, fault("status", `"status":401`, fmt.Sprintf(`"message":"echo %s %s"`, secret, token.RefreshToken)))
+	m.faults(t, fault("status", `"status":401`, fmt.Sprintf(`"message":"echo %s %s"`, secret, token.RefreshToken.Reveal())))
 	_, err = sigmaauth.RefreshToken(cfg(m), token.RefreshToken)
 	if !errors.Is(err, sigmaauth.ErrInvalidGrant) {
 		t.Fatalf("want ErrInvalidGrant, got %v", err)
 	}
 	for _, out := range []string{fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)} {
-		if strings.Contains(out, secret) || strings.Contains(out, token.RefreshToken) {
+		if strings.Contains(out, secret) || strings.Contains(out, token.RefreshToken.Reveal()) {
 			t.Fatalf("leaked: %s", out)
 		}
 	}

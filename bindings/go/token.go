@@ -7,14 +7,19 @@ package sigmaauth
 import "C"
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"time"
 )
 
-// Token is an access token as Sigma issued it. fmt never prints the tokens.
+// Token is an access token as Sigma issued it. Its tokens are Secrets: no text
+// form of a Token (fmt, JSON, slog) shows them; use AccessToken.Reveal().
 type Token struct {
-	AccessToken  string
-	RefreshToken string // empty when the response had none
+	AccessToken  Secret
+	RefreshToken Secret // zero when the response had none
 	TokenType    string
 	ExpiresIn    time.Duration // lifetime as issued
 	Expiry       time.Time     // wall-clock expiry, for display
@@ -25,7 +30,7 @@ type Token struct {
 // String describes the token without revealing it.
 func (t Token) String() string {
 	refresh := ""
-	if t.RefreshToken != "" {
+	if !t.RefreshToken.IsZero() {
 		refresh = "[redacted]"
 	}
 	return fmt.Sprintf("sigmaauth.Token{AccessToken: [redacted], RefreshToken: %q, TokenType: %q, ExpiresIn: %s, Expiry: %s, Serial: %d}",
@@ -35,22 +40,30 @@ func (t Token) String() string {
 // GoString keeps %#v from printing the tokens too.
 func (t Token) GoString() string { return t.String() }
 
+// LogValue logs the token's lifetime and serial, never the tokens.
+func (t Token) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("access_token", redacted), slog.Duration("expires_in", t.ExpiresIn),
+		slog.Time("expiry", t.Expiry), slog.Uint64("serial", t.Serial))
+}
+
 func tokenFromC(t *C.sigma_token) *Token {
 	token := &Token{
-		AccessToken: C.GoString(C.sigma_token_access_token(t)),
+		AccessToken: NewSecret(C.GoString(C.sigma_token_access_token(t))),
 		TokenType:   C.GoString(C.sigma_token_type(t)),
 		ExpiresIn:   time.Duration(C.sigma_token_expires_in(t)) * time.Second,
 		Expiry:      time.Unix(int64(C.sigma_token_expires_at(t)), 0),
 		Serial:      uint64(C.sigma_token_serial(t)),
 	}
 	if refresh := C.sigma_token_refresh_token(t); refresh != nil {
-		token.RefreshToken = C.GoString(refresh)
+		token.RefreshToken = NewSecret(C.GoString(refresh))
 	}
 	return token
 }
 
 // GetToken requests a new token with the client-credentials grant. No caching:
-// use a Client for that.
+// use a Client for that. Calls with the same configuration share one
+// connection pool (kept for the life of the process, for up to 16 distinct
+// configurations), so repeated calls reuse a kept-alive connection.
 func GetToken(cfg Config) (*Token, error) {
 	return request(cfg, func(native *C.sigma_config, out **C.sigma_token, cerr **C.sigma_error) C.sigma_status {
 		return C.sigma_token_get(native, out, cerr)
@@ -59,8 +72,8 @@ func GetToken(cfg Config) (*Token, error) {
 
 // RefreshToken exchanges a refresh token for a new token. Sigma's refresh tokens
 // are single use: keep the returned token's RefreshToken for next time.
-func RefreshToken(cfg Config, refreshToken string) (*Token, error) {
-	refresh, err := cString("refreshToken", refreshToken)
+func RefreshToken(cfg Config, refreshToken Secret) (*Token, error) {
+	refresh, err := cString("refreshToken", refreshToken.Reveal())
 	if err != nil {
 		return nil, err
 	}
@@ -70,13 +83,13 @@ func RefreshToken(cfg Config, refreshToken string) (*Token, error) {
 	})
 }
 
-// request runs one stateless token call on a native copy of cfg.
+// request runs one stateless token call on the shared native config for cfg.
 func request(cfg Config, call func(*C.sigma_config, **C.sigma_token, **C.sigma_error) C.sigma_status) (*Token, error) {
-	native, err := cfg.native()
+	native, done, err := statelessConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer C.sigma_config_free(native)
+	defer done()
 	var t *C.sigma_token
 	var cerr *C.sigma_error
 	if status := call(native, &t, &cerr); status != C.SIGMA_STATUS_OK {
@@ -84,4 +97,45 @@ func request(cfg Config, call func(*C.sigma_config, **C.sigma_token, **C.sigma_e
 	}
 	defer C.sigma_token_free(t)
 	return tokenFromC(t), nil
+}
+
+// The native configs of GetToken and RefreshToken, by configuration. A native
+// config holds its connection pool; entries are never freed, and the C
+// library lets any number of calls share one.
+var stateless struct {
+	sync.Mutex
+	configs map[string]*C.sigma_config
+}
+
+const maxStatelessConfigs = 16
+
+// statelessConfig returns the shared native config for cfg, and what to call
+// when the request is done (freeing it, when the table was full).
+func statelessConfig(cfg Config) (*C.sigma_config, func(), error) {
+	key := cfg.key()
+	stateless.Lock()
+	defer stateless.Unlock()
+	if native, ok := stateless.configs[key]; ok {
+		return native, func() {}, nil
+	}
+	native, err := cfg.native()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(stateless.configs) >= maxStatelessConfigs {
+		return native, func() { C.sigma_config_free(native) }, nil
+	}
+	if stateless.configs == nil {
+		stateless.configs = map[string]*C.sigma_config{}
+	}
+	stateless.configs[key] = native
+	return native, func() {}, nil
+}
+
+// key identifies a configuration; the secret only by its SHA-256.
+func (c Config) key() string {
+	digest := sha256.Sum256([]byte(c.ClientSecret.Reveal()))
+	return strings.Join([]string{c.Endpoint, c.ClientID, fmt.Sprintf("%x", digest), c.Timeout.String(),
+		c.ConnectTimeout.String(), fmt.Sprint(c.MaxAttempts), c.CAFile, fmt.Sprint(c.BasicAuth),
+		c.RefreshMargin.String(), c.UserAgentSuffix, c.TokenCache, strings.Join(c.AllowedOrigins, " ")}, "\x00")
 }

@@ -5,9 +5,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	sigmaauth "github.com/sigma-auth/sigma-auth/bindings/go"
 )
@@ -25,13 +27,16 @@ func main() {
 	}
 	defer client.Close()
 
-	token, err := client.Token()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	token, err := client.CurrentToken(ctx) // a Token whose secrets never print
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("Got a token valid until %s.\n", token.Expiry.Format("15:04:05 MST"))
-	fmt.Printf("Authorization: Bearer %.12s... (%d characters)\n", token.AccessToken, len(token.AccessToken))
+	fmt.Printf("Got %v.\n", token)
+	access := token.AccessToken.Reveal()
+	fmt.Printf("Authorization: Bearer %.12s... (%d characters)\n", access, len(access))
 
 	if strings.HasPrefix(cfg.Endpoint, "http") {
 		resp, err := client.HTTPClient(nil).Get(strings.TrimRight(cfg.Endpoint, "/") + "/v2/whoami")

@@ -1,0 +1,213 @@
+package sigmaauth_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	sigmaauth "github.com/sigma-auth/sigma-auth/bindings/go"
+)
+
+// reveals reports whether text gives secret away raw, URL-decoded (once or
+// twice) or inside base64 (either alphabet, any alignment): an oracle written
+// independently of the library's scrubber.
+func reveals(text, secret string) bool {
+	unquote := func(s string) string {
+		if u, err := url.QueryUnescape(s); err == nil {
+			return u
+		}
+		return s
+	}
+	candidates := []string{text, unquote(text), unquote(unquote(text))}
+	for _, run := range regexp.MustCompile(`[A-Za-z0-9+/_=-]{8,}`).FindAllString(text, -1) {
+		run = strings.TrimRight(run, "=")
+		for skip := 0; skip < 4 && skip < len(run); skip++ {
+			part := run[skip:]
+			if len(part)%4 == 1 {
+				part = part[:len(part)-1]
+			}
+			for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+				if plain, err := enc.DecodeString(part); err == nil {
+					candidates = append(candidates, string(plain), unquote(string(plain)))
+				}
+			}
+		}
+	}
+	for _, c := range candidates {
+		if strings.Contains(c, secret) {
+			return true
+		}
+	}
+	return false
+}
+
+const echoID, echoSecret = "cid1", "Xy9/kQ+zR=s3cr3t&a b"
+
+// everyText renders v in every way a program might print or log it.
+func everyText(v any) []string {
+	out := []string{fmt.Sprint(v), fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v),
+		fmt.Sprintf("%s", v), fmt.Sprintf("%q", v), fmt.Sprintf("%x", v)}
+	if data, err := json.Marshal(v); err == nil {
+		out = append(out, string(data))
+	}
+	for _, handler := range []func(*bytes.Buffer) slog.Handler{
+		func(b *bytes.Buffer) slog.Handler { return slog.NewJSONHandler(b, nil) },
+		func(b *bytes.Buffer) slog.Handler { return slog.NewTextHandler(b, nil) },
+	} {
+		var buf bytes.Buffer
+		slog.New(handler(&buf)).Info("event", "value", v)
+		out = append(out, buf.String())
+	}
+	return out
+}
+
+func TestAServerEchoingTheSecretInAnyFieldAndEncodingNeverGetsItIntoAnError(t *testing.T) {
+	m := startMock(t, "--client-id", echoID, "--client-secret", echoSecret)
+	for _, basic := range []bool{false, true} {
+		c := sigmaauth.Config{Endpoint: m.URL, ClientID: echoID, ClientSecret: sigmaauth.NewSecret(echoSecret),
+			BasicAuth: basic, MaxAttempts: 1}
+		for _, field := range []string{"message", "requestId", "code", "error_description"} {
+			for _, what := range []string{"secret", "body", "authorization"} {
+				for _, encoding := range []string{"raw", "form", "percent", "base64", "base64url", "base64nopad"} {
+					m.faults(t, fault("echo", fmt.Sprintf(`"field":%q,"what":%q,"encoding":%q`, field, what, encoding)))
+					_, err := sigmaauth.GetToken(c)
+					var e *sigmaauth.Error
+					if !errors.As(err, &e) || !errors.Is(err, sigmaauth.ErrInvalidClient) {
+						t.Fatalf("want ErrInvalidClient, got %v", err)
+					}
+					for _, text := range append(everyText(err), e.Message, e.RequestID) {
+						if reveals(text, echoSecret) {
+							t.Fatalf("basic=%v %s %s %s leaked: %s", basic, field, what, encoding, text)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+type holder struct {
+	cfg   sigmaauth.Config
+	token sigmaauth.Token
+}
+
+func TestConfigSecretAndTokensNeverPrintInAnyForm(t *testing.T) {
+	m := startMock(t)
+	c := cfg(m)
+	token, err := sigmaauth.GetToken(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := []string{secret, token.AccessToken.Reveal(), token.RefreshToken.Reveal()}
+	values := []any{c, &c, *token, token, token.AccessToken, holder{c, *token}, &holder{c, *token},
+		[]sigmaauth.Config{c}, map[string]any{"config": c, "token": token}}
+	for _, v := range values {
+		for _, text := range everyText(v) {
+			for _, h := range hidden {
+				if strings.Contains(text, h) {
+					t.Fatalf("%T leaked in %q", v, text)
+				}
+			}
+		}
+	}
+}
+
+// hosts are the API on 127.0.0.1 and two other origins: another host, and the
+// same host on another port (where net/http itself copies Authorization).
+func otherOrigins(t *testing.T) (*mock, []*mock) {
+	return startMock(t), []*mock{startMock(t, "--host", "127.0.0.2"), startMock(t)}
+}
+
+func assertNeverSawAToken(t *testing.T, other *mock, token string) {
+	t.Helper()
+	for _, seen := range other.stats(t).RecentAPIRequests {
+		for _, header := range seen.Headers {
+			if strings.EqualFold(header[0], "authorization") || strings.Contains(header[1], token) {
+				t.Fatalf("%s saw %s: %s", other.URL, header[0], header[1])
+			}
+		}
+	}
+}
+
+func TestHTTPClientNeverSendsTheTokenToAnotherOrigin(t *testing.T) {
+	api, others := otherOrigins(t)
+	client, err := sigmaauth.NewClient(cfg(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	hc := client.HTTPClient(nil)
+	for _, other := range others {
+		for _, status := range []int{302, 307, 308} {
+			for _, target := range []string{"/v2/echo", "/v2/echo?status=401"} {
+				u := fmt.Sprintf("%s/v2/redirect?status=%d&location=%s", api.URL, status, url.QueryEscape(other.URL+target))
+				resp, err := hc.Post(u, "text/plain", strings.NewReader("payload"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if want := map[bool]int{true: 401, false: 200}[strings.Contains(target, "401")]; resp.StatusCode != want {
+					t.Fatalf("%s %d %s: status %d", other.URL, status, target, resp.StatusCode)
+				}
+			}
+		}
+		resp, err := hc.Get(other.URL + "/v2/echo") // straight to the other origin
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		token, _ := client.Token()
+		assertNeverSawAToken(t, other, token.AccessToken)
+	}
+	if n := api.stats(t).TokenRequests; n != 1 {
+		t.Fatalf("a 401 from another origin caused %d token requests", n)
+	}
+}
+
+func TestAllowedOriginsGetTheToken(t *testing.T) {
+	api, others := otherOrigins(t)
+	c := cfg(api)
+	c.AllowedOrigins = []string{others[0].URL}
+	client, err := sigmaauth.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	resp, err := client.HTTPClient(nil).Get(others[0].URL + "/v2/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	token, _ := client.Token()
+	if seen := others[0].stats(t).RecentAPIRequests; len(seen) != 1 || !strings.Contains(fmt.Sprint(seen[0].Headers), token.AccessToken) {
+		t.Fatal("an allowed origin did not get the token")
+	}
+	c.AllowedOrigins = []string{"http://example.com"}
+	if _, err := sigmaauth.NewClient(c); !errors.Is(err, sigmaauth.ErrInsecureURL) {
+		t.Fatalf("want ErrInsecureURL, got %v", err)
+	}
+}
+
+func TestARequestThatCarriedTheTokenIsRetriedOnceOnA401(t *testing.T) {
+	m := startMock(t)
+	client, err := sigmaauth.NewClient(cfg(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	resp, err := client.HTTPClient(nil).Get(m.URL + "/v2/echo?status=401")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || len(m.stats(t).RecentAPIRequests) != 2 || m.stats(t).TokenRequests != 2 {
+		t.Fatalf("want one retry then the 401: %d, %+v", resp.StatusCode, m.stats(t))
+	}
+}
