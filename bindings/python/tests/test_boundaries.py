@@ -119,7 +119,7 @@ def test_an_allowed_origin_gets_the_token(two_hosts: tuple[Any, Any]) -> None:
     with pytest.raises(sigma_auth.InvalidArgument):
         Config(api.url, "a", "b", allowed_origins=["https://example.com/path"])
     with pytest.raises(TypeError):
-        Config(api.url, "a", "b", allowed_origins="https://example.com")  # type: ignore[arg-type]
+        Config(api.url, "a", "b", allowed_origins="https://example.com")
 
 
 def test_a_401_is_retried_at_most_once_per_request(mock: Any) -> None:
@@ -186,14 +186,15 @@ def formatted_with_locals(call: Callable[[], object]) -> str:
 def test_tracebacks_with_locals_show_no_secret_or_token(mock: Any) -> None:
     client = Client(Config(mock.url, "demo-client", "demo-secret"))
     token = client.token()
-    assert token.refresh_token is not None
-    hidden = ["demo-secret", SECRET, token.access_token, token.refresh_token]
+    refresh = token.refresh_token
+    assert refresh is not None
+    hidden = ["demo-secret", SECRET, token.access_token, refresh]
     failing: list[Callable[[], object]] = [
         lambda: Config("aws-mars", ID, SECRET),  # refused by the library
         lambda: Config(mock.url, ID, SECRET + "\0"),  # refused before it
         lambda: Config(mock.url, ID, Secret(SECRET), timeout=-1),
         lambda: sigma_auth.get_token(Config(mock.url, "demo-client", SECRET)),  # wrong secret: 401
-        lambda: sigma_auth.refresh_token(Config(mock.url, "demo-client", "demo-secret"), token.refresh_token + "\0"),
+        lambda: sigma_auth.refresh_token(Config(mock.url, "demo-client", "demo-secret"), refresh + "\0"),
         lambda: client.invalidate(token.access_token + "\0"),
         lambda: sigma_auth.refresh_token(Config(mock.url, "demo-client", "demo-secret"), "x" * 20000),
     ]
