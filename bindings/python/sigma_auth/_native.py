@@ -65,6 +65,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_token_serial": (ctypes.c_uint64, [token_p]),
     "sigma_client_new": (status_t, [config_p, ctypes.POINTER(client_p), ctypes.POINTER(error_p)]),
     "sigma_client_token": (status_t, [client_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
+    "sigma_client_cached_token": (ctypes.c_int, [client_p, ctypes.POINTER(token_p)]),
     "sigma_client_token_is_current": (ctypes.c_int, [client_p, token_p]),
     "sigma_client_serial_is_current": (ctypes.c_int, [client_p, ctypes.c_uint64]),
     "sigma_client_invalidate": (None, [client_p, char_p]),
