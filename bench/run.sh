@@ -84,8 +84,20 @@ stop_mock
 echo "== 3. fresh tokens over keep-alive"
 start_mock
 build/release/bench_c fresh "$MOCK_URL" "$fresh_tokens" | record
+build/release/bench_c fresh-client "$MOCK_URL" "$fresh_tokens" | record
 build/release/bench_go -mode fresh -impl oauth2 -url "$MOCK_URL" -tokens "$fresh_tokens" | record
 build/release/bench_go -mode fresh -impl sigma -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+build/release/bench_go -mode fresh -impl sigma-client -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+# Threads the library starts, and writes it makes, per 1,000 fetches over a
+# kept-alive connection (goals: no thread; one write per request).
+command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace; }
+for mode in fresh fresh-client; do
+  strace -f -qq -c -e trace=clone,clone3,sendto,write,writev -o "$out/strace-$mode.txt" \
+    build/release/bench_c $mode "$MOCK_URL" 1000 >/dev/null
+  clones=$(awk '$NF ~ /^clone3?$/ {n += $4} END {print n + 0}' "$out/strace-$mode.txt")
+  writes=$(awk '$NF ~ /^(sendto|writev)$/ {n += $4} END {print n + 0}' "$out/strace-$mode.txt")
+  echo "{\"suite\":\"threads\",\"name\":\"bench_c $mode, 1000 fetches\",\"thread_creations\":$clones,\"socket_writes\":$writes}" | record
+done
 "$venv/bin/python" bench/python/bench.py fresh "$MOCK_URL" "$fresh_tokens" | record
 
 echo "== 4. footprint and start-up"

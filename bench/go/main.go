@@ -3,7 +3,7 @@
 //
 //	bench -mode cached  -impl sigma|oauth2 -url URL -goroutines N -calls M
 //	bench -mode refresh -impl sigma|oauth2 -url URL -goroutines N -seconds S
-//	bench -mode fresh   -impl sigma|oauth2 -url URL -tokens N
+//	bench -mode fresh   -impl sigma|sigma-client|oauth2 -url URL -tokens N
 package main
 
 import (
@@ -138,14 +138,28 @@ func fresh(impl, url string, tokens int) map[string]any {
 	cc := credentials(url)
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: http.DefaultTransport})
 	cfg := sigmaauth.Config{Endpoint: url, ClientID: "demo-client", ClientSecret: sigmaauth.NewSecret("demo-secret")}
+	var client *sigmaauth.Client
+	if impl == "sigma-client" {
+		var err error
+		if client, err = sigmaauth.NewClient(cfg); err != nil {
+			fail(err)
+		}
+		defer client.Close()
+	}
 	samples := make([]time.Duration, tokens)
 	start := time.Now()
 	for i := range samples {
 		t0 := time.Now()
 		var err error
-		if impl == "oauth2" {
+		switch impl {
+		case "oauth2":
 			_, err = cc.Token(ctx) // a fresh fetch each time, over a kept-alive connection
-		} else {
+		case "sigma-client":
+			var token *oauth2.Token
+			if token, err = client.Token(); err == nil {
+				client.Invalidate(token.AccessToken) // as after a 401: the next Token fetches
+			}
+		default:
 			_, err = sigmaauth.GetToken(cfg)
 		}
 		if err != nil {
@@ -155,10 +169,11 @@ func fresh(impl, url string, tokens int) map[string]any {
 	}
 	elapsed := time.Since(start)
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
-	name := "x/oauth2 clientcredentials Token (Go)"
-	if impl == "sigma" {
-		name = "sigmaauth.GetToken (Go, stateless function, connection kept alive)"
-	}
+	name := map[string]string{
+		"oauth2":       "x/oauth2 clientcredentials Token (Go, kept-alive)",
+		"sigma":        "sigmaauth.GetToken (Go, stateless, kept-alive)",
+		"sigma-client": "sigmaauth Client: Token + Invalidate (Go, kept-alive)",
+	}[impl]
 	return map[string]any{"name": name, "tokens": tokens, "tokens_per_sec": float64(tokens) / elapsed.Seconds(),
 		"p50_ns": pct(samples, 0.5), "p99_ns": pct(samples, 0.99)}
 }
