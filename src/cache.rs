@@ -3,17 +3,24 @@
 //! One file per (token endpoint, client id), mode 0600 in a 0700 directory,
 //! never holding the client secret (only a keyed fingerprint of it, so a
 //! different secret is a miss). A reader that finds a fresh token takes no lock.
-//! Anyone about to request a token takes an advisory lock (flock) on a lock file
-//! beside it, reads the file again (another process may have just refreshed),
-//! and only then requests, writes by temp file + rename, and unlocks; so one
-//! process refreshes at a time and each rotated refresh token is used once.
+//! Anyone about to request a token takes a lock on a lock file beside it,
+//! reads the file again (another process may have just refreshed), and only
+//! then requests, writes by temp file + rename, and unlocks; so one process
+//! refreshes at a time and each rotated refresh token is used once.
+//!
+//! The lock is a POSIX record lock (`fcntl`), which belongs to the process: a
+//! child forked while it is held never holds it, and the kernel drops it when
+//! its holder dies, however. (An `flock` would belong to the open file
+//! description, shared with every forked child, and outlive a killed parent.)
+//! Threads of one process take turns through an in-process guard first, since
+//! record locks do not exclude threads of the same process.
 //!
 //! The cache never makes a caller wait past its own deadline because of another
-//! process, and never fails a call by itself: a lock held too long (its holder
-//! is stopped, or a child forked during a refresh kept the lock's descriptor), a
-//! lock or cache path that is not a regular file we own, or a directory we
-//! cannot trust or write means "fetch without the cache"; the error says so only
-//! if that fetch fails. Anything untrustworthy in a cache file (wider
+//! process, and never fails a call by itself: a lock held past half the time
+//! left (its holder is stopped, say), a lock or cache path that is not a
+//! regular file we own, or a directory we cannot trust or write means "fetch
+//! without the cache", by the same deadline; the error says so only if that
+//! fetch fails. Anything untrustworthy in a cache file (wider
 //! permissions, another owner, a symlink, a FIFO, bad content, another endpoint,
 //! client or secret) is ignored and replaced.
 
@@ -30,6 +37,7 @@ pub(crate) use unix::obtain;
 pub(crate) fn obtain(
     _dir: &std::path::Path,
     _config: &Config,
+    _deadline: std::time::Instant,
     _replacing: Option<&str>,
     remembered: Option<Secret>,
     fetch: impl Fn(Option<Secret>) -> Result<Token>,
@@ -39,10 +47,12 @@ pub(crate) fn obtain(
 
 #[cfg(unix)]
 mod unix {
+    use std::collections::HashSet;
     use std::fs::{self, File, OpenOptions};
     use std::io::{Read, Write};
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
     use serde::{Deserialize, Serialize};
@@ -50,6 +60,12 @@ mod unix {
 
     use super::{Config, Result, Secret, Token};
     use crate::os;
+    use crate::per_process::PerProcess;
+
+    /// The lock files some thread of this process has open (and locked, or is
+    /// about to): one at a time per file, since closing any descriptor of a
+    /// file drops the process's record lock on it.
+    static OPEN_LOCKS: PerProcess<Mutex<HashSet<PathBuf>>> = PerProcess::new();
 
     const FORMAT_VERSION: u32 = 2;
     const MAX_FILE_BYTES: u64 = 64 * 1024;
@@ -65,6 +81,7 @@ mod unix {
     pub(crate) fn obtain(
         dir: &Path,
         config: &Config,
+        deadline: Instant,
         replacing: Option<&str>,
         remembered: Option<Secret>,
         fetch: impl Fn(Option<Secret>) -> Result<Token>,
@@ -77,8 +94,9 @@ mod unix {
         if let Some(token) = slot.read().filter(usable) {
             return Ok(token);
         }
-        // At most half the caller's deadline goes to waiting for another process.
-        let lock = match slot.lock(Instant::now() + config.settings().timeout / 2) {
+        // At most half the time left goes to waiting for another process.
+        let now = Instant::now();
+        let lock = match slot.lock(now + deadline.saturating_duration_since(now) / 2) {
             Ok(lock) => lock,
             Err(why) => {
                 // Not the refresh token: the process holding the lock may be
@@ -127,14 +145,20 @@ mod unix {
         uid: u32,
     }
 
-    /// The slot's lock, released explicitly (`LOCK_UN`) when dropped: a child
-    /// forked meanwhile shares the open file description, and would otherwise keep
-    /// the lock for as long as it lives.
-    struct Held(File);
+    /// The slot's lock: released, its file closed, and its path given back to
+    /// the other threads of this process, when dropped.
+    struct Held {
+        file: Option<File>,
+        path: PathBuf,
+    }
 
     impl Drop for Held {
         fn drop(&mut self) {
-            let _ = self.0.unlock();
+            if let Some(file) = self.file.take() {
+                os::unlock_record(&file);
+            }
+            let open = OPEN_LOCKS.get(|_| Mutex::default());
+            open.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.path);
         }
     }
 
@@ -261,21 +285,33 @@ mod unix {
             result
         }
 
-        /// Takes the slot's advisory lock, waiting at most until `deadline`.
+        /// Takes the slot's lock, waiting at most until `deadline`: first this
+        /// process's turn on the lock file, then the record lock on it.
         fn lock(&self, deadline: Instant) -> Result<Held, String> {
+            let too_long = || "another process held its lock past half of this call's time".to_string();
+            loop {
+                let open = OPEN_LOCKS.get(|_| Mutex::default());
+                if open.lock().unwrap_or_else(|e| e.into_inner()).insert(self.lock.clone()) {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(too_long());
+                }
+                std::thread::sleep(LOCK_POLL);
+            }
+            let mut held = Held { file: None, path: self.lock.clone() };
             let mut options = OpenOptions::new();
             options.read(true).write(true).create(true).truncate(false).mode(0o600);
             let file = self.open_own(&self.lock, &mut options)?;
             loop {
-                match file.try_lock() {
-                    Ok(()) => return Ok(Held(file)),
-                    Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                        std::thread::sleep(LOCK_POLL)
+                match os::try_lock_record(&file) {
+                    Ok(true) => {
+                        held.file = Some(file);
+                        return Ok(held);
                     }
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        return Err("another process held its lock past half of this call's deadline".into())
-                    }
-                    Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock it: {}", e.kind())),
+                    Ok(false) if Instant::now() < deadline => std::thread::sleep(LOCK_POLL),
+                    Ok(false) => return Err(too_long()),
+                    Err(e) => return Err(format!("cannot lock it: {}", e.kind())),
                 }
             }
         }

@@ -111,6 +111,11 @@ impl Config {
         &self.settings.client_id
     }
 
+    /// When a call starting now must have its answer: now plus the timeout.
+    pub(crate) fn deadline(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.settings.timeout
+    }
+
     /// The settings, read-only.
     pub(crate) fn settings(&self) -> &Settings {
         &self.settings

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{ClientAuth, Config};
 use crate::error::{Error, ErrorCode, Result};
-use crate::scrub::{form_encode, Scrubber};
+use crate::scrub::{Scrubber, WITHHELD};
 use crate::token::{self, Token};
 
 /// Responses larger than this are refused: a token response is a few hundred bytes.
@@ -26,10 +26,11 @@ pub(crate) enum Grant<'a> {
 }
 
 /// Requests a token, retrying network errors, 429 and 5xx with backoff and
-/// jitter, never past the config's overall deadline.
-pub(crate) fn request_token(config: &Config, grant: Grant<'_>) -> Result<Token> {
+/// jitter, never past `deadline` (which the caller may share between several
+/// requests of one call: the refresh grant and its fallback, a wait for the
+/// token cache's lock).
+pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant) -> Result<Token> {
     let settings = config.settings();
-    let deadline = Instant::now() + settings.timeout;
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -93,8 +94,8 @@ pub(crate) fn random_fraction() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// One request and its response, within `remaining`. Every error is scrubbed
-/// of the secrets the request carried, in every form a server could echo them.
+/// One request and its response, within `remaining`. No error carries a secret
+/// of the request in any form a server could echo it (see `scrub.rs`).
 fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Token> {
     let settings = config.settings();
     let scrubber = || {
@@ -102,12 +103,12 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
         if let Grant::RefreshToken(refresh) = grant {
             secrets.push(refresh);
         }
-        Scrubber::new(&settings.client_id, &secrets)
+        Scrubber::new(&secrets)
     };
-    exchange(config, grant, remaining).map_err(|error| scrubber().error(error))
+    exchange(config, grant, remaining, &scrubber)
 }
 
-fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Token> {
+fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration, scrubber: &dyn Fn() -> Scrubber) -> Result<Token> {
     let requested_at = Instant::now();
     let requested_wall = SystemTime::now();
 
@@ -134,36 +135,56 @@ fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<To
         }
         ClientAuth::Basic => {
             // RFC 6749 §2.3.1: each part form-encoded, then base64.
-            let mut pair = Zeroizing::new(form_encode(&settings.client_id, true));
+            let mut pair = Zeroizing::new(String::new());
+            encode_into(&mut pair, &settings.client_id);
             pair.push(':');
-            pair.push_str(&Zeroizing::new(form_encode(settings.client_secret.expose(), true)));
+            encode_into(&mut pair, settings.client_secret.expose());
             let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
             request = request.header("authorization", format!("Basic {}", encoded.as_str()));
         }
     }
 
-    let mut response = request.send(form.as_bytes()).map_err(transport_error)?;
+    let mut response = request.send(form.as_bytes()).map_err(|e| scrubber().error(transport_error(e)))?;
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-    let body = response.body_mut().with_config().limit(MAX_RESPONSE_BYTES).read_to_vec().map_err(body_error)?;
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(|e| scrubber().error(body_error(e)))?;
 
     if status == 200 {
         return token::parse_response(&body, requested_at, requested_wall);
     }
-    Err(status_error(status, &body, retry_after, grant))
+    Err(status_error(status, &body, retry_after, grant, &scrubber()))
 }
 
-/// Classifies a non-200 answer, keeping Sigma's message and requestId (both
-/// scrubbed by the caller).
-fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>, grant: Grant<'_>) -> Error {
+/// Classifies a non-200 answer, keeping Sigma's message and requestId unless
+/// they give a secret away.
+fn status_error(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    grant: Grant<'_>,
+    scrubber: &Scrubber,
+) -> Error {
     let envelope: Option<Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| envelope.as_ref().and_then(|v| v.get(name)).and_then(Value::as_str);
-    let server_message = field("message").or(field("error_description"));
     let oauth_error = field("error");
-    let request_id = field("requestId").map(str::to_string);
+    let request_id = field("requestId").filter(|id| Scrubber::plausible_request_id(id));
+    let [message, description, code, request_id] =
+        scrubber.fields([field("message"), field("error_description"), field("code"), request_id]);
+    let withheld = (field("message").is_some() && message.is_none())
+        || (field("error_description").is_some() && description.is_none())
+        || (field("code").is_some() && code.is_none());
+    let server_message = match (message.or(description), withheld) {
+        (_, true) => Some(WITHHELD.to_string()),
+        (said, false) => said,
+    };
 
     let about_client = oauth_error == Some("invalid_client")
-        || server_message.is_some_and(|m| m.to_ascii_lowercase().contains("client"));
+        || field("message").or(field("error_description")).is_some_and(|m| m.to_ascii_lowercase().contains("client"));
     let (code, what) = match (status, grant) {
         (400 | 401 | 403, Grant::RefreshToken(_)) if !about_client => {
             (ErrorCode::InvalidGrant, "Sigma refused the refresh token".to_string())
@@ -177,7 +198,7 @@ fn status_error(status: u16, body: &[u8], retry_after: Option<Duration>, grant: 
         ),
         _ => (ErrorCode::Http, format!("the token endpoint answered with unexpected status {status}")),
     };
-    let message = match server_message.map(|m| m.chars().filter(|c| !c.is_control()).collect::<String>()) {
+    let message = match server_message {
         Some(said) if !said.trim().is_empty() => format!("{what}: {said}"),
         _ => what,
     };
@@ -242,9 +263,25 @@ fn append_field(form: &mut String, name: &str, value: &str) {
     if !form.is_empty() {
         form.push('&');
     }
-    form.push_str(&form_encode(name, true));
+    encode_into(form, name);
     form.push('=');
-    form.push_str(&Zeroizing::new(form_encode(value, true)));
+    encode_into(form, value);
+}
+
+/// application/x-www-form-urlencoded, as browsers and curl's --data-urlencode do.
+fn encode_into(out: &mut String, value: &str) {
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(byte as char),
+            b' ' => out.push('+'),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[(byte >> 4) as usize] as char);
+                out.push(HEX[(byte & 15) as usize] as char);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -284,7 +321,8 @@ mod tests {
     fn statuses_map_to_stable_codes() {
         let cc = Grant::ClientCredentials;
         let rt = Grant::RefreshToken("r");
-        let code = |status, body: &str, grant| status_error(status, body.as_bytes(), None, grant).code();
+        let none = Scrubber::new(&[]);
+        let code = |status, body: &str, grant| status_error(status, body.as_bytes(), None, grant, &none).code();
         assert_eq!(code(401, r#"{"message":"Invalid client credentials"}"#, cc), ErrorCode::InvalidClient);
         assert_eq!(code(400, "", cc), ErrorCode::InvalidClient);
         assert_eq!(code(401, r#"{"message":"Refresh token expired"}"#, rt), ErrorCode::InvalidGrant);
@@ -294,7 +332,7 @@ mod tests {
         assert_eq!(code(503, "", cc), ErrorCode::Server);
         assert_eq!(code(302, "", cc), ErrorCode::Http);
         assert_eq!(code(404, "", cc), ErrorCode::Http);
-        let err = status_error(401, br#"{"message":"nope","requestId":"abc123"}"#, None, cc);
+        let err = status_error(401, br#"{"message":"nope","requestId":"abc123"}"#, None, cc, &none);
         assert_eq!((err.http_status(), err.request_id()), (Some(401), Some("abc123")));
         assert!(err.message().ends_with(": nope"));
     }

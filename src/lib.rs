@@ -44,7 +44,7 @@ pub use token::Token;
 
 /// Requests a new token with the client-credentials grant (no caching).
 pub fn get_token(config: &Config) -> Result<Token> {
-    http::request_token(config, http::Grant::ClientCredentials)
+    http::request_token(config, http::Grant::ClientCredentials, config.deadline())
 }
 
 /// Exchanges a refresh token for a new token. Sigma's refresh tokens are single
@@ -56,7 +56,7 @@ pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
     {
         return Err(Error::invalid_argument("the refresh token must be 1 to 16384 visible ASCII characters"));
     }
-    http::request_token(config, http::Grant::RefreshToken(refresh_token))
+    http::request_token(config, http::Grant::RefreshToken(refresh_token), config.deadline())
 }
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing` only).

@@ -44,6 +44,44 @@ pub(crate) fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Tries to take a POSIX record lock for writing on the whole file, without
+/// waiting: Ok(true) if taken, Ok(false) if another process holds one.
+///
+/// Unlike `flock`, the lock belongs to this process, not to the open file
+/// description: a child forked while it is held does not hold it, and it is
+/// gone as soon as this process is (killed or not). It is also gone when this
+/// process closes any descriptor of the file, so the caller keeps one
+/// descriptor per file open at a time (see cache.rs).
+#[cfg(unix)]
+pub(crate) fn try_lock_record(file: &std::fs::File) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed flock is a valid value of this plain C struct.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: a valid descriptor (borrowed from `file`) and a valid flock.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) } == 0 {
+        return Ok(true);
+    }
+    let error = std::io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EAGAIN | libc::EACCES) => Ok(false),
+        _ => Err(error),
+    }
+}
+
+/// Releases the record lock taken by [`try_lock_record`].
+#[cfg(unix)]
+pub(crate) fn unlock_record(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: as in try_lock_record.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_UNLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: a valid descriptor and a valid flock; failure leaves nothing to undo.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &lock) };
+}
+
 /// Whether a process with this id exists (it may belong to another user).
 #[cfg(unix)]
 pub(crate) fn process_exists(pid: u32) -> bool {

@@ -121,6 +121,58 @@ fn a_child_forked_during_a_refresh_does_not_keep_the_lock() {
 }
 
 #[test]
+fn a_stopped_lock_holder_and_a_slow_server_together_stay_within_the_deadline() {
+    let mock = mock(&[]);
+    mock.faults(r#"[{"kind":"delay","ms":20000},{"kind":"delay","ms":9000}]"#);
+    let cache = temp_dir("stopped-slow");
+    let mut holder = sigma_token(&mock, &cache, "30").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for_requests(&mock, 1);
+    // SAFETY: stops our own child.
+    unsafe { libc::kill(holder.id() as i32, libc::SIGSTOP) };
+    let started = Instant::now();
+    let out = sigma_token(&mock, &cache, "6").output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(4), "TIMEOUT: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_millis(6700), "a 6 s deadline took {took:?}: the lock wait and the fetch share it");
+    unsafe { libc::kill(holder.id() as i32, libc::SIGKILL) };
+    holder.wait().unwrap();
+    fs::remove_dir_all(cache).unwrap();
+}
+
+#[test]
+fn a_child_forked_during_a_refresh_keeps_no_lock_even_when_its_parent_is_killed() {
+    // 2 s tokens: due after about 1 s, so the last process must lock to refresh.
+    let mock = mock(&["--expires-in", "2"]);
+    let cache = temp_dir("orphan");
+    timed_run(&mut sigma_token(&mock, &cache, "5"));
+    std::thread::sleep(Duration::from_millis(1100));
+    mock.faults(r#"[{"kind":"delay","ms":3000}]"#);
+    let mut config = Config::new(&mock.url, "demo-client", SECRET).unwrap();
+    config.set_token_cache(&cache).unwrap();
+    // A "master" process refreshes under the lock, forks a worker that lives on,
+    // and is killed mid-refresh: the worker must not keep the lock.
+    // SAFETY: the master child runs the library and _exit()s; the worker only sleeps.
+    let master = unsafe { libc::fork() };
+    if master == 0 {
+        let refreshing = std::thread::spawn(move || Client::new(config).token().is_ok());
+        std::thread::sleep(Duration::from_millis(500)); // the refresh holds the lock
+        if unsafe { libc::fork() } == 0 {
+            unsafe { libc::alarm(30) };
+            loop {
+                unsafe { libc::pause() };
+            }
+        }
+        let _ = refreshing;
+        unsafe { libc::_exit(0) }; // as if killed: nothing unlocks, nothing closes cleanly
+    }
+    unsafe { libc::waitpid(master, std::ptr::null_mut(), 0) };
+    let (token, took) = timed_run(&mut sigma_token(&mock, &cache, "10"));
+    assert!(token.starts_with("mock_at_"));
+    assert!(took < Duration::from_secs(2), "waited {took:?}: the forked worker kept the dead master's lock");
+    fs::remove_dir_all(cache).unwrap();
+}
+
+#[test]
 fn fifos_directories_and_symlinks_in_place_of_the_cache_files_never_block_or_fail() {
     let mock = mock(&[]);
     type Plant = fn(&Path);

@@ -209,19 +209,21 @@ impl Process {
 
     /// Refresh grant first (Sigma asks for it), falling back once to client
     /// credentials when the refresh token is refused (expired, used, unknown).
+    /// Everything (a wait for the token cache's lock included) shares one deadline.
     fn obtain(&self, config: &Config) -> Result<Token> {
+        let deadline = config.deadline();
         let (remembered, rejected) = {
             let control = self.control();
             (control.refresh_token.clone(), control.rejected.clone())
         };
         let Some(dir) = config.token_cache() else {
-            return fetch(config, remembered);
+            return fetch(config, remembered, deadline);
         };
         // The token held now (if any) is the one to replace: another process's
         // newer token is welcome, the same one again is not.
         let held = self.current.load_full();
         let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
-        cache::obtain(dir, config, replacing, remembered, |refresh| fetch(config, refresh))
+        cache::obtain(dir, config, deadline, replacing, remembered, |refresh| fetch(config, refresh, deadline))
     }
 
     fn settle(&self, config: &Config, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
@@ -266,15 +268,15 @@ impl Process {
 }
 
 /// One token request: the refresh grant with `refresh` if there is one, falling
-/// back once to client credentials when Sigma refuses it.
-fn fetch(config: &Config, refresh: Option<Secret>) -> Result<Token> {
+/// back once to client credentials when Sigma refuses it; both by `deadline`.
+fn fetch(config: &Config, refresh: Option<Secret>, deadline: Instant) -> Result<Token> {
     if let Some(refresh) = refresh {
-        match http::request_token(config, Grant::RefreshToken(refresh.expose())) {
+        match http::request_token(config, Grant::RefreshToken(refresh.expose()), deadline) {
             Err(e) if e.code() == ErrorCode::InvalidGrant => {}
             other => return other,
         }
     }
-    http::request_token(config, Grant::ClientCredentials)
+    http::request_token(config, Grant::ClientCredentials, deadline)
 }
 
 impl Cached {

@@ -87,4 +87,4 @@ class Client(Managed):
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
-        return f"<sigma_auth.Client {self._config_repr}{state}>"
+        return f"<sigma_auth.Client {getattr(self, '_config_repr', '?')}{state}>"

@@ -76,11 +76,11 @@ class Config(Managed):
         """Reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
         SIGMA_CLIENT_SECRET; the keyword options are those of ``Config()``."""
         self = cls.__new__(cls)
+        self._endpoint = os.environ.get("SIGMA_BASE_URL", "")
+        self._client_id = os.environ.get("SIGMA_CLIENT_ID", "")
         pointer = _native.config_p()
         error = _native.error_p()
         check(lib.sigma_config_from_env(ctypes.byref(pointer), ctypes.byref(error)), error)
-        self._endpoint = os.environ.get("SIGMA_BASE_URL", "")
-        self._client_id = os.environ.get("SIGMA_CLIENT_ID", "")
         self._finish(pointer, **options)  # type: ignore[arg-type]
         return self
 
@@ -137,5 +137,7 @@ class Config(Managed):
             check(setter(pointer, value, ctypes.byref(error)), error)
 
     def __repr__(self) -> str:
+        # Also called on a half-made Config (a traceback formatted with locals).
         state = " closed" if self.closed else ""
-        return f"<sigma_auth.Config endpoint={self._endpoint!r} client_id={self._client_id!r}{state}>"
+        endpoint, client_id = getattr(self, "_endpoint", "?"), getattr(self, "_client_id", "?")
+        return f"<sigma_auth.Config endpoint={endpoint!r} client_id={client_id!r}{state}>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import datetime
-from typing import Optional, Union
+from typing import NoReturn, Optional, Union
 
 from . import _native
 from ._config import Config
@@ -35,6 +35,16 @@ class Token:
                 f"expires_at={self.expires_at.isoformat()!r})")
 
     __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        # Pickles end up in caches, queues and files: a token should not.
+        raise TypeError("a sigma_auth.Token is not picklable (it holds credentials)")
+
+    def __copy__(self) -> "Token":
+        return self  # immutable
+
+    def __deepcopy__(self, memo: object) -> "Token":
+        return self
 
     @classmethod
     def _from_native(cls, token: ctypes.c_void_p) -> "Token":

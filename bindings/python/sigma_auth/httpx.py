@@ -2,8 +2,8 @@
 
 Attaches ``Authorization: Bearer <token>`` only to requests whose origin
 (scheme, host, port) may receive it: the configured Sigma API's, or one listed
-in ``Config(allowed_origins=...)``; httpx strips it from redirect hops to another
-origin. When the request that carried our token is answered 401 (not a redirect
+in ``Config(allowed_origins=...)`` (and see _origin.py for plain http); httpx
+strips it from redirect hops to another origin. When the request that carried our token is answered 401 (not a redirect
 target's answer), the client is told that token was refused and the request is
 sent once more with a fresh one, if its body can be sent again (no body or
 in-memory content; a streamed body is not replayed and the caller gets the 401).
@@ -19,6 +19,7 @@ import anyio.to_thread
 import httpx
 
 from ._client import Client
+from ._origin import may_carry_token
 from ._token import Token
 
 
@@ -30,7 +31,7 @@ class SigmaAuth(httpx.Auth):
 
     def _allowed(self, request: httpx.Request) -> bool:
         url = request.url
-        return self.client._origin_allowed(url.scheme, url.host, url.port)
+        return may_carry_token(self.client, url.scheme, url.host, url.port)
 
     def _attach(self, request: httpx.Request, token: Token) -> None:
         request.headers["Authorization"] = "Bearer " + token.access_token

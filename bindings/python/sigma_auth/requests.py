@@ -2,8 +2,9 @@
 
 Attaches ``Authorization: Bearer <token>`` only to requests whose origin
 (scheme, host, port) may receive it: the configured Sigma API's, or one listed
-in ``Config(allowed_origins=...)``. Every other request goes out untouched, and
-requests itself strips the header from redirect hops to another host. When a
+in ``Config(allowed_origins=...)`` (and see _origin.py for plain http). Every
+other request goes out untouched, and requests itself strips the header from
+redirect hops to another origin. When a
 request that carried our token is answered 401, the client is told that token
 was refused and the request is sent once more with a fresh one (only when its
 body can be sent again: no body, ``bytes`` or ``str``; a streamed body is not
@@ -19,6 +20,7 @@ from requests.auth import AuthBase
 from urllib3.util import parse_url
 
 from ._client import Client
+from ._origin import may_carry_token
 
 # Set on the one request we attached our token to. ``PreparedRequest.copy()``
 # (which requests uses for every redirect hop) does not copy it, so a hop, and
@@ -45,7 +47,7 @@ class SigmaAuth(AuthBase):
 
     def _allowed(self, request: requests.PreparedRequest) -> bool:
         url = parse_url(request.url or "")
-        return self.client._origin_allowed(url.scheme or "", url.host or "", url.port)
+        return may_carry_token(self.client, url.scheme or "", url.host or "", url.port)
 
     def _retry_once_on_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         request = response.request

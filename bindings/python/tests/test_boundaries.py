@@ -217,3 +217,65 @@ def test_secret_redacts_every_text_form_and_refuses_pickling() -> None:
     assert secret.reveal() == SECRET and Secret(secret).reveal() == SECRET
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def test_plain_http_on_port_80_never_gets_a_token(start_mock: Any) -> None:
+    # requests and httpx keep Authorization on an http:80 -> https:443 redirect
+    # of the same host (another origin), so such an origin never gets a token.
+    from sigma_auth._origin import may_carry_token
+
+    mock = start_mock()
+    with Client(Config(mock.url, "demo-client", "demo-secret", allowed_origins=["http://127.0.0.1"])) as client:
+        assert client._origin_allowed("http", "127.0.0.1", None), "the library itself allows it"
+        assert not may_carry_token(client, "http", "127.0.0.1", None)
+        assert not may_carry_token(client, "http", "127.0.0.1", 80)
+        port = int(mock.url.rsplit(":", 1)[1])
+        assert may_carry_token(client, "http", "127.0.0.1", port)
+    try:
+        on_80 = start_mock("--host", "127.0.0.3", "--port", "80")
+    except Exception:
+        pytest.skip("cannot listen on port 80 here")
+    with Client(Config(on_80.url, "demo-client", "demo-secret")) as client, requests.Session() as session:
+        session.auth = RequestsAuth(client)
+        assert session.get(f"{on_80.url}/v2/echo").status_code == 200
+        with httpx.Client(auth=HttpxAuth(client)) as http:
+            assert http.get(f"{on_80.url}/v2/echo").status_code == 200
+        assert_never_saw_a_token(on_80, client.access_token)
+
+
+def test_plain_http_through_an_environment_proxy_never_gets_a_token(two_hosts: tuple[Any, Any],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    api, proxy = two_hosts  # the mock on 127.0.0.2 plays a plain-http proxy and logs what it gets
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    with Client(Config(api.url, "demo-client", "demo-secret")) as client, requests.Session() as session:
+        session.auth = RequestsAuth(client)
+        assert session.get(f"{api.url}/v2/echo").status_code == 200
+        with httpx.Client(auth=HttpxAuth(client)) as http:
+            assert http.get(f"{api.url}/v2/echo").status_code == 200
+        assert len(proxy.stats()["recent_api_requests"]) == 2, "both went through the proxy"
+        assert_never_saw_a_token(proxy, client.access_token)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        echoed = session.get(f"{api.url}/v2/echo").json()["headers"]
+        assert ["authorization", f"Bearer {client.access_token}"] in echoed, "no proxy: the API gets it"
+
+
+def test_a_half_made_config_still_formats_in_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SIGMA_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("SIGMA_BASE_URL", "aws-us-east")
+    monkeypatch.setenv("SIGMA_CLIENT_ID", "x")
+    text = formatted_with_locals(Config.from_env)
+    assert "SIGMA_CLIENT_SECRET" in text and "<sigma_auth.Config" in text
+
+
+def test_tokens_are_not_picklable_but_copy_fine(mock: Any) -> None:
+    import copy
+    import pickle
+
+    token = sigma_auth.get_token(Config(mock.url, "demo-client", "demo-secret"))
+    with pytest.raises(TypeError):
+        pickle.dumps(token)
+    assert copy.copy(token) is token and copy.deepcopy({"t": token})["t"] is token
