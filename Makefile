@@ -13,14 +13,19 @@ CFLAGS ?= -g -O1
 CXXFLAGS ?= -g -O1
 C_FLAGS := -std=c11 $(STRICT) -Iinclude $(CFLAGS)
 CXX_FLAGS := -std=c++17 $(STRICT) -Iinclude $(CXXFLAGS)
-# What rustc reports for a staticlib on Linux (--print native-static-libs).
-SYSLIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What rustc reports a static library needs on Linux (--print native-static-libs),
+# kept in one file that the .pc files, the Go binding and the tests all use.
+SYSLIBS := $(shell cat native-static-libs.txt)
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+# The SONAME's version: MAJOR, or 0.MINOR while the major version is 0 (see build.rs).
+SOABI := $(shell echo $(VERSION) | awk -F. '{print ($$1 == 0) ? $$1 "." $$2 : $$1}')
+STRIP ?= strip
 SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 STATIC := $(LIBDIR)/libsigma_auth.a
 
 PREFIX ?= /usr/local
 
-.PHONY: all lib examples c-tests demo test install clean bench bench-quick
+.PHONY: all lib examples c-tests demo test install clean bench bench-quick dist dist-check
 
 all: examples c-tests
 
@@ -55,17 +60,38 @@ demo: $(BUILD)/get_token
 test:
 	PROFILE=$(PROFILE) scripts/test.sh
 
-# Installs the header, both libraries and sigma_auth.pc for pkg-config users.
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+# Installs what is already built (nothing is rebuilt): the header, the static
+# archive, the shared library (versioned, with its SONAME link), sigma-token,
+# and two pkg-config files: sigma_auth (dynamic, with an rpath so programs run
+# without LD_LIBRARY_PATH) and sigma_auth-static. Build first, e.g.
+#   cargo build --release -p sigma-auth && make install PROFILE=release PREFIX=/usr/local
+install:
+	@for f in $(STATIC) $(LIBDIR)/libsigma_auth.so; do \
+	  test -f $$f || { echo "$$f is not built: run cargo build$(if $(filter release,$(PROFILE)), --release,) -p sigma-auth first" >&2; exit 1; }; \
+	done
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/sigma_auth.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBDIR)/libsigma_auth.so $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)|' \
-	    -e 's|@SYSLIBS@|$(SYSLIBS)|' sigma_auth.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sigma_auth.pc
+	install -m 755 $(LIBDIR)/libsigma_auth.so $(DESTDIR)$(PREFIX)/lib/libsigma_auth.so.$(VERSION)
+	$(STRIP) --strip-unneeded $(DESTDIR)$(PREFIX)/lib/libsigma_auth.so.$(VERSION)
+	ln -sf libsigma_auth.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libsigma_auth.so.$(SOABI)
+	ln -sf libsigma_auth.so.$(SOABI) $(DESTDIR)$(PREFIX)/lib/libsigma_auth.so
+	if [ -f $(LIBDIR)/sigma-token ]; then install -m 755 -s $(LIBDIR)/sigma-token $(DESTDIR)$(PREFIX)/bin/; fi
+	for pc in sigma_auth sigma_auth-static; do \
+	  sed -e 's|@VERSION@|$(VERSION)|' -e 's|@SYSLIBS@|$(SYSLIBS)|' $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc; \
+	done
+
+# Every artifact a user installs without Rust, into dist/ (see RELEASING.md).
+dist:
+	scripts/dist.sh
+
+# Installs each artifact of dist/ outside the repository, without cargo or
+# rustc on PATH, and gets a token with it from the mock.
+dist-check:
+	scripts/dist-check.sh
 
 clean:
-	rm -rf build
+	rm -rf build dist
 
 bench:
 	bench/run.sh

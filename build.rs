@@ -5,6 +5,14 @@
 //! modifies the source directory.
 
 fn main() {
+    // The shared library's SONAME: libsigma_auth.so.MAJOR, or .so.0.MINOR while
+    // the major version is 0 (where a minor release may break the ABI).
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_default();
+        let minor = std::env::var("CARGO_PKG_VERSION_MINOR").unwrap_or_default();
+        let abi = if major == "0" { format!("0.{minor}") } else { major };
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libsigma_auth.so.{abi}");
+    }
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let crate_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");

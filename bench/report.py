@@ -249,6 +249,14 @@ add(f"| C example, statically linked | {footprint['c_example_bytes'] / mib:.2f} 
 add(f"| peak RSS of the C example getting one token | {footprint['c_example_peak_rss_kib'] / 1024:.1f} MiB |")
 for r in by_suite["startup"]:
     add(f"| {r['name']} (median of {r['runs']}) | {fmt_ns(r['median_ns'])} |")
+if by_suite["shipped"]:
+    add("")
+    add("What ships (`make dist`): the files users download, and what linking one costs.")
+    add("")
+    add("| shipped | size |")
+    add("|---|---|")
+    for r in by_suite["shipped"]:
+        add(f"| {r['what']} | {r['bytes'] / mib:.2f} MiB |")
 targets.append(("stripped cdylib ≤ 3 MiB", footprint["cdylib_stripped_bytes"] <= 3 * mib,
                 f"{footprint['cdylib_stripped_bytes'] / mib:.2f} MiB"))
 targets.append(("C program peak RSS with one token ≤ 8 MiB", footprint["c_example_peak_rss_kib"] <= 8 * 1024,

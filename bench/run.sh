@@ -103,6 +103,22 @@ done
 echo "== 4. footprint and start-up"
 "$venv/bin/python" bench/python/footprint.py "$MOCK_URL" "$startup_runs" | record
 
+# What ships (from make dist, when dist/ exists): sizes users download and link.
+if [ -d dist/go/lib ]; then
+  for f in dist/python/*.whl dist/go/lib/*/libsigma_auth.a; do
+    echo "{\"suite\":\"shipped\",\"what\":\"$(basename "$(dirname "$f")")/$(basename "$f")\",\"bytes\":$(stat -c %s "$f")}" | record
+  done
+  so=$(ls build/dist/sigma-auth-*-x86_64-linux-gnu/lib/libsigma_auth.so.*.*.* | head -1)
+  echo "{\"suite\":\"shipped\",\"what\":\"$(basename "$so") (x86_64, stripped)\",\"bytes\":$(stat -c %s "$so")}" | record
+  hello=$(mktemp -d)
+  cp tests/dist/go/main.go "$hello/"
+  (cd "$hello" && go mod init hello >/dev/null 2>&1 &&
+    go mod edit -require github.com/sigma-auth/sigma-auth-go@v0.0.0 -replace "github.com/sigma-auth/sigma-auth-go=$OLDPWD/dist/go" &&
+    GOFLAGS=-mod=mod go build -ldflags=-s -o hello . >/dev/null 2>&1)
+  echo "{\"suite\":\"shipped\",\"what\":\"a Go program getting a token (linux/amd64, -ldflags=-s)\",\"bytes\":$(stat -c %s "$hello/hello")}" | record
+  rm -rf "$hello"
+fi
+
 echo "== 5. the mock's own ceiling"
 rps=$(wrk -t2 -c100 -d"${wrk_secs}s" -s bench/wrk-token.lua "$MOCK_URL" | awk '/Requests\/sec/ {print $2}')
 echo "{\"suite\":\"mock\",\"requests_per_sec\":$rps}" | record

@@ -44,12 +44,21 @@ if SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=wr
   exit 1
 fi
 
-echo "== pkg-config install"
+echo "== make install and pkg-config"
 prefix=$(mktemp -d)
+built=$(stat -c %Y "target/$PROFILE/libsigma_auth.a")
 make -s install PROFILE="$PROFILE" PREFIX="$prefix" >/dev/null
-PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc -std=c11 -Wall -Werror examples/c/get_token.c \
-  $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs sigma_auth) -o "$prefix/get_token"
-SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
-  LD_LIBRARY_PATH="$prefix/lib" "$prefix/get_token" | grep -q "Bearer mock_at_"
+[ "$(stat -c %Y "target/$PROFILE/libsigma_auth.a")" = "$built" ] || { echo "make install rebuilt the library" >&2; exit 1; }
+readelf -d "$prefix/lib/libsigma_auth.so" | grep -q "SONAME.*libsigma_auth.so.0" || { echo "no SONAME" >&2; exit 1; }
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+cc -std=c11 -Wall -Werror examples/c/get_token.c $(pkg-config --cflags --libs sigma_auth) -o "$prefix/get_token"
+cc -std=c11 -Wall -Werror examples/c/get_token.c $(pkg-config --cflags --libs sigma_auth-static) -o "$prefix/get_token_static"
+unset PKG_CONFIG_PATH
+if ldd "$prefix/get_token_static" | grep -q sigma_auth; then echo "sigma_auth-static linked the .so" >&2; exit 1; fi
+for program in get_token get_token_static; do
+  # No LD_LIBRARY_PATH: the rpath from the .pc file finds the library.
+  SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
+    "$prefix/$program" | grep -q "Bearer mock_at_"
+done
 rm -rf "$prefix"
-echo "pkg-config (dynamic link): ok"
+echo "make install; pkg-config dynamic (no LD_LIBRARY_PATH) and static: ok"

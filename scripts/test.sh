@@ -10,10 +10,19 @@ echo "== Rust: build, lint, header freshness"
 cargo build --locked --workspace --all-targets "${CARGO_FLAGS[@]}"
 cargo clippy --locked --workspace --all-targets "${CARGO_FLAGS[@]}" -- -D warnings
 cargo fmt --all --check
-(cd bindings/go && test -z "$(gofmt -l . ../../examples/go ../../bench/go)")
+(cd bindings/go && test -z "$(gofmt -l . ../../examples/go ../../bench/go ../../tests/dist/go ../../tools/gomodzip)")
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- include/sigma_auth.h; then
   git --no-pager diff --stat -- include/sigma_auth.h
   echo "include/sigma_auth.h differs from what cbindgen generates from src/ffi: commit the regenerated header" >&2
+  exit 1
+fi
+
+# The system libraries a static link needs, as rustc reports them, must match
+# native-static-libs.txt (which the Makefile, the .pc files and Go use).
+reported=$(cargo rustc -q --locked -p sigma-auth --lib "${CARGO_FLAGS[@]}" -- --print native-static-libs 2>&1 |
+  sed -n 's/.*native-static-libs: //p' | head -1)
+if [ "$reported" != "$(cat native-static-libs.txt)" ]; then
+  echo "rustc reports '$reported' but native-static-libs.txt says '$(cat native-static-libs.txt)'" >&2
   exit 1
 fi
 

@@ -433,3 +433,9 @@ func TestAHundredThousandGetsKeepRSSFlat(t *testing.T) {
 		t.Fatalf("RSS grew by %d KiB", grown)
 	}
 }
+
+func TestTheModuleAndTheLibraryHaveOneVersion(t *testing.T) {
+	if sigmaauth.Version != sigmaauth.LibraryVersion() {
+		t.Fatalf("module %s, library %s", sigmaauth.Version, sigmaauth.LibraryVersion())
+	}
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from pathlib import Path
 
 LIBRARY_ENV = "SIGMA_AUTH_LIBRARY"
@@ -82,12 +83,16 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
 }
 
 
+# What cargo names the shared library on this platform.
+LIBRARY_NAME = "libsigma_auth.dylib" if sys.platform == "darwin" else "libsigma_auth.so"
+
+
 def library_path() -> Path:
     """$SIGMA_AUTH_LIBRARY, else the library shipped beside this file."""
     override = os.environ.get(LIBRARY_ENV)
     if override:
         return Path(override)
-    return Path(__file__).with_name("libsigma_auth.so")
+    return Path(__file__).with_name(LIBRARY_NAME)
 
 
 def _load() -> ctypes.CDLL:

@@ -298,3 +298,9 @@ def test_clients_share_tokens_through_the_token_cache(mock: Any, tmp_path: Any) 
     assert (cache.stat().st_mode & 0o777) == 0o700
     first.close()
     second.close()
+
+
+def test_the_package_and_the_library_have_one_version() -> None:
+    from importlib.metadata import version
+
+    assert version("sigma-auth") == sigma_auth.__version__

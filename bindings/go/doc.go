@@ -1,0 +1,18 @@
+// Package sigmaauth obtains, caches and refreshes Sigma Computing REST API
+// tokens through the sigma-auth C library (a Rust core).
+//
+//	client, err := sigmaauth.NewClient(sigmaauth.Config{Endpoint: "aws-us-east", ClientID: id,
+//		ClientSecret: sigmaauth.NewSecret(secret)})
+//	if err != nil { ... }
+//	defer client.Close()
+//	http := client.HTTPClient(nil)         // the token goes to the Sigma API's origin only
+//	token, err := client.CurrentToken(ctx) // or Token(): a *Client is an oauth2.TokenSource
+//
+// Callers waiting for a token are parked in Go and honour their context; the
+// secret and tokens are Secrets that print as [redacted] everywhere.
+//
+// Linking: the released module carries a prebuilt static library per platform,
+// so `go get` needs no Rust toolchain; with -tags sigma_system it links an
+// installed sigma-auth through pkg-config instead. In the repository, the
+// package links what cargo built (see cgo.go).
+package sigmaauth
