@@ -4,12 +4,16 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use crate::users::{Directory, DEFAULT_ADMIN};
+
 pub const USAGE: &str = "\
 sigma-mock: a loopback stand-in for Sigma's token endpoint, for tests and benchmarks.
 
 USAGE:
     sigma-mock [--host 127.0.0.1] [--port 0] [--client-id ID --client-secret SECRET]...
                [--expires-in SECONDS] [--refresh-expires-in SECONDS] [--token-delay-ms MS]
+               [--admin-user EMAIL]... [--user EMAIL]... [--non-admin-client ID]...
+               [--embed-client-id ID] [--embed-secret SECRET]
                [--tls --cert-out PATH] [--exit-with-stdin]
 
 The first line printed on stdout is the base URL served, e.g. http://127.0.0.1:41233.
@@ -20,12 +24,23 @@ clients. --tls serves HTTPS with a certificate made at start, signed by a fresh 
 whose PEM is written to --cert-out. --exit-with-stdin makes the mock exit when its
 standard input closes, so a harness that dies never leaves it running.
 
+Impersonation (grant_type urn:ietf:params:oauth:grant-type:token-exchange): every
+configured client is an admin client that may impersonate, except those named by
+--non-admin-client (repeatable). --admin-user (repeatable; default admin@example.com)
+names users that cannot be impersonated. --user (repeatable) restricts subjects to
+these users; without it any subject that is not an admin user is known.
+Secure embed URLs are checked against --embed-client-id (default demo-embed) and
+--embed-secret (default demo-embed-secret).
+
 Endpoints: POST /v2/auth/token, GET /v2/whoami, /v2/redirect?status=&location=
 (an API endpoint that redirects), /v2/echo[?status=N] (any method; shows the headers
 received), and
 for tests POST /__mock/faults, GET /__mock/stats, POST /__mock/reset[?tokens=1],
-POST /__mock/expire[?refresh=1]. Stats list the headers of the last 200 requests to
-API paths, so tests see where a bearer token went.";
+POST /__mock/expire[?refresh=1], POST /__mock/users ({\"users\": [...],
+\"admin_users\": [...]} replaces both lists; an empty users list means any user),
+GET /__mock/embed/verify?url=URL (checks a signed embed URL). Stats list the headers
+of the last 200 requests to API paths, so tests see where a bearer token went, and
+count token exchanges answered 200 by user (exchanges_by_subject).";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -38,10 +53,14 @@ pub struct Options {
     pub tls: bool,
     pub cert_out: Option<PathBuf>,
     pub exit_with_stdin: bool,
+    pub directory: Directory,
+    pub non_admin_clients: Vec<String>,
+    pub embed_client_id: String,
+    pub embed_secret: String,
 }
 
 pub enum Parsed {
-    Run(Options),
+    Run(Box<Options>),
     Help,
 }
 
@@ -56,6 +75,10 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut tls = false;
     let mut cert_out = None;
     let mut exit_with_stdin = false;
+    let mut directory = Directory::default();
+    let mut non_admin_clients = Vec::new();
+    let mut embed_client_id = "demo-embed".to_string();
+    let mut embed_secret = "demo-embed-secret".to_string();
 
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -77,6 +100,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             "--tls" => tls = true,
             "--cert-out" => cert_out = Some(PathBuf::from(value("--cert-out")?)),
             "--exit-with-stdin" => exit_with_stdin = true,
+            "--admin-user" => directory.admin_users.push(value("--admin-user")?),
+            "--user" => directory.users.push(value("--user")?),
+            "--non-admin-client" => non_admin_clients.push(value("--non-admin-client")?),
+            "--embed-client-id" => embed_client_id = value("--embed-client-id")?,
+            "--embed-secret" => embed_secret = value("--embed-secret")?,
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -89,13 +117,20 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     } else {
         ids.into_iter().zip(secrets).collect()
     };
+    if let Some(unknown) = non_admin_clients.iter().find(|id| !clients.iter().any(|(c, _)| c == *id)) {
+        // A typo here would silently leave the client an admin.
+        return Err(format!("--non-admin-client {unknown}: not a configured client id"));
+    }
+    if directory.admin_users.is_empty() {
+        directory.admin_users.push(DEFAULT_ADMIN.to_string());
+    }
     if tls && cert_out.is_none() {
         return Err("--tls needs --cert-out PATH (where the CA certificate is written)".into());
     }
     if !tls && cert_out.is_some() {
         return Err("--cert-out only makes sense with --tls".into());
     }
-    Ok(Parsed::Run(Options {
+    Ok(Parsed::Run(Box::new(Options {
         host,
         port,
         clients,
@@ -105,7 +140,11 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         tls,
         cert_out,
         exit_with_stdin,
-    }))
+        directory,
+        non_admin_clients,
+        embed_client_id,
+        embed_secret,
+    })))
 }
 
 fn parse_number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {

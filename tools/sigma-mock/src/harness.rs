@@ -85,6 +85,15 @@ impl MockServer {
         Reply::from(self.agent().post(self.path(path)).send_form(form.iter().copied()).expect("POST form"))
     }
 
+    /// A form POST with extra headers, e.g. the `Authorization: Bearer` of a token exchange.
+    pub fn post_form_with_headers(&self, path: &str, headers: &[(&str, &str)], form: &[(&str, &str)]) -> Reply {
+        let mut request = self.agent().post(self.path(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Reply::from(request.send_form(form.iter().copied()).expect("POST form"))
+    }
+
     pub fn post_json(&self, path: &str, body: &str) -> Reply {
         let request = self.agent().post(self.path(path)).header("content-type", "application/json");
         Reply::from(request.send(body).expect("POST JSON"))
@@ -119,6 +128,13 @@ impl MockServer {
 
     pub fn token_requests(&self) -> u64 {
         self.stats()["token_requests"].as_u64().unwrap_or(0)
+    }
+
+    /// Replaces the known users (empty: anyone) and the admin users (see `/__mock/users`).
+    pub fn set_users(&self, users: &[&str], admin_users: &[&str]) {
+        let body = serde_json::json!({ "users": users, "admin_users": admin_users }).to_string();
+        let reply = self.post_json("/__mock/users", &body);
+        assert_eq!(reply.status, 200, "user list refused: {}", reply.body);
     }
 
     pub fn reset(&self) {

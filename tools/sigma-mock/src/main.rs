@@ -2,12 +2,16 @@
 //! endpoint, with fault injection and counters for tests and benchmarks.
 
 mod cli;
+mod embed;
+mod exchange;
 mod faults;
+mod jwt;
 mod reply;
 mod routes;
 mod state;
 mod tls;
 mod token;
+mod users;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,7 +27,7 @@ use crate::state::State;
 
 fn main() {
     let options = match cli::parse(std::env::args().skip(1)) {
-        Ok(cli::Parsed::Run(options)) => options,
+        Ok(cli::Parsed::Run(options)) => *options,
         Ok(cli::Parsed::Help) => {
             println!("{}", cli::USAGE);
             return;
@@ -54,17 +58,24 @@ async fn serve(options: cli::Options) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", options.host, options.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
-    let mut stdout = std::io::stdout().lock();
-    // The harness reads this line to learn where we are: print and flush it first.
-    writeln!(stdout, "{scheme}://{addr}").and_then(|_| stdout.flush()).map_err(|e| e.to_string())?;
-    drop(stdout);
-
     let mut state = State::new(options.clients, options.expires_in, options.refresh_expires_in);
     state.token_delay = std::time::Duration::from_millis(options.token_delay_ms);
+    state.non_admin_clients = options.non_admin_clients;
+    state.embed_client_id = options.embed_client_id;
+    state.embed_secret = options.embed_secret;
+    state.set_directory(options.directory);
     let state = Arc::new(state);
+    // Before the URL line: a harness may signal us as soon as it has read it, and
+    // a signal that came before the handlers would kill us instead of a clean exit.
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let mut stdout = std::io::stdout().lock();
+    // The harness reads this line to learn where we are and that we are ready:
+    // print and flush it once everything above is in place.
+    writeln!(stdout, "{scheme}://{addr}").and_then(|_| stdout.flush()).map_err(|e| e.to_string())?;
+    drop(stdout);
 
     let (stdin_closed_tx, mut stdin_closed) = tokio::sync::oneshot::channel::<()>();
     if options.exit_with_stdin {

@@ -5,10 +5,10 @@ use hyper::body::Incoming;
 use hyper::{header, Method, Request};
 use serde_json::json;
 
-use crate::faults;
 use crate::reply::{self, Reply};
 use crate::state::{Lookup, State};
 use crate::token::{self, DropConnection};
+use crate::{embed, faults, users};
 
 pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropConnection> {
     let path = req.uri().path().to_string();
@@ -48,9 +48,18 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropC
             state.expire(flag("refresh"));
             reply::json_value(200, &json!({ "expired": true }))
         }
-        (_, "/v2/whoami" | "/__mock/stats" | "/__mock/faults" | "/__mock/reset" | "/__mock/expire") => {
-            reply::envelope(405, "Method not allowed")
-        }
+        (Method::POST, "/__mock/users") => replace_users(state, req).await,
+        (Method::GET, "/__mock/embed/verify") => embed::answer(state, &query),
+        (
+            _,
+            "/v2/whoami"
+            | "/__mock/stats"
+            | "/__mock/faults"
+            | "/__mock/reset"
+            | "/__mock/expire"
+            | "/__mock/users"
+            | "/__mock/embed/verify",
+        ) => reply::envelope(405, "Method not allowed"),
         _ => reply::envelope(404, "Not found"),
     })
 }
@@ -84,8 +93,14 @@ fn whoami(state: &State, req: &Request<Incoming>) -> Reply {
     let reply = match token.map(|t| state.lookup_access(&t)) {
         None | Some(Lookup::Unknown) => reply::envelope(401, "Token missing or malformed"),
         Some(Lookup::Expired) => reply::envelope(401, "Token expired"),
-        Some(Lookup::Valid { client_id }) => {
-            reply::json_value(200, &json!({ "clientId": client_id, "organizationId": "mock-organization" }))
+        Some(Lookup::Valid { client_id, subject }) => {
+            let mut who = json!({ "clientId": client_id, "organizationId": "mock-organization" });
+            // A token from a token exchange says whom it acts for.
+            if let Some(subject) = subject {
+                who["email"] = json!(subject.email);
+                who["tenant"] = json!(subject.tenant);
+            }
+            reply::json_value(200, &who)
         }
     };
     state.record_whoami(reply.status().as_u16());
@@ -93,9 +108,8 @@ fn whoami(state: &State, req: &Request<Incoming>) -> Reply {
 }
 
 async fn queue_faults(state: &State, req: Request<Incoming>) -> Reply {
-    let body = match Limited::new(req.into_body(), 1024 * 1024).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(_) => return reply::envelope(413, "Fault list too large"),
+    let Some(body) = small_body(req).await else {
+        return reply::envelope(413, "Fault list too large");
     };
     match faults::parse_list(&body) {
         Ok(list) => {
@@ -105,4 +119,25 @@ async fn queue_faults(state: &State, req: Request<Incoming>) -> Reply {
         }
         Err(message) => reply::envelope(400, &format!("Bad fault list: {message}")),
     }
+}
+
+/// Replaces the known and admin users; both lists are required, so a typo in a
+/// harness is refused rather than silently emptying a list.
+async fn replace_users(state: &State, req: Request<Incoming>) -> Reply {
+    let Some(body) = small_body(req).await else {
+        return reply::envelope(413, "User list too large");
+    };
+    match serde_json::from_slice::<users::Directory>(&body) {
+        Ok(directory) => {
+            let answer = json!(directory);
+            state.set_directory(directory);
+            reply::json_value(200, &answer)
+        }
+        Err(e) => reply::envelope(400, &format!("Bad user list: {e}")),
+    }
+}
+
+/// The body of a control request, up to 1 MiB.
+async fn small_body(req: Request<Incoming>) -> Option<bytes::Bytes> {
+    Limited::new(req.into_body(), 1024 * 1024).collect().await.ok().map(|body| body.to_bytes())
 }

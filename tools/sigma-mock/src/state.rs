@@ -9,6 +9,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use crate::faults::Fault;
+use crate::users::{Directory, Standing};
 
 pub struct State {
     clients: Vec<(String, String)>,
@@ -16,6 +17,11 @@ pub struct State {
     pub refresh_expires_in: u64,
     /// Every token answer waits this long first (`--token-delay-ms`).
     pub token_delay: Duration,
+    /// Configured clients that may not impersonate (`--non-admin-client`).
+    pub non_admin_clients: Vec<String>,
+    /// The embed client id and secret that `/__mock/embed/verify` checks against.
+    pub embed_client_id: String,
+    pub embed_secret: String,
     inner: Mutex<Inner>,
     token_in_flight: AtomicU64,
     started: Instant,
@@ -31,11 +37,21 @@ struct Inner {
     faults: VecDeque<Fault>,
     stats: Stats,
     issued_since_prune: usize,
+    directory: Directory,
 }
 
 struct Issued {
     client_id: String,
+    /// The impersonated user, for tokens from a token exchange.
+    subject: Option<Subject>,
     expires: Instant,
+}
+
+/// Whom a token obtained by token exchange acts for.
+#[derive(Clone)]
+pub struct Subject {
+    pub email: String,
+    pub tenant: Option<String>,
 }
 
 pub enum Redeem {
@@ -47,7 +63,7 @@ pub enum Redeem {
 
 /// How a presented access token was judged.
 pub enum Lookup {
-    Valid { client_id: String },
+    Valid { client_id: String, subject: Option<Subject> },
     Expired,
     Unknown,
 }
@@ -74,6 +90,8 @@ pub struct Stats {
     /// with every header as received (bearer tokens included: this is how tests
     /// see where a token went).
     pub recent_api_requests: VecDeque<ApiRequest>,
+    /// Token exchanges answered 200, by the impersonated user's email.
+    pub exchanges_by_subject: BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Serialize)]
@@ -95,7 +113,7 @@ pub struct LoggedRequest {
 pub struct RequestInfo {
     pub user_agent: Option<String>,
     pub content_type: Option<String>,
-    /// "basic", "form" or "none".
+    /// "basic", "form", "none", or "bearer" (the actor token of a token exchange).
     pub client_auth: String,
     /// The form's field names, in the order sent.
     pub form_fields: Vec<String>,
@@ -108,6 +126,9 @@ impl State {
             expires_in,
             refresh_expires_in,
             token_delay: Duration::ZERO,
+            non_admin_clients: Vec::new(),
+            embed_client_id: String::new(),
+            embed_secret: String::new(),
             inner: Mutex::new(Inner::default()),
             token_in_flight: AtomicU64::new(0),
             started: Instant::now(),
@@ -121,6 +142,28 @@ impl State {
 
     pub fn client_secret_matches(&self, client_id: &str, secret: &str) -> bool {
         self.clients.iter().any(|(id, s)| id == client_id && constant_time_eq(s, secret))
+    }
+
+    /// The secret of a configured client: the key of its subject tokens.
+    pub fn client_secret(&self, client_id: &str) -> Option<&str> {
+        self.clients.iter().find(|(id, _)| id == client_id).map(|(_, s)| s.as_str())
+    }
+
+    /// Configured clients are admin credentials unless `--non-admin-client` says otherwise.
+    pub fn is_admin_client(&self, client_id: &str) -> bool {
+        self.client_secret(client_id).is_some() && !self.non_admin_clients.iter().any(|c| c == client_id)
+    }
+
+    pub fn set_directory(&self, directory: Directory) {
+        self.lock().directory = directory;
+    }
+
+    pub fn judge_user(&self, email: &str) -> Standing {
+        self.lock().directory.judge(email)
+    }
+
+    pub fn record_exchange(&self, email: &str) {
+        *self.lock().stats.exchanges_by_subject.entry(email.to_string()).or_default() += 1;
     }
 
     /// Counts a token request and hands back the fault it must suffer, if any.
@@ -209,22 +252,33 @@ impl State {
         let refresh = random_token("mock_rt_");
         let now = Instant::now();
         let mut inner = self.lock();
-        inner.issued_since_prune += 1;
-        if inner.issued_since_prune >= 10_000 {
-            // Long benchmark runs issue millions of tokens: forget the dead ones.
-            inner.issued_since_prune = 0;
-            inner.access.retain(|_, t| t.expires > now);
-            inner.refresh.retain(|_, t| t.expires > now);
-        }
+        inner.prune_now_and_then(now);
         let owner = || client_id.to_string();
-        inner
-            .access
-            .insert(access.clone(), Issued { client_id: owner(), expires: now + Duration::from_secs(self.expires_in) });
+        inner.access.insert(
+            access.clone(),
+            Issued { client_id: owner(), subject: None, expires: now + Duration::from_secs(self.expires_in) },
+        );
         inner.refresh.insert(
             refresh.clone(),
-            Issued { client_id: owner(), expires: now + Duration::from_secs(self.refresh_expires_in) },
+            Issued { client_id: owner(), subject: None, expires: now + Duration::from_secs(self.refresh_expires_in) },
         );
         (access, refresh)
+    }
+
+    /// Issues an access token (and, as Sigma does, no refresh token) with which
+    /// `client_id` acts as `subject`.
+    pub fn issue_for_user(&self, client_id: &str, subject: Subject) -> String {
+        let access = random_token("mock_ut_");
+        let now = Instant::now();
+        let mut inner = self.lock();
+        inner.prune_now_and_then(now);
+        let issued = Issued {
+            client_id: client_id.to_string(),
+            subject: Some(subject),
+            expires: now + Duration::from_secs(self.expires_in),
+        };
+        inner.access.insert(access.clone(), issued);
+        access
     }
 
     /// Redeems a refresh token: each is good for one use only. A token presented
@@ -253,11 +307,23 @@ impl State {
     }
 }
 
+impl Inner {
+    fn prune_now_and_then(&mut self, now: Instant) {
+        self.issued_since_prune += 1;
+        if self.issued_since_prune >= 10_000 {
+            // Long benchmark runs issue millions of tokens: forget the dead ones.
+            self.issued_since_prune = 0;
+            self.access.retain(|_, t| t.expires > now);
+            self.refresh.retain(|_, t| t.expires > now);
+        }
+    }
+}
+
 fn judge(issued: Option<&Issued>) -> Lookup {
     match issued {
         None => Lookup::Unknown,
         Some(t) if t.expires <= Instant::now() => Lookup::Expired,
-        Some(t) => Lookup::Valid { client_id: t.client_id.clone() },
+        Some(t) => Lookup::Valid { client_id: t.client_id.clone(), subject: t.subject.clone() },
     }
 }
 
@@ -283,6 +349,6 @@ pub fn request_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

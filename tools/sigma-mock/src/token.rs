@@ -1,4 +1,5 @@
 //! `POST /v2/auth/token`: Sigma's token endpoint, with the queued faults applied.
+//! The token-exchange grant's own checks live in `exchange.rs`.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use hyper::body::Incoming;
 use hyper::{header, HeaderMap, Method, Request};
 use serde_json::json;
 
+use crate::exchange;
 use crate::faults::{EchoEncoding, EchoField, EchoWhat, Fault};
 use crate::reply::{self, full, Reply};
 use crate::state::{random_token, Redeem, RequestInfo, State};
@@ -160,6 +162,8 @@ struct TokenRequest {
     rejection: Option<(u16, String)>,
     form: Vec<(String, String)>,
     basic: Option<(String, String)>,
+    /// The token of `Authorization: Bearer`, read only for the token-exchange grant.
+    bearer: Option<String>,
     /// As received, for the echo fault.
     raw_body: bytes::Bytes,
     authorization: Option<String>,
@@ -171,6 +175,7 @@ impl TokenRequest {
             rejection: None,
             form: Vec::new(),
             basic: None,
+            bearer: None,
             raw_body: bytes::Bytes::new(),
             authorization: header_str(headers, header::AUTHORIZATION),
         };
@@ -200,12 +205,26 @@ impl TokenRequest {
                 form.push((key.into_owned(), value.into_owned()));
             }
         }
-        let basic = basic_credentials(headers).unwrap_or_else(|message| {
-            reject(400, message);
-            None
-        });
+        let grant_type = form.iter().find(|(k, _)| k == "grant_type").map_or("none", |(_, v)| v.as_str());
+        let is_exchange = grant_type == exchange::GRANT_TYPE;
+        let (basic, bearer) = if is_exchange {
+            // Here Authorization carries the actor's access token: it is not
+            // client credentials, and the grant takes none.
+            let bearer = bearer_token(headers).unwrap_or_else(|message| {
+                reject(400, message);
+                None
+            });
+            (None, bearer)
+        } else {
+            let basic = basic_credentials(headers).unwrap_or_else(|message| {
+                reject(400, message);
+                None
+            });
+            (basic, None)
+        };
         let has_form_secret = form.iter().any(|(k, _)| k == "client_secret");
         let auth_kind = match (&basic, has_form_secret) {
+            _ if bearer.is_some() => "bearer",
             (Some(_), true) => {
                 reject(400, "Send client credentials either as HTTP Basic or in the form, not both");
                 "both"
@@ -214,11 +233,15 @@ impl TokenRequest {
             (None, true) => "form",
             (None, false) => "none",
         };
+        if is_exchange && form.iter().any(|(k, _)| k == "client_id" || k == "client_secret") {
+            // A client that sends its secret along with an exchange leaks it for nothing.
+            reject(400, "Token exchange takes no client_id or client_secret; the actor token authenticates");
+        }
         let names = form.iter().map(|(k, _)| k.clone()).collect();
-        let grant_type = form.iter().find(|(k, _)| k == "grant_type").map_or("none", |(_, v)| v.as_str());
         state.record_grant(grant_type, request_info(headers, auth_kind, names));
         request.form = form;
         request.basic = basic;
+        request.bearer = bearer;
         request.raw_body = body;
         request
     }
@@ -235,6 +258,9 @@ fn grant(state: &State, req: &TokenRequest) -> Reply {
     }
     let field = |name: &str| req.field(name);
     let grant_type = field("grant_type").unwrap_or("none");
+    if grant_type == exchange::GRANT_TYPE {
+        return exchange::grant(state, field, req.bearer.as_deref());
+    }
     let basic = req.basic.clone();
     let credentials: Option<(String, String)> = match basic {
         Some(pair) => Some(pair),
@@ -285,6 +311,23 @@ fn request_info(headers: &HeaderMap, client_auth: &str, form_fields: Vec<String>
         content_type: header_str(headers, header::CONTENT_TYPE),
         client_auth: client_auth.to_string(),
         form_fields,
+    }
+}
+
+/// Reads `Authorization: Bearer <token>`, the actor token of a token exchange.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, &'static str> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = "Malformed Bearer authorization header";
+    let value = value.to_str().map_err(|_| malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err("Token exchange takes the actor token as Bearer authorization, not client credentials");
+    }
+    match token.trim() {
+        "" => Err(malformed),
+        token => Ok(Some(token.to_string())),
     }
 }
 
