@@ -77,6 +77,11 @@ enum sigma_status
    * A bug in sigma-auth, such as a caught panic.
    */
   SIGMA_STATUS_INTERNAL = 11,
+  /**
+   * Sigma refused to let these credentials act as that user (not an admin's
+   * credentials, or the user is an admin).
+   */
+  SIGMA_STATUS_FORBIDDEN = 12,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -138,6 +143,25 @@ extern "C" {
 sigma_status sigma_client_new(const sigma_config *config,
                               sigma_client **client_out,
                               sigma_error **error_out);
+
+/**
+ * Derives a client whose tokens are the user `user_email`'s (in the tenant
+ * organisation `tenant`; NULL for none), obtained with Sigma's token-exchange
+ * grant and vouched for by `admin`'s tokens: `admin`'s credentials must be an
+ * admin's, and the user must not be an admin (else SIGMA_STATUS_FORBIDDEN when
+ * a token is asked for). Any number of derived clients share `admin`'s one
+ * token; each keeps its user's token cached and fresh as any client does, and
+ * calls for the same user and tenant return clients sharing one token. A bad
+ * email (empty, whitespace, no @, over 320 bytes) is
+ * SIGMA_STATUS_INVALID_ARGUMENT, before any request. On success `*client_out`
+ * receives a client owned by the caller, to be freed with `sigma_client_free`
+ * (it keeps `admin` alive meanwhile).
+ */
+sigma_status sigma_client_impersonate(const sigma_client *admin,
+                                      const char *user_email,
+                                      const char *tenant,
+                                      sigma_client **client_out,
+                                      sigma_error **error_out);
 
 /**
  * A token valid for at least 10 more seconds (or a tenth of its lifetime).
@@ -324,6 +348,41 @@ sigma_status sigma_config_allow_origin(sigma_config *config,
                                        sigma_error **error_out);
 
 /**
+ * Extra claims for the subject token of an impersonation, as a JSON object
+ * (e.g. `{"aud":"sigmacomputing"}`). Sigma's sample sends only `sub` (and
+ * `tenant`), and so does this library unless asked; `sub` and `tenant` cannot
+ * be set here.
+ */
+sigma_status sigma_config_set_subject_token_claims(sigma_config *config,
+                                                   const char *claims_json,
+                                                   sigma_error **error_out);
+
+/**
+ * Signs a Sigma secure-embed URL: `claims_json` (a JSON object with at least
+ * `sub`, the user's email) is signed HS256 with the embed `secret` for the
+ * embed client `client_id`, valid for `ttl_seconds` (at most 2592000, 30 days);
+ * the library adds `jti`, `iat`, `exp` and (unless given) `iss`, checks every
+ * claim Sigma documents, and appends `:jwt=<token>&:embed=true` to the query of
+ * `embed_url` (https, or http to loopback). A claim Sigma would refuse is
+ * SIGMA_STATUS_INVALID_ARGUMENT with a message naming it (never its value).
+ * On success `*url_out` receives a string owned by the caller, to be freed
+ * with `sigma_string_free`.
+ */
+sigma_status sigma_embed_sign_url(const char *embed_url,
+                                  const char *client_id,
+                                  const char *secret,
+                                  const char *claims_json,
+                                  uint32_t ttl_seconds,
+                                  char **url_out,
+                                  sigma_error **error_out);
+
+/**
+ * Frees a string this library returned through a `char **` (such as
+ * `sigma_embed_sign_url`'s). Accepts NULL. Each string must be freed exactly once.
+ */
+void sigma_string_free(char *string);
+
+/**
  * The error's status (never SIGMA_STATUS_OK). Returns
  * SIGMA_STATUS_INVALID_ARGUMENT when `error` is NULL.
  */
@@ -384,6 +443,20 @@ sigma_status sigma_token_refresh(const sigma_config *config,
                                  const char *refresh_token,
                                  sigma_token **token_out,
                                  sigma_error **error_out);
+
+/**
+ * A token for the user `user_email` (in the tenant organisation `tenant`; NULL
+ * for none), without caching: a new admin token with the client-credentials
+ * grant of `config` (which must hold an admin's credentials), then one token
+ * exchange. Use `sigma_client_impersonate` to keep a user's token fresh. On
+ * success `*token_out` receives a token owned by the caller, to be freed with
+ * `sigma_token_free`.
+ */
+sigma_status sigma_token_impersonate(const sigma_config *config,
+                                     const char *user_email,
+                                     const char *tenant,
+                                     sigma_token **token_out,
+                                     sigma_error **error_out);
 
 /**
  * Frees a token and wipes its strings. Accepts NULL. Each token must be freed

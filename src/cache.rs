@@ -1,6 +1,7 @@
 //! An opt-in token cache shared by processes, on disk.
 //!
-//! One file per (token endpoint, client id), mode 0600 in a 0700 directory,
+//! One file per (token endpoint, client id, and for a client acting as a user,
+//! the user and tenant), mode 0600 in a 0700 directory,
 //! never holding the client secret (only a keyed fingerprint of it, so a
 //! different secret is a miss). A reader that finds a fresh token takes no lock.
 //! Anyone about to request a token takes a lock on a lock file beside it,
@@ -24,6 +25,7 @@
 //! permissions, another owner, a symlink, a FIFO, bad content, another endpoint,
 //! client or secret) is ignored and replaced.
 
+use crate::client::Subject;
 use crate::config::Config;
 use crate::error::Result;
 use crate::secret::Secret;
@@ -37,6 +39,7 @@ pub(crate) use unix::obtain;
 pub(crate) fn obtain(
     _dir: &std::path::Path,
     _config: &Config,
+    _subject: Option<&Subject>,
     _deadline: std::time::Instant,
     _replacing: Option<&str>,
     remembered: Option<Secret>,
@@ -58,7 +61,7 @@ mod unix {
     use serde::{Deserialize, Serialize};
     use zeroize::Zeroizing;
 
-    use super::{Config, Result, Secret, Token};
+    use super::{Config, Result, Secret, Subject, Token};
     use crate::os;
     use crate::per_process::PerProcess;
 
@@ -81,12 +84,13 @@ mod unix {
     pub(crate) fn obtain(
         dir: &Path,
         config: &Config,
+        subject: Option<&Subject>,
         deadline: Instant,
         replacing: Option<&str>,
         remembered: Option<Secret>,
         fetch: impl Fn(Option<Secret>) -> Result<Token>,
     ) -> Result<Token> {
-        let slot = match Slot::open(dir, config) {
+        let slot = match Slot::open(dir, config, subject) {
             Ok(slot) => slot,
             Err(why) => return bypassed(&why, fetch(remembered)),
         };
@@ -134,13 +138,14 @@ mod unix {
         token.remaining() > config.refresh_margin_for(token.expires_in())
     }
 
-    /// The files of one (endpoint, client id) pair.
+    /// The files of one (endpoint, client id, subject).
     struct Slot {
         file: PathBuf,
         lock: PathBuf,
         dir: PathBuf,
         token_url: String,
         client_id: String,
+        subject: Option<Subject>,
         fingerprint: String,
         uid: u32,
     }
@@ -176,10 +181,15 @@ mod unix {
         expires_in: u64,
         /// Unix milliseconds: processes share no monotonic clock.
         expires_at_ms: u64,
+        /// For a client acting as a user: who, and in which tenant.
+        #[serde(default)]
+        subject_email: Option<String>,
+        #[serde(default)]
+        subject_tenant: Option<String>,
     }
 
     impl Slot {
-        fn open(dir: &Path, config: &Config) -> Result<Slot, String> {
+        fn open(dir: &Path, config: &Config, subject: Option<&Subject>) -> Result<Slot, String> {
             let uid = os::effective_uid();
             fs::DirBuilder::new()
                 .recursive(true)
@@ -194,13 +204,26 @@ mod unix {
             let settings = config.settings();
             let token_url = settings.endpoint.token_url().to_string();
             let client_id = settings.client_id.clone();
-            let key = format!("{:016x}", fnv1a(&[token_url.as_bytes(), b"\n", client_id.as_bytes()]));
+            let (email, tenant) = subject.map_or(("", ""), |s| (s.email.as_str(), s.tenant.as_deref().unwrap_or("")));
+            let key = format!(
+                "{:016x}",
+                fnv1a(&[
+                    token_url.as_bytes(),
+                    b"\n",
+                    client_id.as_bytes(),
+                    b"\n",
+                    email.as_bytes(),
+                    b"\n",
+                    tenant.as_bytes()
+                ])
+            );
             Ok(Slot {
                 file: dir.join(format!("token-{key}.json")),
                 lock: dir.join(format!("token-{key}.lock")),
                 dir: dir.to_path_buf(),
                 token_url,
                 client_id,
+                subject: subject.cloned(),
                 fingerprint: fingerprint(settings.client_secret.expose()),
                 uid,
             })
@@ -237,6 +260,8 @@ mod unix {
                 || stored.token_url != self.token_url
                 || stored.client_id != self.client_id
                 || stored.secret_fingerprint != self.fingerprint
+                || stored.subject_email.as_deref() != self.subject.as_ref().map(|s| s.email.as_str())
+                || stored.subject_tenant.as_deref() != self.subject.as_ref().and_then(|s| s.tenant.as_deref())
             {
                 return None;
             }
@@ -261,6 +286,8 @@ mod unix {
                 token_type: token.token_type().to_string(),
                 expires_in: token.expires_in().as_secs(),
                 expires_at_ms,
+                subject_email: self.subject.as_ref().map(|s| s.email.clone()),
+                subject_tenant: self.subject.as_ref().and_then(|s| s.tenant.clone()),
             };
             let text = Zeroizing::new(serde_json::to_vec(&stored).map_err(std::io::Error::other)?);
             let Stored { access_token, refresh_token, .. } = stored;

@@ -56,6 +56,8 @@ pub(crate) struct Settings {
     pub(crate) user_agent_suffix: Option<String>,
     /// Origins besides the endpoint's that HTTP adapters may send tokens to.
     pub(crate) extra_origins: Vec<Origin>,
+    /// Claims added to the subject token of an impersonation (beside `sub`, `tenant`).
+    pub(crate) subject_token_claims: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Config {
@@ -78,6 +80,7 @@ impl Config {
             language: "rust".into(),
             user_agent_suffix: None,
             extra_origins: Vec::new(),
+            subject_token_claims: serde_json::Map::new(),
         };
         Ok(Config { settings, pool: Arc::new(Pool::default()) })
     }
@@ -224,6 +227,20 @@ impl Config {
     /// endpoint's origin, or one added with [`Config::allow_origin`].
     pub fn allows_origin(&self, origin: &Origin) -> bool {
         self.settings.endpoint.origin() == origin || self.settings.extra_origins.contains(origin)
+    }
+
+    /// Extra claims for the subject token of an impersonation, as a JSON object,
+    /// e.g. `{"aud": "sigmacomputing"}`: Sigma's sample sends only `sub` (and
+    /// `tenant`), and so does this library unless asked. `sub` and `tenant`
+    /// cannot be set here.
+    pub fn set_subject_token_claims(&mut self, claims_json: &str) -> Result<()> {
+        let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(claims_json)
+            .map_err(|_| Error::invalid_argument("the subject token claims must be a JSON object"))?;
+        if claims.contains_key("sub") || claims.contains_key("tenant") {
+            return Err(Error::invalid_argument("the subject token claims cannot set sub or tenant"));
+        }
+        self.edit().subject_token_claims = claims;
+        Ok(())
     }
 
     /// Sets the calling language named in the User-Agent (bindings set theirs).

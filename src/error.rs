@@ -30,6 +30,9 @@ pub enum ErrorCode {
     Protocol = 10,
     /// A bug in this library (a caught panic, a poisoned lock).
     Internal = 11,
+    /// Sigma refused to let these credentials act as that user (403): they are
+    /// not an admin's, or the user is an admin.
+    Forbidden = 12,
 }
 
 impl ErrorCode {
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Http => "HTTP",
             ErrorCode::Protocol => "PROTOCOL",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::Forbidden => "FORBIDDEN",
         }
     }
 

@@ -23,7 +23,17 @@ const BACKOFF_CAP: Duration = Duration::from_secs(5);
 pub(crate) enum Grant<'a> {
     ClientCredentials,
     RefreshToken(&'a str),
+    /// RFC 8693 token exchange (Sigma's impersonation): a token for the user
+    /// named by `subject_token` (a JWT signed with the client secret), asked for
+    /// by the admin whose access token is `actor_token`. No client credentials
+    /// are sent: the admin's token, also as `Authorization: Bearer`, vouches.
+    Exchange {
+        subject_token: &'a str,
+        actor_token: &'a str,
+    },
 }
+
+const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// Requests a token, retrying network errors, 429 and 5xx with backoff and
 /// jitter, never past `deadline` (which the caller may share between several
@@ -100,8 +110,10 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
     let settings = config.settings();
     let scrubber = || {
         let mut secrets = vec![settings.client_secret.expose()];
-        if let Grant::RefreshToken(refresh) = grant {
-            secrets.push(refresh);
+        match grant {
+            Grant::ClientCredentials => {}
+            Grant::RefreshToken(refresh) => secrets.push(refresh),
+            Grant::Exchange { subject_token, actor_token } => secrets.extend([subject_token, actor_token]),
         }
         Scrubber::new(&secrets)
     };
@@ -119,6 +131,13 @@ fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration, scrubber: &d
             append_field(&mut form, "grant_type", "refresh_token");
             append_field(&mut form, "refresh_token", refresh);
         }
+        Grant::Exchange { subject_token, actor_token } => {
+            append_field(&mut form, "grant_type", TOKEN_EXCHANGE);
+            append_field(&mut form, "subject_token", subject_token);
+            append_field(&mut form, "subject_token_type", "urn:ietf:params:oauth:token-type:jwt");
+            append_field(&mut form, "actor_token", actor_token);
+            append_field(&mut form, "actor_token_type", "urn:ietf:params:oauth:token-type:access_token");
+        }
     }
     let settings = config.settings();
     let mut request = config
@@ -128,12 +147,15 @@ fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration, scrubber: &d
         .timeout_global(Some(remaining))
         .build()
         .header("content-type", "application/x-www-form-urlencoded");
-    match settings.client_auth {
-        ClientAuth::Form => {
+    match (grant, settings.client_auth) {
+        (Grant::Exchange { actor_token, .. }, _) => {
+            request = request.header("authorization", Zeroizing::new(format!("Bearer {actor_token}")).as_str());
+        }
+        (_, ClientAuth::Form) => {
             append_field(&mut form, "client_id", &settings.client_id);
             append_field(&mut form, "client_secret", settings.client_secret.expose());
         }
-        ClientAuth::Basic => {
+        (_, ClientAuth::Basic) => {
             // RFC 6749 §2.3.1: each part form-encoded, then base64.
             let mut pair = Zeroizing::new(String::new());
             encode_into(&mut pair, &settings.client_id);
@@ -186,6 +208,15 @@ fn status_error(
     let about_client = oauth_error == Some("invalid_client")
         || field("message").or(field("error_description")).is_some_and(|m| m.to_ascii_lowercase().contains("client"));
     let (code, what) = match (status, grant) {
+        (401, Grant::Exchange { .. }) => {
+            (ErrorCode::InvalidClient, "Sigma refused the admin's token or the signed subject token".to_string())
+        }
+        (403, Grant::Exchange { .. }) => (
+            ErrorCode::Forbidden,
+            "Sigma refused to let these credentials act as this user (they must be an admin's, and the user not an admin)"
+                .to_string(),
+        ),
+        (400 | 404, Grant::Exchange { .. }) => (ErrorCode::InvalidGrant, "Sigma refused the user to act as".to_string()),
         (400 | 401 | 403, Grant::RefreshToken(_)) if !about_client => {
             (ErrorCode::InvalidGrant, "Sigma refused the refresh token".to_string())
         }

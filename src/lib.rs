@@ -21,9 +21,11 @@
 mod cache;
 mod client;
 mod config;
+mod embed;
 mod endpoint;
 mod error;
 mod http;
+mod jwt;
 mod origin;
 mod os;
 mod per_process;
@@ -35,8 +37,9 @@ mod token;
 #[allow(unsafe_code)]
 pub mod ffi;
 
-pub use client::Client;
+pub use client::{impersonate_token, Client};
 pub use config::{ClientAuth, Config};
+pub use embed::{sign_embed_url, MAX_EMBED_TTL};
 pub use endpoint::{Endpoint, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
 pub use origin::Origin;

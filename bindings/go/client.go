@@ -210,6 +210,42 @@ func (c *Client) fly(f *flight) {
 	close(f.done)
 }
 
+// Impersonate returns a client whose tokens are email's (in the tenant
+// organisation tenant, if not empty), obtained with Sigma's token-exchange
+// grant and vouched for by c's tokens: c's credentials must be an admin's, and
+// the user must not be an admin (ErrForbidden when a token is asked for).
+// Calls for the same user share one cached, self-refreshing token, and all of
+// them c's one admin token. The returned client is also an
+// oauth2.TokenSource; Close it when done (c stays usable).
+func (c *Client) Impersonate(email, tenant string) (*Client, error) {
+	cEmail, err := cString("email", email)
+	if err != nil {
+		return nil, err
+	}
+	defer freeString(cEmail)
+	var cTenant *C.char
+	if tenant != "" {
+		if cTenant, err = cString("tenant", tenant); err != nil {
+			return nil, err
+		}
+		defer freeString(cTenant)
+	}
+	if !c.acquire() {
+		return nil, ErrClosed
+	}
+	var derived *C.sigma_client
+	var cerr *C.sigma_error
+	status := C.sigma_client_impersonate(c.native, cEmail, cTenant, &derived, &cerr)
+	c.release()
+	runtime.KeepAlive(c)
+	if status != C.SIGMA_STATUS_OK {
+		return nil, takeError(status, cerr)
+	}
+	user := &Client{native: derived}
+	runtime.SetFinalizer(user, (*Client).Close)
+	return user, nil
+}
+
 // Invalidate reports that an API call was refused (401) with accessToken. The
 // cached token is dropped only if it is still that one, so a burst of 401s
 // causes one new fetch.

@@ -39,6 +39,9 @@ type Config struct {
 	// endpoint's own to which HTTPClient may send tokens, such as a gateway in
 	// front of Sigma. Every other request, redirect hops included, gets none.
 	AllowedOrigins []string
+	// SubjectTokenClaims are added to the subject token of Impersonate, e.g.
+	// {"aud": "sigmacomputing"}. Sigma's sample sends only sub (and tenant).
+	SubjectTokenClaims map[string]any
 }
 
 // ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
@@ -172,6 +175,17 @@ func (c Config) apply(native *C.sigma_config) error {
 		return C.sigma_config_set_token_cache(native, v, &cerr)
 	}); err != nil {
 		return err
+	}
+	if len(c.SubjectTokenClaims) > 0 {
+		claims, err := json.Marshal(c.SubjectTokenClaims)
+		if err != nil {
+			return &Error{Code: StatusInvalidArgument, Message: "INVALID_ARGUMENT: SubjectTokenClaims: " + err.Error()}
+		}
+		if err := setText("SubjectTokenClaims", string(claims), func(v *C.char) C.sigma_status {
+			return C.sigma_config_set_subject_token_claims(native, v, &cerr)
+		}); err != nil {
+			return err
+		}
 	}
 	for _, origin := range c.AllowedOrigins {
 		if err := setText("AllowedOrigins", origin, func(v *C.char) C.sigma_status {

@@ -18,10 +18,11 @@ const (
 	StatusHTTP            Status = 9
 	StatusProtocol        Status = 10
 	StatusInternal        Status = 11
+	StatusForbidden       Status = 12
 )
 
 var statusNames = [...]string{"OK", "INVALID_ARGUMENT", "INSECURE_URL", "NETWORK", "TIMEOUT", "INVALID_CLIENT",
-	"INVALID_GRANT", "RATE_LIMITED", "SERVER", "HTTP", "PROTOCOL", "INTERNAL"}
+	"INVALID_GRANT", "RATE_LIMITED", "SERVER", "HTTP", "PROTOCOL", "INTERNAL", "FORBIDDEN"}
 
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
@@ -65,6 +66,7 @@ var (
 	ErrHTTP            = &Error{Code: StatusHTTP}
 	ErrProtocol        = &Error{Code: StatusProtocol}
 	ErrInternal        = &Error{Code: StatusInternal}
+	ErrForbidden       = &Error{Code: StatusForbidden}
 )
 
 // ErrClosed is returned by a Client used after Close.

@@ -83,6 +83,27 @@ func RefreshToken(cfg Config, refreshToken Secret) (*Token, error) {
 	})
 }
 
+// ImpersonateToken returns a token for email (in tenant, if not empty) without
+// caching: a new admin token with cfg's credentials (an admin's), then one
+// token exchange. Use Client.Impersonate to keep a user's token fresh.
+func ImpersonateToken(cfg Config, email, tenant string) (*Token, error) {
+	cEmail, err := cString("email", email)
+	if err != nil {
+		return nil, err
+	}
+	defer freeString(cEmail)
+	var cTenant *C.char
+	if tenant != "" {
+		if cTenant, err = cString("tenant", tenant); err != nil {
+			return nil, err
+		}
+		defer freeString(cTenant)
+	}
+	return request(cfg, func(native *C.sigma_config, out **C.sigma_token, cerr **C.sigma_error) C.sigma_status {
+		return C.sigma_token_impersonate(native, cEmail, cTenant, out, cerr)
+	})
+}
+
 // request runs one stateless token call on the shared native config for cfg.
 func request(cfg Config, call func(*C.sigma_config, **C.sigma_token, **C.sigma_error) C.sigma_status) (*Token, error) {
 	native, done, err := statelessConfig(cfg)
@@ -137,5 +158,6 @@ func (c Config) key() string {
 	digest := sha256.Sum256([]byte(c.ClientSecret.Reveal()))
 	return strings.Join([]string{c.Endpoint, c.ClientID, fmt.Sprintf("%x", digest), c.Timeout.String(),
 		c.ConnectTimeout.String(), fmt.Sprint(c.MaxAttempts), c.CAFile, fmt.Sprint(c.BasicAuth),
-		c.RefreshMargin.String(), c.UserAgentSuffix, c.TokenCache, strings.Join(c.AllowedOrigins, " ")}, "\x00")
+		c.RefreshMargin.String(), c.UserAgentSuffix, c.TokenCache, strings.Join(c.AllowedOrigins, " "),
+		fmt.Sprint(c.SubjectTokenClaims)}, "\x00")
 }

@@ -17,6 +17,7 @@ sigma-token: print a valid Sigma REST API access token on stdout.
 
 USAGE:
     sigma-token [OPTIONS]
+    sigma-token embed-url URL --email EMAIL [--claim NAME=VALUE]... [--ttl SECONDS]
 
 EXAMPLES:
     export SIGMA_BASE_URL=aws-us-east SIGMA_CLIENT_ID=... SIGMA_CLIENT_SECRET=...
@@ -24,6 +25,10 @@ EXAMPLES:
     sigma-token --json
     sigma-token --client-secret-file ~/.config/sigma/secret --endpoint aws-eu --client-id abc123
     pass show sigma | sigma-token --client-secret-file -
+    sigma-token --impersonate viewer@example.com       (admin credentials: a token of that user)
+    SIGMA_EMBED_CLIENT_ID=... SIGMA_EMBED_SECRET=... \
+      sigma-token embed-url https://app.sigmacomputing.com/org/workbook/w --email viewer@example.com \
+      --claim 'teams=[\"Sales\"]' --claim account_type=Viewer
 
 OPTIONS:
     -e, --endpoint URL|CLOUD   Base URL or cloud name (default: $SIGMA_BASE_URL)
@@ -39,14 +44,27 @@ OPTIONS:
         --json                 Print {access_token, token_type, expires_in, expires_at} as JSON
                                (the refresh token stays in the cache: using it elsewhere would
                                break rotation)
+        --impersonate EMAIL    A token of this user instead, by token exchange (Sigma's
+                               impersonation, beta): the credentials must be an admin's
+        --tenant ID            With --impersonate: in this tenant organisation
         --clouds               List the cloud names and their base URLs
     -h, --help                 This help
+
+EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
+        --email EMAIL          The user (the sub claim), required
+        --claim NAME=VALUE     Another claim; VALUE is read as JSON when it parses (lists,
+                               objects), else as text. Repeatable.
+        --ttl SECONDS          Lifetime of the token (default 3600; at most 2592000)
+        --client-id ID         Embed client id (default: $SIGMA_EMBED_CLIENT_ID)
+        --secret-file F        Read the embed secret from file F, or stdin if F is -
+                               (default: $SIGMA_EMBED_SECRET); never a flag value
     -V, --version              The version
 
 EXIT STATUS:
     0 success; otherwise the sigma_status code: 1 invalid argument, 2 insecure URL,
     3 network, 4 timeout, 5 invalid client, 6 invalid grant, 7 rate limited,
-    8 server error, 9 unexpected HTTP status, 10 protocol, 11 internal; 64 usage error.";
+    8 server error, 9 unexpected HTTP status, 10 protocol, 11 internal,
+    12 forbidden; 64 usage error.";
 
 const EXIT_USAGE: u8 = 64;
 
@@ -77,10 +95,23 @@ struct Options {
     timeout: Option<f64>,
     ca_file: Option<PathBuf>,
     json: bool,
+    impersonate: Option<String>,
+    tenant: Option<String>,
+}
+
+#[derive(Default)]
+struct EmbedOptions {
+    url: Option<String>,
+    email: Option<String>,
+    claims: Vec<(String, String)>,
+    ttl: Option<String>,
+    client_id: Option<String>,
+    secret_file: Option<String>,
 }
 
 enum Command {
     Token(Options),
+    EmbedUrl(EmbedOptions),
     Clouds,
     Help,
     Version,
@@ -110,6 +141,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Token(options) => print_token(options),
+        Command::EmbedUrl(options) => print_embed_url(options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -122,7 +154,11 @@ fn main() -> ExitCode {
 
 fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
     let mut options = Options::default();
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    if args.peek().is_some_and(|a| a == "embed-url") {
+        args.next();
+        return parse_embed(args);
+    }
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
         match arg.as_str() {
@@ -140,6 +176,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             }
             "--ca-file" => options.ca_file = Some(PathBuf::from(value(&arg)?)),
             "--json" => options.json = true,
+            "--impersonate" => options.impersonate = Some(value(&arg)?),
+            "--tenant" => options.tenant = Some(value(&arg)?),
             "--client-secret" => {
                 return Err("--client-secret is not accepted (it would show in `ps`); use \
                             SIGMA_CLIENT_SECRET or --client-secret-file"
@@ -148,7 +186,76 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
             other => return Err(format!("unknown argument: {other}")),
         }
     }
+    if options.tenant.is_some() && options.impersonate.is_none() {
+        return Err("--tenant goes with --impersonate".into());
+    }
     Ok(Command::Token(options))
+}
+
+fn parse_embed(args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut options = EmbedOptions::default();
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--email" => options.email = Some(value(&arg)?),
+            "--claim" => {
+                let claim = value(&arg)?;
+                let (name, text) =
+                    claim.split_once('=').ok_or_else(|| format!("--claim {claim}: expected NAME=VALUE"))?;
+                options.claims.push((name.to_string(), text.to_string()));
+            }
+            "--ttl" => options.ttl = Some(value(&arg)?),
+            "--client-id" => options.client_id = Some(value(&arg)?),
+            "--secret-file" => options.secret_file = Some(value(&arg)?),
+            "--secret" | "--embed-secret" => {
+                return Err(format!(
+                    "{arg} is not accepted (it would show in `ps`); use SIGMA_EMBED_SECRET or --secret-file"
+                ))
+            }
+            flag if flag.starts_with('-') => return Err(format!("unknown embed-url argument: {flag}")),
+            url if options.url.is_none() => options.url = Some(url.to_string()),
+            extra => return Err(format!("unexpected argument: {extra}")),
+        }
+    }
+    if options.url.is_none() {
+        return Err("embed-url needs the URL to sign".into());
+    }
+    if options.email.is_none() {
+        return Err("embed-url needs --email (the user)".into());
+    }
+    Ok(Command::EmbedUrl(options))
+}
+
+fn print_embed_url(options: EmbedOptions) -> Result<(), Failure> {
+    let client_id = required(options.client_id, "SIGMA_EMBED_CLIENT_ID", "--client-id")?;
+    let secret = zeroize::Zeroizing::new(match options.secret_file.as_deref() {
+        Some(path) => read_secret(path)?,
+        None => required(None, "SIGMA_EMBED_SECRET", "--secret-file")?,
+    });
+    let ttl: u64 = match options.ttl {
+        Some(text) => text
+            .parse()
+            .map_err(|_| failure(ErrorCode::InvalidArgument, format!("--ttl: not a number of seconds: {text}")))?,
+        None => 3600,
+    };
+    let mut claims = serde_json::Map::new();
+    claims.insert("sub".into(), serde_json::Value::from(options.email.unwrap_or_default()));
+    for (name, text) in options.claims {
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        claims.insert(name, value);
+    }
+    let url = sigma_auth::sign_embed_url(
+        &options.url.unwrap_or_default(),
+        client_id.trim(),
+        secret.trim(),
+        &claims,
+        Duration::from_secs(ttl),
+    )?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{url}")
+        .and_then(|_| out.flush())
+        .map_err(|e| failure(ErrorCode::Internal, format!("cannot write the URL to stdout: {e}")))
 }
 
 fn print_token(options: Options) -> Result<(), Failure> {
@@ -175,7 +282,11 @@ fn print_token(options: Options) -> Result<(), Failure> {
         }
     }
 
-    let token = Client::new(config).token()?;
+    let client = Client::new(config);
+    let token = match &options.impersonate {
+        Some(email) => client.impersonate(email, options.tenant.as_deref())?.token()?,
+        None => client.token()?,
+    };
     let mut out = std::io::stdout().lock();
     let written = if options.json {
         let json = serde_json::json!({

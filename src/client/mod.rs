@@ -10,6 +10,7 @@
 //! flight, its own connections and refresh jitter, and keeps only what can be
 //! read without a lock: the current access token.
 
+mod impersonate;
 mod process;
 mod refresher;
 
@@ -21,6 +22,8 @@ use crate::error::Result;
 use crate::per_process::PerProcess;
 use crate::token::Token;
 
+pub use impersonate::impersonate_token;
+pub(crate) use impersonate::Subject;
 use process::Process;
 
 /// Holds the current token and keeps it fresh. Cheap to clone (clones share the
@@ -33,7 +36,16 @@ pub struct Client {
 
 struct Shared {
     config: Config,
+    source: Source,
     process: PerProcess<Process>,
+}
+
+/// Where a client's tokens come from.
+enum Source {
+    /// The client's own credentials: the refresh grant, else client credentials.
+    Credentials,
+    /// A token exchange on behalf of `subject`, vouched for by `admin`'s token.
+    Exchange { admin: Client, subject: Subject },
 }
 
 impl Shared {
@@ -47,14 +59,14 @@ impl Shared {
 
     /// Runs a background refresh that was queued for this client.
     fn run_queued(&self) {
-        self.process_full().run_queued(&self.config);
+        self.process_full().run_queued(self);
     }
 }
 
 impl Client {
     /// A client for `config`. No request is made until the first [`Client::token`].
     pub fn new(config: Config) -> Client {
-        Client { shared: Arc::new(Shared { config, process: PerProcess::new() }) }
+        Client { shared: Arc::new(Shared { config, source: Source::Credentials, process: PerProcess::new() }) }
     }
 
     pub fn config(&self) -> &Config {
@@ -74,7 +86,7 @@ impl Client {
                 return Ok(usable.token().clone());
             }
         }
-        self.shared.process_full().fetch_or_wait(&self.shared.config)
+        self.shared.process_full().fetch_or_wait(&self.shared)
     }
 
     /// The current token if one is usable now, without ever waiting on the

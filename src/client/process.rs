@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwapOption, Guard};
 
-use super::{refresher, Shared};
+use super::{impersonate, refresher, Shared, Source};
 use crate::cache;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
@@ -32,6 +32,8 @@ pub(super) struct Process {
     /// Nanoseconds after `epoch` before which a failed background refresh is not retried.
     background_not_before: AtomicU64,
     epoch: Instant,
+    /// The clients acting as users that were derived from this one.
+    pub(super) derived: impersonate::Derived,
 }
 
 pub(super) struct Cached {
@@ -97,6 +99,7 @@ impl Process {
             busy: AtomicBool::new(false),
             background_not_before: AtomicU64::new(0),
             epoch: Instant::now(),
+            derived: Default::default(),
         }
     }
 
@@ -146,7 +149,7 @@ impl Process {
     }
 
     /// Runs a queued background refresh, unless a caller took it over.
-    pub(super) fn run_queued(&self, config: &Config) {
+    pub(super) fn run_queued(&self, shared: &Shared) {
         {
             let mut control = self.control();
             if control.flight != Flight::Queued {
@@ -154,13 +157,13 @@ impl Process {
             }
             control.flight = Flight::Running;
         }
-        let _ = self.exchange(config, true);
+        let _ = self.exchange(shared, true);
     }
 
     /// The slow path: no usable token. Either make the one request, or wait for
     /// the one already running and share its result.
-    pub(super) fn fetch_or_wait(&self, config: &Config) -> Result<Arc<Token>> {
-        let wait_limit = Instant::now() + config.settings().timeout + Duration::from_secs(1);
+    pub(super) fn fetch_or_wait(&self, shared: &Shared) -> Result<Arc<Token>> {
+        let wait_limit = Instant::now() + shared.config.settings().timeout + Duration::from_secs(1);
         let mut control = self.control();
         loop {
             if let Some(token) = self.usable_token() {
@@ -171,7 +174,7 @@ impl Process {
                 control.flight = Flight::Running;
                 self.busy.store(true, Ordering::Release);
                 drop(control);
-                return self.exchange(config, false);
+                return self.exchange(shared, false);
             }
             let generation = control.generation;
             while control.generation == generation {
@@ -201,29 +204,37 @@ impl Process {
     }
 
     /// Makes the request this thread was chosen for, then settles it for everyone.
-    fn exchange(&self, config: &Config, background: bool) -> Result<Arc<Token>> {
-        let result = panic::catch_unwind(AssertUnwindSafe(|| self.obtain(config)))
+    fn exchange(&self, shared: &Shared, background: bool) -> Result<Arc<Token>> {
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.obtain(shared)))
             .unwrap_or_else(|_| Err(Error::internal("a panic interrupted the token request")));
-        self.settle(config, result, background)
+        self.settle(&shared.config, result, background)
     }
 
-    /// Refresh grant first (Sigma asks for it), falling back once to client
-    /// credentials when the refresh token is refused (expired, used, unknown).
-    /// Everything (a wait for the token cache's lock included) shares one deadline.
-    fn obtain(&self, config: &Config) -> Result<Token> {
+    /// Own credentials: the refresh grant first (Sigma asks for it), falling back
+    /// once to client credentials when the refresh token is refused (expired,
+    /// used, unknown). On behalf of a user: a token exchange. Everything (a wait
+    /// for the token cache's lock included) shares one deadline.
+    fn obtain(&self, shared: &Shared) -> Result<Token> {
+        let config = &shared.config;
         let deadline = config.deadline();
         let (remembered, rejected) = {
             let control = self.control();
             (control.refresh_token.clone(), control.rejected.clone())
         };
+        let (subject, fetch): (Option<&impersonate::Subject>, Box<Fetch<'_>>) = match &shared.source {
+            Source::Credentials => (None, Box::new(|refresh| fetch(config, refresh, deadline))),
+            Source::Exchange { admin, subject } => {
+                (Some(subject), Box::new(|_| impersonate::exchange(config, admin, subject, deadline)))
+            }
+        };
         let Some(dir) = config.token_cache() else {
-            return fetch(config, remembered, deadline);
+            return fetch(remembered);
         };
         // The token held now (if any) is the one to replace: another process's
         // newer token is welcome, the same one again is not.
         let held = self.current.load_full();
         let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
-        cache::obtain(dir, config, deadline, replacing, remembered, |refresh| fetch(config, refresh, deadline))
+        cache::obtain(dir, config, subject, deadline, replacing, remembered, fetch)
     }
 
     fn settle(&self, config: &Config, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
@@ -266,6 +277,9 @@ impl Process {
         outcome
     }
 }
+
+/// How a client gets a token, given the newest refresh token known.
+type Fetch<'a> = dyn Fn(Option<Secret>) -> Result<Token> + 'a;
 
 /// One token request: the refresh grant with `refresh` if there is one, falling
 /// back once to client credentials when Sigma refuses it; both by `deadline`.

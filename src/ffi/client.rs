@@ -50,6 +50,36 @@ pub unsafe extern "C" fn sigma_client_new(
     })
 }
 
+/// Derives a client whose tokens are the user `user_email`'s (in the tenant
+/// organisation `tenant`; NULL for none), obtained with Sigma's token-exchange
+/// grant and vouched for by `admin`'s tokens: `admin`'s credentials must be an
+/// admin's, and the user must not be an admin (else SIGMA_STATUS_FORBIDDEN when
+/// a token is asked for). Any number of derived clients share `admin`'s one
+/// token; each keeps its user's token cached and fresh as any client does, and
+/// calls for the same user and tenant return clients sharing one token. A bad
+/// email (empty, whitespace, no @, over 320 bytes) is
+/// SIGMA_STATUS_INVALID_ARGUMENT, before any request. On success `*client_out`
+/// receives a client owned by the caller, to be freed with `sigma_client_free`
+/// (it keeps `admin` alive meanwhile).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_impersonate(
+    admin: *const sigma_client,
+    user_email: *const c_char,
+    tenant: *const c_char,
+    client_out: *mut *mut sigma_client,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call(error_out, || {
+        // SAFETY: NULL or a live client and NUL-terminated strings, per the contract.
+        let (admin, email) = unsafe { (handle(admin, "admin")?, string_arg(user_email, "user_email")?) };
+        // SAFETY: NULL or a NUL-terminated string, per the contract.
+        let tenant = if tenant.is_null() { None } else { Some(unsafe { string_arg(tenant, "tenant")? }) };
+        let out = out_arg(client_out, "client_out")?;
+        handle_out(out, admin.impersonate(email, tenant)?);
+        Ok(())
+    })
+}
+
 /// A token valid for at least 10 more seconds (or a tenth of its lifetime).
 /// While the cached token stays current, every call returns a new reference to
 /// the same token: same serial (`sigma_token_serial`), same address.

@@ -232,3 +232,17 @@ pub unsafe extern "C" fn sigma_config_allow_origin(
     // SAFETY: forwarded contract; `origin` is NULL or NUL-terminated.
     unsafe { set(config, error_out, |c| c.allow_origin(string_arg(origin, "origin")?)) }
 }
+
+/// Extra claims for the subject token of an impersonation, as a JSON object
+/// (e.g. `{"aud":"sigmacomputing"}`). Sigma's sample sends only `sub` (and
+/// `tenant`), and so does this library unless asked; `sub` and `tenant` cannot
+/// be set here.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_subject_token_claims(
+    config: *mut sigma_config,
+    claims_json: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `claims_json` is NULL or NUL-terminated.
+    unsafe { set(config, error_out, |c| c.set_subject_token_claims(string_arg(claims_json, "claims_json")?)) }
+}

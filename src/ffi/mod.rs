@@ -18,6 +18,7 @@
 
 mod client;
 mod config;
+mod embed;
 mod error;
 mod status;
 mod token;
@@ -32,6 +33,7 @@ use crate::error::{Error, Result};
 
 pub use client::*;
 pub use config::*;
+pub use embed::*;
 pub use error::*;
 pub use status::*;
 pub use token::*;

@@ -32,6 +32,9 @@ pub enum sigma_status {
     SIGMA_STATUS_PROTOCOL = 10,
     /// A bug in sigma-auth, such as a caught panic.
     SIGMA_STATUS_INTERNAL = 11,
+    /// Sigma refused to let these credentials act as that user (not an admin's
+    /// credentials, or the user is an admin).
+    SIGMA_STATUS_FORBIDDEN = 12,
 }
 
 impl From<ErrorCode> for sigma_status {
@@ -48,6 +51,7 @@ impl From<ErrorCode> for sigma_status {
             ErrorCode::Http => sigma_status::SIGMA_STATUS_HTTP,
             ErrorCode::Protocol => sigma_status::SIGMA_STATUS_PROTOCOL,
             ErrorCode::Internal => sigma_status::SIGMA_STATUS_INTERNAL,
+            ErrorCode::Forbidden => sigma_status::SIGMA_STATUS_FORBIDDEN,
         }
     }
 }
@@ -70,6 +74,7 @@ pub extern "C" fn sigma_status_name(status: u32) -> *const c_char {
         9 => c"HTTP",
         10 => c"PROTOCOL",
         11 => c"INTERNAL",
+        12 => c"FORBIDDEN",
         _ => c"UNKNOWN",
     };
     name.as_ptr()

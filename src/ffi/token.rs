@@ -74,6 +74,33 @@ pub unsafe extern "C" fn sigma_token_refresh(
     })
 }
 
+/// A token for the user `user_email` (in the tenant organisation `tenant`; NULL
+/// for none), without caching: a new admin token with the client-credentials
+/// grant of `config` (which must hold an admin's credentials), then one token
+/// exchange. Use `sigma_client_impersonate` to keep a user's token fresh. On
+/// success `*token_out` receives a token owned by the caller, to be freed with
+/// `sigma_token_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_token_impersonate(
+    config: *const sigma_config,
+    user_email: *const c_char,
+    tenant: *const c_char,
+    token_out: *mut *mut sigma_token,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call(error_out, || {
+        // SAFETY: NULL or a live config and NUL-terminated strings, per the contract.
+        let (config, email) = unsafe { (handle(config, "config")?, string_arg(user_email, "user_email")?) };
+        // SAFETY: NULL or a NUL-terminated string, per the contract.
+        let tenant = if tenant.is_null() { None } else { Some(unsafe { string_arg(tenant, "tenant")? }) };
+        let out = out_arg(token_out, "token_out")?;
+        let raw = into_raw(Arc::new(crate::impersonate_token(&config, email, tenant)?));
+        // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
+        unsafe { out.write(raw) };
+        Ok(())
+    })
+}
+
 /// Frees a token and wipes its strings. Accepts NULL. Each token must be freed
 /// exactly once.
 #[no_mangle]

@@ -256,6 +256,75 @@ static void test_free_while_calls_are_in_flight(void) {
   }
 }
 
+/* Acting as a user, and signing an embed URL. */
+static void test_impersonation_and_embed(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_client *admin = NULL, *viewer = NULL, *again = NULL;
+  CHECK_STATUS(sigma_client_new(config, &admin, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_client_impersonate(admin, "viewer@example.com", NULL, &viewer, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_client_impersonate(admin, "viewer@example.com", NULL, &again, NULL), SIGMA_STATUS_OK);
+  sigma_token *user = NULL, *same = NULL;
+  CHECK_STATUS(sigma_client_token(viewer, &user, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_client_token(again, &same, NULL), SIGMA_STATUS_OK);
+  CHECK(user != NULL && same != NULL && sigma_token_serial(user) == sigma_token_serial(same));
+  CHECK(user != NULL && strncmp(sigma_token_access_token(user), "mock_ut_", 8) == 0);
+  CHECK(user != NULL && sigma_token_refresh_token(user) == NULL);
+  sigma_token_free(user);
+  sigma_token_free(same);
+  sigma_client_free(again);
+  sigma_client_free(admin); /* the derived client keeps it alive */
+  sigma_token *after = NULL;
+  CHECK_STATUS(sigma_client_token(viewer, &after, NULL), SIGMA_STATUS_OK);
+  sigma_token_free(after);
+  sigma_client_free(viewer);
+
+  sigma_client *boss = NULL;
+  sigma_error *error = NULL;
+  sigma_client *admin2 = NULL;
+  CHECK_STATUS(sigma_client_new(config, &admin2, NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_client_impersonate(admin2, "admin@example.com", "tenant-1", &boss, NULL), SIGMA_STATUS_OK);
+  sigma_token *none = NULL;
+  CHECK_STATUS(sigma_client_token(boss, &none, &error), SIGMA_STATUS_FORBIDDEN);
+  CHECK(none == NULL && sigma_error_http_status(error) == 403);
+  CHECK(strcmp(sigma_status_name(SIGMA_STATUS_FORBIDDEN), "FORBIDDEN") == 0);
+  sigma_error_free(error);
+  sigma_client *bad = NULL;
+  CHECK_STATUS(sigma_client_impersonate(admin2, "not an email", NULL, &bad, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_client_impersonate(NULL, "a@b.co", NULL, &bad, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_client_impersonate(admin2, NULL, NULL, &bad, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(bad == NULL);
+  sigma_client_free(boss);
+  sigma_client_free(admin2);
+
+  sigma_token *once = NULL;
+  CHECK_STATUS(sigma_token_impersonate(config, "viewer@example.com", NULL, &once, NULL), SIGMA_STATUS_OK);
+  sigma_token_free(once);
+  sigma_config_free(config);
+
+  char *url = NULL;
+  CHECK_STATUS(sigma_embed_sign_url("https://app.sigmacomputing.com/o/w", "demo-embed", "demo-embed-secret",
+                                    "{\"sub\":\"viewer@example.com\",\"teams\":[\"Sales\"]}", 600, &url, NULL),
+               SIGMA_STATUS_OK);
+  CHECK(url != NULL && strstr(url, "?:jwt=") != NULL && strstr(url, "&:embed=true") != NULL);
+  sigma_string_free(url);
+  sigma_string_free(NULL);
+  char *none_url = NULL;
+  error = NULL;
+  CHECK_STATUS(sigma_embed_sign_url("https://app.sigmacomputing.com/o/w", "demo-embed", "S3CRET",
+                                    "{\"sub\":\"viewer@example.com\",\"teams\":7}", 600, &none_url, &error),
+               SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(none_url == NULL && strstr(sigma_error_message(error), "teams") != NULL);
+  CHECK(strstr(sigma_error_message(error), "S3CRET") == NULL);
+  sigma_error_free(error);
+  CHECK_STATUS(sigma_embed_sign_url("https://a.example.com/w", "id", "s", "not json", 60, &none_url, NULL),
+               SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_embed_sign_url("https://a.example.com/w", "id", "s", "{\"sub\":\"a@b.co\"}", 0, &none_url, NULL),
+               SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(sigma_embed_sign_url("https://a.example.com/w", "id", "s", "{\"sub\":\"a@b.co\"}", 60, NULL, NULL),
+               SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(none_url == NULL);
+}
+
 static void test_names(void) {
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_OK), "OK") == 0);
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_RATE_LIMITED), "RATE_LIMITED") == 0);
@@ -277,6 +346,7 @@ int main(int argc, char **argv) {
   test_client_threads_and_invalidate();
   test_concurrent_stress();
   test_free_while_calls_are_in_flight();
+  test_impersonation_and_embed();
   test_names();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

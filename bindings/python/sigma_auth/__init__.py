@@ -6,12 +6,14 @@
 
 All behaviour lives in the native library (a Rust core behind a C ABI); this
 package is a thin, typed ctypes layer over it. ``sigma_auth.requests`` and
-``sigma_auth.httpx`` attach tokens to those clients and retry once on a 401.
+``sigma_auth.httpx`` attach tokens to those clients and retry once on a 401;
+``Client.impersonate`` acts as a user; ``sigma_auth.embed`` signs embed URLs.
 """
 
 from ._client import Client
 from ._config import Config
 from ._errors import (
+    Forbidden,
     HTTPError,
     InsecureURL,
     InternalError,
@@ -28,7 +30,7 @@ from ._errors import (
 )
 from ._native import lib as _lib
 from ._secret import Secret
-from ._token import Token, get_token, refresh_token
+from ._token import Token, get_token, impersonate_token, refresh_token
 
 __version__: str = _lib.sigma_version().decode()
 
@@ -39,6 +41,7 @@ __all__ = [
     "Secret",
     "get_token",
     "refresh_token",
+    "impersonate_token",
     "Status",
     "SigmaAuthError",
     "InvalidArgument",
@@ -52,4 +55,5 @@ __all__ = [
     "HTTPError",
     "ProtocolError",
     "InternalError",
+    "Forbidden",
 ]

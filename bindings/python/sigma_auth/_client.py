@@ -6,7 +6,7 @@ import ctypes
 from typing import Optional, Union
 
 from . import _native
-from ._config import Config
+from ._config import Config, encode
 from ._errors import check
 from ._handle import Handle, Managed
 from ._secret import Secret, hide
@@ -60,6 +60,25 @@ class Client(Managed):
     def access_token(self) -> str:
         """The current access token, for ``Authorization: Bearer ...``."""
         return self.token().access_token
+
+    def impersonate(self, email: str, tenant: Optional[str] = None) -> "Client":
+        """A client whose tokens are ``email``'s (in the tenant organisation
+        ``tenant``, if given), obtained with Sigma's token-exchange grant and
+        vouched for by this client's tokens: this client's credentials must be an
+        admin's, and the user must not be an admin (``Forbidden`` otherwise).
+        Calls for the same user share one cached, self-refreshing token, and all
+        of them this client's one admin token."""
+        raw_email, raw_tenant = encode("email", email), None if tenant is None else encode("tenant", tenant)
+        with self._borrow() as pointer:
+            derived = _native.client_p()
+            error = _native.error_p()
+            check(lib.sigma_client_impersonate(pointer, raw_email, raw_tenant, ctypes.byref(derived),
+                                               ctypes.byref(error)), error)
+        client = Client.__new__(Client)
+        client._config_repr = f"{self._config_repr} acting as {email!r}"
+        client._handle = Handle(derived, lib.sigma_client_free, "Client")
+        client._view = None
+        return client
 
     def invalidate(self, access_token: Union[str, Secret, Token]) -> None:
         """Report that an API call was refused (401) with this token (its text, or

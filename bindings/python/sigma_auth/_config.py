@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import sys
-from typing import Callable, Iterable, Optional, Union
+from typing import Callable, Iterable, Mapping, Optional, Union
 
 from . import _native
 from ._errors import check
@@ -40,8 +41,10 @@ class Config(Managed):
     http only for loopback). Times are in seconds. ``token_cache`` is a directory
     through which processes share tokens (``from_env`` reads SIGMA_TOKEN_CACHE).
     ``allowed_origins`` lists origins (``"https://host[:port]"``) besides the
-    endpoint's own to which the HTTP adapters may send tokens. ``client_secret``
-    may be a ``str`` or a ``sigma_auth.Secret``.
+    endpoint's own to which the HTTP adapters may send tokens.
+    ``subject_token_claims`` adds claims (such as ``{"aud": "sigmacomputing"}``)
+    to the subject token of ``Client.impersonate``. ``client_secret`` may be a
+    ``str`` or a ``sigma_auth.Secret``.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class Config(Managed):
         user_agent_suffix: Optional[str] = None,
         token_cache: Union[str, "os.PathLike[str]", None] = None,
         allowed_origins: Iterable[str] = (),
+        subject_token_claims: Optional[Mapping[str, object]] = None,
     ) -> None:
         client_secret = hide(client_secret)  # first: no frame of ours holds it in clear
         self._endpoint = endpoint
@@ -69,7 +73,7 @@ class Config(Managed):
                                    client_secret._encode("client_secret"), ctypes.byref(pointer),
                                    ctypes.byref(error)), error)
         self._finish(pointer, timeout, connect_timeout, max_attempts, ca_file, basic_auth, refresh_margin,
-                     user_agent_suffix, token_cache, allowed_origins)
+                     user_agent_suffix, token_cache, allowed_origins, subject_token_claims)
 
     @classmethod
     def from_env(cls, **options: object) -> "Config":
@@ -96,6 +100,7 @@ class Config(Managed):
         user_agent_suffix: Optional[str] = None,
         token_cache: Union[str, "os.PathLike[str]", None] = None,
         allowed_origins: Iterable[str] = (),
+        subject_token_claims: Optional[Mapping[str, object]] = None,
     ) -> None:
         self._handle = Handle(pointer, lib.sigma_config_free, "Config")
         try:
@@ -127,6 +132,9 @@ class Config(Managed):
                 raise TypeError("allowed_origins must be a list of origins, not one str")
             for origin in allowed_origins:
                 self._set(lib.sigma_config_allow_origin, encode("allowed_origins", origin))
+            if subject_token_claims is not None:
+                self._set(lib.sigma_config_set_subject_token_claims,
+                          encode("subject_token_claims", json.dumps(dict(subject_token_claims))))
         except BaseException:
             self.close()
             raise

@@ -24,6 +24,7 @@ class Status(enum.IntEnum):
     HTTP = 9
     PROTOCOL = 10
     INTERNAL = 11
+    FORBIDDEN = 12
 
 
 class SigmaAuthError(Exception):
@@ -89,6 +90,10 @@ class InternalError(SigmaAuthError):
     pass
 
 
+class Forbidden(SigmaAuthError, PermissionError):
+    """Sigma refused to let these credentials act as that user (403)."""
+
+
 _CLASSES: dict[Status, type[SigmaAuthError]] = {
     Status.INVALID_ARGUMENT: InvalidArgument,
     Status.INSECURE_URL: InsecureURL,
@@ -101,6 +106,7 @@ _CLASSES: dict[Status, type[SigmaAuthError]] = {
     Status.HTTP: HTTPError,
     Status.PROTOCOL: ProtocolError,
     Status.INTERNAL: InternalError,
+    Status.FORBIDDEN: Forbidden,
 }
 
 

@@ -8,7 +8,7 @@ import datetime
 from typing import NoReturn, Optional, Union
 
 from . import _native
-from ._config import Config
+from ._config import Config, encode
 from ._errors import check
 from ._secret import Secret, hide
 
@@ -84,6 +84,19 @@ def refresh_token(config: Config, refresh_token: Union[str, Secret]) -> Token:
         error = _native.error_p()
         check(lib.sigma_token_refresh(pointer, refresh_token._encode("refresh_token"), ctypes.byref(token),
                                       ctypes.byref(error)), error)
+    return _take(token)
+
+
+def impersonate_token(config: Config, email: str, tenant: Optional[str] = None) -> Token:
+    """A token for ``email`` (in ``tenant``, if given), without caching: a new
+    admin token with ``config``'s credentials (an admin's), then one token
+    exchange. Use ``Client.impersonate`` to keep a user's token fresh."""
+    raw_email, raw_tenant = encode("email", email), None if tenant is None else encode("tenant", tenant)
+    with _config(config)._borrow() as pointer:
+        token = _native.token_p()
+        error = _native.error_p()
+        check(lib.sigma_token_impersonate(pointer, raw_email, raw_tenant, ctypes.byref(token), ctypes.byref(error)),
+              error)
     return _take(token)
 
 

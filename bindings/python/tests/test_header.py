@@ -24,6 +24,12 @@ C_TYPES = {
 
 def ctype(c: str) -> object:
     c = " ".join(c.replace("*", " * ").split()).replace(" *", " *").replace("* *", "**")
+    # A string the library owns and the caller frees (sigma_string_free) is kept
+    # as a raw pointer, so ctypes does not copy it into bytes and lose it.
+    if c == "char **":
+        return ctypes.POINTER(ctypes.c_void_p)
+    if c == "char *":
+        return ctypes.c_void_p
     c = c.replace("const ", "")
     for name, pointer in (("sigma_config", _native.config_p), ("sigma_token", _native.token_p),
                           ("sigma_client", _native.client_p), ("sigma_error", _native.error_p)):
