@@ -209,14 +209,15 @@ fn config_errors_carry_their_status_and_no_secret() {
 
 #[test]
 fn status_names_and_version_are_static_strings() {
-    let names: Vec<String> = (0..=12).map(|s| unsafe { text(sigma_status_name(s)) }.unwrap()).collect();
+    let names: Vec<String> = (0..=13).map(|s| unsafe { text(sigma_status_name(s)) }.unwrap()).collect();
     assert_eq!(names[0], "OK");
     assert_eq!(names[5], "INVALID_CLIENT");
     assert_eq!(names[11], "INTERNAL");
-    assert_eq!(names[12], "UNKNOWN");
+    assert_eq!(names[12], "FORBIDDEN");
+    assert_eq!(names[13], "UNKNOWN");
     assert_eq!(unsafe { text(sigma_status_name(u32::MAX)) }.unwrap(), "UNKNOWN");
     assert_eq!(unsafe { text(sigma_version()) }.unwrap(), sigma_auth::VERSION);
-    for code in 1..=11u32 {
+    for code in 1..=12u32 {
         // The Rust names and the C names agree.
         let name = unsafe { text(sigma_status_name(code)) }.unwrap();
         assert!(!name.is_empty());
