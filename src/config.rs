@@ -131,6 +131,31 @@ impl Config {
         &mut self.settings
     }
 
+    /// The proxy requests to the endpoint go through, if any, and why (from
+    /// HTTPS_PROXY, ALL_PROXY and NO_PROXY: see [`ProxyChoice`]).
+    pub fn proxy(&self) -> crate::ProxyChoice {
+        crate::proxy::choose(&self.settings.endpoint)
+    }
+
+    /// What HTTPS trusts, in a sentence: the CA file's certificates only, or the
+    /// operating system's trust store with the bundled web roots.
+    pub fn trust_description(&self) -> String {
+        let trust = crate::pool::trust(&self.settings);
+        if trust.only_ca_file {
+            return format!("only the {} certificates of the configured CA file", trust.roots.len());
+        }
+        let from = match (std::env::var_os("SSL_CERT_FILE"), std::env::var_os("SSL_CERT_DIR")) {
+            (Some(file), _) => format!("SSL_CERT_FILE={}", file.to_string_lossy()),
+            (None, Some(dir)) => format!("SSL_CERT_DIR={}", dir.to_string_lossy()),
+            (None, None) => "the system store".to_string(),
+        };
+        format!(
+            "{} certificates from {from}, and {} web roots bundled in sigma-auth",
+            trust.system,
+            trust.roots.len() - trust.system
+        )
+    }
+
     /// The HTTP agent of this process for these settings (see `pool.rs`).
     pub(crate) fn agent(&self) -> crate::pool::Agent {
         self.pool.agent(&self.settings)
@@ -194,7 +219,9 @@ impl Config {
     }
 
     /// Trust only the CA certificates in this PEM file for HTTPS (as curl's
-    /// `--cacert` does), for corporate proxies and private deployments.
+    /// `--cacert` does), for private deployments. Without it, the operating
+    /// system's trust store (SSL_CERT_FILE and SSL_CERT_DIR honoured) and the
+    /// bundled web roots are trusted.
     pub fn set_ca_file(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         let pem = std::fs::read(path)

@@ -140,8 +140,10 @@ fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration, scrubber: &d
         }
     }
     let settings = config.settings();
-    let mut request = config
-        .agent()
+    let agent = config.agent();
+    let mut request = agent
+        .as_ref()
+        .map_err(Clone::clone)?
         .post(settings.endpoint.token_url())
         .config()
         .timeout_global(Some(remaining))
@@ -255,6 +257,15 @@ fn transport_error(error: ureq::Error) -> Error {
         E::Tls(what) => Error::new(ErrorCode::Network, format!("TLS failed: {what}")),
         E::Rustls(e) => Error::new(ErrorCode::Network, format!("TLS failed: {e}")),
         E::Protocol(e) => Error::new(ErrorCode::Protocol, format!("the server broke the HTTP protocol: {e}")),
+        E::ConnectProxyFailed(why) if why.contains("407") => Error::new(
+            ErrorCode::Network,
+            "the proxy refused to connect to Sigma: it wants credentials (407 Proxy Authentication Required); \
+             give them in the proxy URL, as HTTPS_PROXY=http://user:password@proxy:port",
+        ),
+        E::ConnectProxyFailed(why) => {
+            Error::new(ErrorCode::Network, format!("the proxy could not connect to Sigma ({why})"))
+        }
+        E::InvalidProxyUrl => Error::invalid_argument("the proxy URL (HTTPS_PROXY or ALL_PROXY) is not valid"),
         E::BodyExceedsLimit(_) => body_error(error),
         other => Error::new(ErrorCode::Network, format!("the token request failed: {other}")),
     }

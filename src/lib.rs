@@ -30,6 +30,7 @@ mod origin;
 mod os;
 mod per_process;
 mod pool;
+mod proxy;
 mod scrub;
 mod secret;
 mod token;
@@ -43,6 +44,7 @@ pub use embed::{sign_embed_url, MAX_EMBED_TTL};
 pub use endpoint::{Endpoint, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
 pub use origin::Origin;
+pub use proxy::ProxyChoice;
 pub use token::Token;
 
 /// Requests a new token with the client-credentials grant (no caching).

@@ -8,26 +8,31 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use ureq::config::Config as AgentConfig;
 use ureq::http::Uri;
-use ureq::tls::{RootCerts, TlsConfig};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, DefaultConnector, LazyBuffers, NextTimeout, Transport,
 };
 
 use crate::config::Settings;
+use crate::error::{Error, Result};
 use crate::per_process::{Local, PerProcess};
+use crate::proxy;
 
 /// How long a host name's addresses are reused for new connections.
 const NAME_TTL: Duration = Duration::from_secs(30);
 
-/// A borrowed agent: build a request with it, then let it go.
-pub(crate) type Agent = Local<ureq::Agent>;
+/// A borrowed agent (or why there is none, such as a malformed HTTPS_PROXY):
+/// build a request with it, then let it go.
+pub(crate) type Agent = Local<std::result::Result<ureq::Agent, Error>>;
 
 #[derive(Default)]
 pub(crate) struct Pool {
-    agent: PerProcess<ureq::Agent>,
+    agent: PerProcess<std::result::Result<ureq::Agent, Error>>,
 }
 
 impl Pool {
@@ -36,14 +41,52 @@ impl Pool {
     }
 }
 
-fn build(settings: &Settings) -> ureq::Agent {
-    let mut tls = TlsConfig::builder();
-    if let Some(certs) = &settings.ca_certs {
-        tls = tls.root_certs(RootCerts::Specific(certs.clone()));
+/// The CAs a config trusts: only the configured CA file's, or else the
+/// operating system's trust store (which honours SSL_CERT_FILE and
+/// SSL_CERT_DIR, so a TLS-inspecting corporate proxy's CA installed by IT is
+/// trusted) together with the web roots bundled in this library (so a stale or
+/// missing system store still works).
+pub(crate) fn trust(settings: &Settings) -> Trust {
+    match &settings.ca_certs {
+        Some(certs) => Trust { roots: certs.clone(), system: 0, only_ca_file: true },
+        None => SYSTEM_ROOTS.get(|_| load_system_roots()).clone(),
     }
-    // The proxy cannot reach our loopback; everything else honours
-    // HTTPS_PROXY / NO_PROXY.
-    let proxy = if settings.endpoint.is_loopback() { None } else { ureq::Proxy::try_from_env() };
+}
+
+#[derive(Clone)]
+pub(crate) struct Trust {
+    pub(crate) roots: Arc<Vec<Certificate<'static>>>,
+    /// How many came from the operating system (0: none found).
+    pub(crate) system: usize,
+    pub(crate) only_ca_file: bool,
+}
+
+/// Loaded once per process (a few milliseconds of reading /etc/ssl).
+static SYSTEM_ROOTS: PerProcess<Trust> = PerProcess::new();
+
+fn load_system_roots() -> Trust {
+    let found = rustls_native_certs::load_native_certs();
+    let system = found.certs.len();
+    let roots = found
+        .certs
+        .iter()
+        .map(|c| c.as_ref())
+        .chain(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().map(|c| c.as_ref()))
+        .map(|der| Certificate::from_der(der).to_owned())
+        .collect();
+    Trust { roots: Arc::new(roots), system, only_ca_file: false }
+}
+
+fn build(settings: &Settings) -> Result<ureq::Agent> {
+    let tls = TlsConfig::builder().root_certs(RootCerts::Specific(trust(settings).roots));
+    let choice = proxy::choose(&settings.endpoint);
+    let proxy = match &choice.url {
+        Some(url) => Some(ureq::Proxy::new(url).map_err(|_| {
+            let shown = choice.display_url().unwrap_or_default();
+            Error::invalid_argument(format!("the proxy {shown} ({}) is not a valid proxy URL", choice.reason))
+        })?),
+        None => None,
+    };
     let config: AgentConfig = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -54,7 +97,7 @@ fn build(settings: &Settings) -> ureq::Agent {
         .proxy(proxy)
         .tls_config(tls.build())
         .build();
-    ureq::Agent::with_parts(config, DefaultConnector::new().chain(Coalesce), InlineResolver::default())
+    Ok(ureq::Agent::with_parts(config, DefaultConnector::new().chain(Coalesce), InlineResolver::default()))
 }
 
 /// Wraps every connection (above TLS) in [`Coalescing`].

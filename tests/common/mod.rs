@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 use sigma_auth::Config;
 pub use sigma_mock::harness::MockServer;
 
+pub mod proxy;
+
 pub fn mock(args: &[&str]) -> MockServer {
     MockServer::start(args)
 }

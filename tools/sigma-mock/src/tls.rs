@@ -19,7 +19,9 @@ pub fn acceptor(ca_pem_out: &Path) -> Result<TlsAcceptor, String> {
     let ca_key = KeyPair::generate().map_err(|e| fail("CA key", &e))?;
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).map_err(|e| fail("CA certificate", &e))?;
 
-    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    // sigma.test and 192.0.2.1 (TEST-NET-1) let tests reach the mock through a proxy
+    // under a name or address that is not loopback.
+    let names = ["localhost", "127.0.0.1", "::1", "sigma.test", "192.0.2.1"].map(String::from).to_vec();
     let mut leaf_params = CertificateParams::new(names).map_err(|e| fail("server params", &e))?;
     leaf_params.distinguished_name.push(DnType::CommonName, "sigma-mock");
     let leaf_key = KeyPair::generate().map_err(|e| fail("server key", &e))?;

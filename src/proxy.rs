@@ -1,0 +1,154 @@
+//! Which proxy, if any, carries requests to the token endpoint.
+//!
+//! The endpoint is always https (plain http is only ever loopback, which is
+//! never proxied), so as curl does for https URLs: `HTTPS_PROXY` (or
+//! `https_proxy`), else `ALL_PROXY` (or `all_proxy`); `HTTP_PROXY` is not used
+//! for https. `NO_PROXY` (or `no_proxy`) is a comma-separated list of `*`, host
+//! names (`example.com`, `.example.com` and `*.example.com` all match
+//! example.com and every name under it), IP addresses and CIDR blocks
+//! (`10.0.0.0/8`, `fd00::/8`), each optionally with a `:port` that is ignored.
+
+use std::net::IpAddr;
+
+use crate::endpoint::Endpoint;
+
+/// The decision for one endpoint, and why, for `sigma-token doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyChoice {
+    /// The proxy URL, or None for a direct connection.
+    pub url: Option<String>,
+    /// Why, in a few words (which variable, or which NO_PROXY entry).
+    pub reason: String,
+}
+
+impl ProxyChoice {
+    /// The proxy URL with any password replaced, safe to print.
+    pub fn display_url(&self) -> Option<String> {
+        let url = self.url.as_deref()?;
+        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+        Some(match rest.split_once('@') {
+            Some((user, host)) => {
+                let name = user.split(':').next().unwrap_or_default();
+                format!("{scheme}://{name}:[redacted]@{host}")
+            }
+            None => format!("{scheme}://{rest}"),
+        })
+    }
+}
+
+/// The proxy for `endpoint`, from the process environment.
+pub(crate) fn choose(endpoint: &Endpoint) -> ProxyChoice {
+    choose_with(endpoint, |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+}
+
+fn choose_with(endpoint: &Endpoint, var: impl Fn(&str) -> Option<String>) -> ProxyChoice {
+    let direct = |reason: String| ProxyChoice { url: None, reason };
+    if endpoint.is_loopback() {
+        return direct("the endpoint is loopback, which is never proxied".into());
+    }
+    let Some((name, url)) = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .iter()
+        .find_map(|name| var(name).map(|url| (*name, url.trim().to_string())))
+    else {
+        return direct("neither HTTPS_PROXY nor ALL_PROXY is set".into());
+    };
+    let no_proxy = var("NO_PROXY").or_else(|| var("no_proxy")).unwrap_or_default();
+    if let Some(entry) = bypass(&no_proxy, endpoint.host()) {
+        return direct(format!("NO_PROXY entry {entry:?} matches {}", endpoint.host()));
+    }
+    ProxyChoice { url: Some(url), reason: format!("from {name}") }
+}
+
+/// The NO_PROXY entry that matches `host`, if any.
+fn bypass<'a>(no_proxy: &'a str, host: &str) -> Option<&'a str> {
+    let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+    let ip: Option<IpAddr> = host.parse().ok();
+    no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()).find(|entry| {
+        if *entry == "*" {
+            return true;
+        }
+        let bare = strip_port(entry).trim_start_matches('[').trim_end_matches(']');
+        if let Some(ip) = ip {
+            return match bare.split_once('/') {
+                Some((network, bits)) => in_block(ip, network, bits),
+                None => bare.parse::<IpAddr>().is_ok_and(|e| e == ip),
+            };
+        }
+        let name = bare.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+        !name.is_empty() && (host == name || host.ends_with(&format!(".{name}")))
+    })
+}
+
+/// `host:port` without the port (an IPv6 address keeps its colons).
+fn strip_port(entry: &str) -> &str {
+    if let Some(inside) = entry.strip_prefix('[') {
+        return inside.split(']').next().unwrap_or(inside);
+    }
+    match entry.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => entry,
+    }
+}
+
+fn in_block(ip: IpAddr, network: &str, bits: &str) -> bool {
+    let (Ok(network), Ok(bits)) = (network.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(url: &str, vars: &[(&str, &str)]) -> ProxyChoice {
+        let endpoint = Endpoint::parse(url).unwrap();
+        choose_with(&endpoint, |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn https_proxy_then_all_proxy_never_http_proxy() {
+        let p = "http://proxy.corp:3128";
+        assert_eq!(choice("https://api.sigmacomputing.com", &[("HTTPS_PROXY", p)]).url.as_deref(), Some(p));
+        assert_eq!(choice("https://api.sigmacomputing.com", &[("all_proxy", p)]).url.as_deref(), Some(p));
+        assert_eq!(choice("https://api.sigmacomputing.com", &[("HTTP_PROXY", p)]).url, None);
+        assert_eq!(choice("http://127.0.0.1:9", &[("HTTPS_PROXY", p)]).url, None, "loopback is never proxied");
+    }
+
+    #[test]
+    fn no_proxy_matches_names_suffixes_addresses_and_blocks() {
+        let p = ("HTTPS_PROXY", "http://proxy:3128");
+        let bypassed = |url: &str, no_proxy: &str| choice(url, &[p, ("NO_PROXY", no_proxy)]).url.is_none();
+        assert!(bypassed("https://api.sigmacomputing.com", "*"));
+        assert!(bypassed("https://api.sigmacomputing.com", "sigmacomputing.com"));
+        assert!(bypassed("https://api.sigmacomputing.com", "other, .sigmacomputing.com"));
+        assert!(bypassed("https://api.sigmacomputing.com", "*.sigmacomputing.com:443"));
+        assert!(bypassed("https://API.SigmaComputing.com", "api.sigmacomputing.com"));
+        assert!(!bypassed("https://api.sigmacomputing.com", "computing.com"));
+        assert!(!bypassed("https://api.sigmacomputing.com", "notsigmacomputing.com"));
+        assert!(bypassed("https://10.1.2.3:8443", "10.0.0.0/8"));
+        assert!(!bypassed("https://11.1.2.3:8443", "10.0.0.0/8"));
+        assert!(bypassed("https://10.1.2.3:8443", "10.1.2.3"));
+        assert!(bypassed("https://[fd00::1]:8443", "fd00::/8"));
+        assert!(!bypassed("https://[fe80::1]:8443", "fd00::/8"));
+        assert!(!bypassed("https://10.1.2.3", "10.0.0.0/99"));
+        let lower = choice("https://api.sigmacomputing.com", &[p, ("no_proxy", "sigmacomputing.com")]);
+        assert!(lower.url.is_none() && lower.reason.contains("sigmacomputing.com"));
+    }
+
+    #[test]
+    fn a_proxy_password_is_never_displayed() {
+        let c = choice("https://api.sigmacomputing.com", &[("HTTPS_PROXY", "http://me:hunter2@proxy:3128")]);
+        assert_eq!(c.display_url().as_deref(), Some("http://me:[redacted]@proxy:3128"));
+    }
+}
