@@ -92,6 +92,55 @@ typedef uint32_t sigma_status;
 #endif // __cplusplus
 
 /**
+ * What an event reports. The values never change; new ones may be added.
+ */
+enum sigma_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A token was obtained (from Sigma, or from the token cache).
+   */
+  SIGMA_EVENT_TOKEN_OBTAINED = 1,
+  /**
+   * A token request started (in the background, or for a waiting caller).
+   */
+  SIGMA_EVENT_REFRESH_STARTED = 2,
+  /**
+   * A token request failed for good.
+   */
+  SIGMA_EVENT_REFRESH_FAILED = 3,
+  /**
+   * A request failed in a way worth retrying; see `sigma_event_wait_ms`.
+   */
+  SIGMA_EVENT_RETRY_SCHEDULED = 4,
+  /**
+   * Sigma refused the refresh token; client credentials are used instead.
+   */
+  SIGMA_EVENT_FALLBACK_TO_CLIENT_CREDENTIALS = 5,
+  /**
+   * A token was dropped after a caller reported it refused.
+   */
+  SIGMA_EVENT_INVALIDATED = 6,
+  /**
+   * The token came from the token cache shared by processes.
+   */
+  SIGMA_EVENT_CACHE_HIT = 7,
+  /**
+   * The token cache could not be used; `sigma_event_message` says why.
+   */
+  SIGMA_EVENT_CACHE_BYPASSED = 8,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sigma_event_kind sigma_event_kind;
+#else
+typedef uint32_t sigma_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Keeps a token fresh. Thread-safe: every function taking a
  * `const sigma_client *` may run from any number of threads at once. Owned by
  * the caller, who frees it with `sigma_client_free`; calls on it already running
@@ -120,6 +169,12 @@ typedef struct sigma_config sigma_config;
 typedef struct sigma_error sigma_error;
 
 /**
+ * One event, lent to the callback for the duration of the call only. Never
+ * holds a secret or a token (a token is named by its serial).
+ */
+typedef struct sigma_event sigma_event;
+
+/**
  * An access token with its refresh token and lifetime. Immutable: a
  * `const sigma_token *` may be read from many threads at once. Owned by the
  * caller, who frees it with `sigma_token_free`; the strings its accessors return
@@ -129,6 +184,45 @@ typedef struct sigma_error sigma_error;
  * raw, and the same token handed out twice has the same address.
  */
 typedef struct sigma_token sigma_token;
+
+/**
+ * Called with each event: `context` is what was registered with it.
+ */
+typedef void (*sigma_event_callback)(void *context, const sigma_event *event);
+
+/**
+ * A client's counters since it was created. Fields are only ever appended:
+ * pass `sizeof(sigma_stats)` to `sigma_client_stats`.
+ */
+typedef struct {
+  /**
+   * Calls that returned a token (`sigma_client_token`,
+   * `sigma_client_cached_token`, and `sigma_client_serial_is_current` or
+   * `sigma_client_token_is_current` answering 1).
+   */
+  uint64_t tokens_served;
+  uint64_t client_credentials_ok;
+  uint64_t client_credentials_failed;
+  uint64_t refresh_token_ok;
+  uint64_t refresh_token_failed;
+  uint64_t token_exchange_ok;
+  uint64_t token_exchange_failed;
+  uint64_t background_refreshes;
+  /**
+   * Attempts retried after a transient failure.
+   */
+  uint64_t retries;
+  uint64_t cache_hits;
+  /**
+   * Tokens dropped after a caller reported them refused.
+   */
+  uint64_t invalidations;
+  /**
+   * Unix milliseconds of the last token obtained / the last failed request; 0 for never.
+   */
+  int64_t last_success_unix_ms;
+  int64_t last_failure_unix_ms;
+} sigma_stats;
 
 #ifdef __cplusplus
 extern "C" {
@@ -410,6 +504,107 @@ const char *sigma_error_request_id(const sigma_error *error);
  * Frees an error. Accepts NULL. Each error must be freed exactly once.
  */
 void sigma_error_free(sigma_error *error);
+
+/**
+ * Calls `callback(context, event)` for every event of clients made from this
+ * config afterwards (NULL: none): tokens obtained, refreshes started and
+ * failed, retries, fallbacks, invalidations, token-cache hits and bypasses.
+ * The events of one token request are delivered once it has settled, in
+ * order, on the thread that made it (which may be a background refresh
+ * thread), with no lock held: the callback may call this library, on any
+ * client. It must not block for long, and `context` must be usable from any
+ * thread. `sigma_event_callback_unregister(context)` stops it for good.
+ */
+sigma_status sigma_config_set_event_callback(sigma_config *config,
+                                             sigma_event_callback callback,
+                                             void *context,
+                                             sigma_error **error_out);
+
+/**
+ * After this returns, no callback registered with `context` is called again,
+ * by any client: calls already running are waited for (up to 5 seconds;
+ * except one running in this very thread). For a runtime that cannot take
+ * calls after it shuts down (Python calls this at exit).
+ */
+void sigma_event_callback_unregister(void *context);
+
+/**
+ * The event's kind (SIGMA_EVENT_TOKEN_OBTAINED for a NULL `event`, which is
+ * never meaningful: check for NULL first).
+ */
+sigma_event_kind sigma_event_get_kind(const sigma_event *event);
+
+/**
+ * The name of an event kind, e.g. "TOKEN_OBTAINED", or "UNKNOWN". Static.
+ */
+const char *sigma_event_kind_name(uint32_t kind);
+
+/**
+ * "client_credentials", "refresh_token" or "token_exchange", or NULL. Static.
+ */
+const char *sigma_event_grant(const sigma_event *event);
+
+/**
+ * The failure's status (RETRY_SCHEDULED, REFRESH_FAILED, FALLBACK_...), else SIGMA_STATUS_OK.
+ */
+sigma_status sigma_event_status(const sigma_event *event);
+
+/**
+ * The HTTP status of the response concerned, or 0.
+ */
+uint16_t sigma_event_http_status(const sigma_event *event);
+
+/**
+ * Sigma's requestId, or NULL. Valid during the callback only.
+ */
+const char *sigma_event_request_id(const sigma_event *event);
+
+/**
+ * The failure's message, or why the cache was bypassed, or NULL; never a
+ * secret. Valid during the callback only.
+ */
+const char *sigma_event_message(const sigma_event *event);
+
+/**
+ * Which attempt of the request (1 for the first), or 0.
+ */
+uint32_t sigma_event_attempt(const sigma_event *event);
+
+/**
+ * How long before the next attempt, in milliseconds (RETRY_SCHEDULED), or 0.
+ */
+uint64_t sigma_event_wait_ms(const sigma_event *event);
+
+/**
+ * How long the request took, in microseconds (TOKEN_OBTAINED,
+ * REFRESH_FAILED), or 0.
+ */
+uint64_t sigma_event_duration_us(const sigma_event *event);
+
+/**
+ * The serial of the token concerned, or 0.
+ */
+uint64_t sigma_event_serial(const sigma_event *event);
+
+/**
+ * The token's lifetime in seconds (TOKEN_OBTAINED), or 0.
+ */
+int64_t sigma_event_expires_in(const sigma_event *event);
+
+/**
+ * 1 when a background refresh (not a waiting caller) did it, else 0.
+ */
+int sigma_event_background(const sigma_event *event);
+
+/**
+ * Writes the client's counters to `*stats_out`, at most `stats_size` bytes of
+ * them (pass `sizeof(sigma_stats)`; a caller built against an older, shorter
+ * `sigma_stats` gets the fields it knows).
+ */
+sigma_status sigma_client_stats(const sigma_client *client,
+                                sigma_stats *stats_out,
+                                size_t stats_size,
+                                sigma_error **error_out);
 
 /**
  * The name of a status, e.g. "INVALID_CLIENT", or "UNKNOWN" for a value this

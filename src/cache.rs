@@ -28,24 +28,33 @@
 use crate::client::Subject;
 use crate::config::Config;
 use crate::error::Result;
+use crate::events::Trace;
 use crate::secret::Secret;
 use crate::token::Token;
 
 #[cfg(unix)]
 pub(crate) use unix::obtain;
 
+/// What a caller of `obtain` wants: whose token (None: the client's own), by
+/// when, which token it wants replaced (if any), and the newest refresh token
+/// it knows.
+pub(crate) struct Want<'a> {
+    pub subject: Option<&'a Subject>,
+    pub deadline: std::time::Instant,
+    pub replacing: Option<&'a str>,
+    pub remembered: Option<Secret>,
+}
+
 /// Without the file permissions this cache relies on, it is not used at all.
 #[cfg(not(unix))]
 pub(crate) fn obtain(
     _dir: &std::path::Path,
     _config: &Config,
-    _subject: Option<&Subject>,
-    _deadline: std::time::Instant,
-    _replacing: Option<&str>,
-    remembered: Option<Secret>,
-    fetch: impl Fn(Option<Secret>) -> Result<Token>,
+    want: Want<'_>,
+    trace: &mut Trace,
+    mut fetch: impl FnMut(Option<Secret>, &mut Trace) -> Result<Token>,
 ) -> Result<Token> {
-    fetch(remembered)
+    fetch(want.remembered, trace)
 }
 
 #[cfg(unix)]
@@ -61,7 +70,8 @@ mod unix {
     use serde::{Deserialize, Serialize};
     use zeroize::Zeroizing;
 
-    use super::{Config, Result, Secret, Subject, Token};
+    use super::{Config, Result, Secret, Subject, Token, Trace, Want};
+    use crate::events::{Event, EventKind};
     use crate::os;
     use crate::per_process::PerProcess;
 
@@ -84,19 +94,25 @@ mod unix {
     pub(crate) fn obtain(
         dir: &Path,
         config: &Config,
-        subject: Option<&Subject>,
-        deadline: Instant,
-        replacing: Option<&str>,
-        remembered: Option<Secret>,
-        fetch: impl Fn(Option<Secret>) -> Result<Token>,
+        want: Want<'_>,
+        trace: &mut Trace,
+        mut fetch: impl FnMut(Option<Secret>, &mut Trace) -> Result<Token>,
     ) -> Result<Token> {
+        let Want { subject, deadline, replacing, remembered } = want;
         let slot = match Slot::open(dir, config, subject) {
             Ok(slot) => slot,
-            Err(why) => return bypassed(&why, fetch(remembered)),
+            Err(why) => {
+                trace.push(Event { message: Some(why.clone()), ..Event::new(EventKind::CacheBypassed) });
+                return bypassed(&why, fetch(remembered, trace));
+            }
         };
         let usable = |token: &Token| is_fresh(token, config) && Some(token.access_token()) != replacing;
+        let hit = |token: Token, trace: &mut Trace| {
+            trace.push(Event { serial: Some(token.serial()), ..Event::new(EventKind::CacheHit) });
+            Ok(token)
+        };
         if let Some(token) = slot.read().filter(usable) {
-            return Ok(token);
+            return hit(token, trace);
         }
         // At most half the time left goes to waiting for another process.
         let now = Instant::now();
@@ -105,7 +121,8 @@ mod unix {
             Err(why) => {
                 // Not the refresh token: the process holding the lock may be
                 // spending it. What we get is shared with the others all the same.
-                let result = fetch(None);
+                trace.push(Event { message: Some(why.clone()), ..Event::new(EventKind::CacheBypassed) });
+                let result = fetch(None, trace);
                 if let Ok(token) = &result {
                     let _ = slot.write(token);
                 }
@@ -115,10 +132,10 @@ mod unix {
         slot.sweep_stale_temp_files();
         let cached = slot.read();
         if let Some(token) = cached.as_ref().filter(|t| usable(t)) {
-            return Ok(token.clone());
+            return hit(token.clone(), trace);
         }
         let newest = cached.and_then(|t| t.refresh_token().map(Secret::new)).or(remembered);
-        let token = fetch(newest)?;
+        let token = fetch(newest, trace)?;
         // The token is good whether or not it could be stored; a failed write only
         // costs another process a request.
         let _ = slot.write(&token);

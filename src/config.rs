@@ -58,6 +58,8 @@ pub(crate) struct Settings {
     pub(crate) extra_origins: Vec<Origin>,
     /// Claims added to the subject token of an impersonation (beside `sub`, `tenant`).
     pub(crate) subject_token_claims: serde_json::Map<String, serde_json::Value>,
+    /// Who hears about what the library does.
+    pub(crate) events: Option<crate::events::EventCallback>,
 }
 
 impl Config {
@@ -81,6 +83,7 @@ impl Config {
             user_agent_suffix: None,
             extra_origins: Vec::new(),
             subject_token_claims: serde_json::Map::new(),
+            events: None,
         };
         Ok(Config { settings, pool: Arc::new(Pool::default()) })
     }
@@ -270,6 +273,25 @@ impl Config {
         Ok(())
     }
 
+    /// Calls `callback` with every [`crate::Event`]: tokens obtained, refreshes
+    /// started and failed, retries, fallbacks, invalidations, token-cache hits
+    /// and bypasses. The events of one token request are delivered once it has
+    /// settled, in order, on the thread that made it, with no lock held: the
+    /// callback may call the library. It must not block for long. Events never
+    /// carry a secret or a token.
+    pub fn set_event_callback(&mut self, callback: impl Fn(&crate::Event) + Send + Sync + 'static) {
+        self.edit().events = Some(std::sync::Arc::new(callback));
+    }
+
+    /// No event callback.
+    pub fn clear_event_callback(&mut self) {
+        self.edit().events = None;
+    }
+
+    pub(crate) fn events(&self) -> Option<&crate::events::EventCallback> {
+        self.settings.events.as_ref()
+    }
+
     /// Sets the calling language named in the User-Agent (bindings set theirs).
     pub fn set_language(&mut self, language: &str) -> Result<()> {
         self.edit().language = user_agent_text("language", language)?;
@@ -312,6 +334,7 @@ impl fmt::Debug for Config {
             .field("refresh_margin", &s.refresh_margin)
             .field("custom_ca", &s.ca_certs.is_some())
             .field("extra_origins", &s.extra_origins.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .field("event_callback", &s.events.is_some())
             .field("token_cache", &s.token_cache)
             .finish()
     }

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 
 use crate::config::{ClientAuth, Config};
 use crate::error::{Error, ErrorCode, Result};
+use crate::events::{Event, EventKind, Trace};
 use crate::scrub::{Scrubber, WITHHELD};
 use crate::token::{self, Token};
 
@@ -35,11 +36,24 @@ pub(crate) enum Grant<'a> {
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
+impl Grant<'_> {
+    /// The grant's name in events and counters.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Grant::ClientCredentials => "client_credentials",
+            Grant::RefreshToken(_) => "refresh_token",
+            Grant::Exchange { .. } => "token_exchange",
+        }
+    }
+}
+
 /// Requests a token, retrying network errors, 429 and 5xx with backoff and
 /// jitter, never past `deadline` (which the caller may share between several
 /// requests of one call: the refresh grant and its fallback, a wait for the
 /// token cache's lock).
-pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant) -> Result<Token> {
+///
+/// Each retry is noted in `trace` (a RETRY_SCHEDULED event).
+pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Trace) -> Result<Token> {
     let settings = config.settings();
     let mut attempts = 0;
     loop {
@@ -69,6 +83,12 @@ pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant
             };
             return Err(after_attempts(error.with_message(message), attempts));
         }
+        trace.push(Event {
+            grant: Some(grant.name()),
+            attempt: attempts,
+            wait: Some(wait),
+            ..Event::failure(EventKind::RetryScheduled, &error)
+        });
         std::thread::sleep(wait);
     }
 }

@@ -24,6 +24,7 @@ mod config;
 mod embed;
 mod endpoint;
 mod error;
+mod events;
 mod http;
 mod jwt;
 mod origin;
@@ -43,13 +44,14 @@ pub use config::{ClientAuth, Config};
 pub use embed::{sign_embed_url, MAX_EMBED_TTL};
 pub use endpoint::{Endpoint, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
+pub use events::{Event, EventCallback, EventKind, Stats};
 pub use origin::Origin;
 pub use proxy::ProxyChoice;
 pub use token::Token;
 
 /// Requests a new token with the client-credentials grant (no caching).
 pub fn get_token(config: &Config) -> Result<Token> {
-    http::request_token(config, http::Grant::ClientCredentials, config.deadline())
+    stateless(config, http::Grant::ClientCredentials)
 }
 
 /// Exchanges a refresh token for a new token. Sigma's refresh tokens are single
@@ -61,7 +63,30 @@ pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
     {
         return Err(Error::invalid_argument("the refresh token must be 1 to 16384 visible ASCII characters"));
     }
-    http::request_token(config, http::Grant::RefreshToken(refresh_token), config.deadline())
+    stateless(config, http::Grant::RefreshToken(refresh_token))
+}
+
+/// One stateless request, its events delivered when it is done.
+fn stateless(config: &Config, grant: http::Grant<'_>) -> Result<Token> {
+    let mut trace = events::Trace::default();
+    let started = std::time::Instant::now();
+    let result = http::request_token(config, grant, config.deadline(), &mut trace);
+    trace.push(match &result {
+        Ok(token) => events::Event {
+            grant: Some(grant.name()),
+            duration: Some(started.elapsed()),
+            serial: Some(token.serial()),
+            expires_in: Some(token.expires_in()),
+            ..events::Event::new(events::EventKind::TokenObtained)
+        },
+        Err(error) => events::Event {
+            grant: Some(grant.name()),
+            duration: Some(started.elapsed()),
+            ..events::Event::failure(events::EventKind::RefreshFailed, error)
+        },
+    });
+    trace.deliver(config.events());
+    result
 }
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing` only).

@@ -18,9 +18,9 @@ use super::{Client, Shared, Source};
 use crate::config::Config;
 use crate::embed::check_email;
 use crate::error::{Error, ErrorCode, Result};
+use crate::events::{Counters, Trace};
 use crate::http::{self, Grant};
 use crate::jwt;
-use crate::per_process::PerProcess;
 use crate::token::Token;
 
 /// The user a client acts as.
@@ -76,7 +76,7 @@ impl Client {
         }
         derived.retain(|_, client| client.strong_count() > 0);
         let source = Source::Exchange { admin: self.clone(), subject: subject.clone() };
-        let shared = Arc::new(Shared { config: self.shared.config.clone(), source, process: PerProcess::new() });
+        let shared = Arc::new(Shared::new(self.shared.config.clone(), source));
         derived.insert(subject, Arc::downgrade(&shared));
         Ok(Client { shared })
     }
@@ -85,13 +85,22 @@ impl Client {
 /// One exchange for `subject`, with the admin's current token. An admin token
 /// Sigma refuses (401) is invalidated and the exchange made once more with a
 /// fresh one: it may have been revoked or expired early.
-pub(super) fn exchange(config: &Config, admin: &Client, subject: &Subject, deadline: Instant) -> Result<Token> {
+pub(super) fn exchange(
+    config: &Config,
+    admin: &Client,
+    subject: &Subject,
+    deadline: Instant,
+    trace: &mut Trace,
+    counters: &Counters,
+) -> Result<Token> {
     let subject_token = subject.token(config);
     let mut retried = false;
     loop {
         let actor = admin.token()?;
         let grant = Grant::Exchange { subject_token: &subject_token, actor_token: actor.access_token() };
-        match http::request_token(config, grant, deadline) {
+        let result = http::request_token(config, grant, deadline, trace);
+        counters.request(grant.name(), result.is_ok());
+        match result {
             Err(e) if !retried && e.http_status() == Some(401) && e.code() == ErrorCode::InvalidClient => {
                 admin.invalidate_serial(actor.serial());
                 retried = true;
@@ -106,11 +115,13 @@ pub(super) fn exchange(config: &Config, admin: &Client, subject: &Subject, deadl
 pub fn impersonate_token(config: &Config, email: &str, tenant: Option<&str>) -> Result<Token> {
     let subject = Subject::new(email, tenant)?;
     let deadline = config.deadline();
-    let admin = http::request_token(config, Grant::ClientCredentials, deadline)?;
-    let subject_token = subject.token(config);
-    http::request_token(
-        config,
-        Grant::Exchange { subject_token: &subject_token, actor_token: admin.access_token() },
-        deadline,
-    )
+    let mut trace = Trace::default();
+    let admin = http::request_token(config, Grant::ClientCredentials, deadline, &mut trace);
+    let result = admin.and_then(|admin| {
+        let subject_token = subject.token(config);
+        let grant = Grant::Exchange { subject_token: &subject_token, actor_token: admin.access_token() };
+        http::request_token(config, grant, deadline, &mut trace)
+    });
+    trace.deliver(config.events());
+    result
 }

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::events::{Counters, Stats};
 use crate::per_process::PerProcess;
 use crate::token::Token;
 
@@ -38,6 +39,7 @@ struct Shared {
     config: Config,
     source: Source,
     process: PerProcess<Process>,
+    counters: Counters,
 }
 
 /// Where a client's tokens come from.
@@ -49,6 +51,10 @@ enum Source {
 }
 
 impl Shared {
+    fn new(config: Config, source: Source) -> Shared {
+        Shared { config, source, process: PerProcess::new(), counters: Counters::default() }
+    }
+
     fn process(&self) -> crate::per_process::Local<Process> {
         self.process.get(|inherited| Process::new(&self.config, inherited))
     }
@@ -66,7 +72,7 @@ impl Shared {
 impl Client {
     /// A client for `config`. No request is made until the first [`Client::token`].
     pub fn new(config: Config) -> Client {
-        Client { shared: Arc::new(Shared { config, source: Source::Credentials, process: PerProcess::new() }) }
+        Client { shared: Arc::new(Shared::new(config, Source::Credentials)) }
     }
 
     pub fn config(&self) -> &Config {
@@ -83,10 +89,18 @@ impl Client {
                 if usable.refresh_due {
                     process.refresh_due(&self.shared, usable.token().serial(), now);
                 }
+                self.shared.counters.served();
                 return Ok(usable.token().clone());
             }
         }
-        self.shared.process_full().fetch_or_wait(&self.shared)
+        let token = self.shared.process_full().fetch_or_wait(&self.shared)?;
+        self.shared.counters.served();
+        Ok(token)
+    }
+
+    /// The client's counters since it was created.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.snapshot()
     }
 
     /// The current token if one is usable now, without ever waiting on the
@@ -99,13 +113,15 @@ impl Client {
         if usable.refresh_due {
             process.refresh_due(&self.shared, usable.token().serial(), now);
         }
+        self.shared.counters.served();
         Some(usable.token().clone())
     }
 
     /// Whether the token with this serial ([`Token::serial`]) is the current
     /// token and still usable, as [`Client::token`] would judge it. Never waits
     /// on the network; starts the background refresh when it is due, as
-    /// `token()` would. Lets a caller that keeps a token check it cheaply.
+    /// `token()` would. Lets a caller that keeps a token check it cheaply; a
+    /// true answer counts as a token served (the caller serves its copy).
     pub fn is_current(&self, serial: u64) -> bool {
         let now = Instant::now();
         let process = self.shared.process();
@@ -114,6 +130,7 @@ impl Client {
                 if usable.refresh_due {
                     process.refresh_due(&self.shared, serial, now);
                 }
+                self.shared.counters.served();
                 true
             }
             _ => false,
@@ -124,13 +141,13 @@ impl Client {
     /// answered 401 with it). A burst of 401s for the same token thus causes one
     /// new fetch, not one per caller.
     pub fn invalidate(&self, rejected_access_token: &str) {
-        self.shared.process().invalidate(|t| t.access_token() == rejected_access_token);
+        self.shared.process().invalidate(&self.shared, |t| t.access_token() == rejected_access_token);
     }
 
     /// Like [`Client::invalidate`], naming the refused token by its serial
     /// ([`Token::serial`]), so a caller need not keep the token's text.
     pub fn invalidate_serial(&self, serial: u64) {
-        self.shared.process().invalidate(|t| t.serial() == serial);
+        self.shared.process().invalidate(&self.shared, |t| t.serial() == serial);
     }
 }
 

@@ -12,6 +12,7 @@ use super::{impersonate, refresher, Shared, Source};
 use crate::cache;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
+use crate::events::{Counters, Event, EventKind, Trace};
 use crate::http::{self, random_fraction, Grant};
 use crate::secret::Secret;
 use crate::token::Token;
@@ -193,48 +194,93 @@ impl Process {
     }
 
     /// Drops the current token if `rejected` says it is the one refused.
-    pub(super) fn invalidate(&self, rejected: impl Fn(&Token) -> bool) {
-        let mut control = self.control();
-        let current = self.current.load_full();
-        if let Some(cached) = current.filter(|c| rejected(&c.token)) {
-            self.current.store(None);
-            // So the persistent cache does not hand the same token back.
-            control.rejected = Some(Secret::new(cached.token.access_token()));
+    pub(super) fn invalidate(&self, shared: &Shared, rejected: impl Fn(&Token) -> bool) {
+        let dropped = {
+            let mut control = self.control();
+            let current = self.current.load_full();
+            current.filter(|c| rejected(&c.token)).map(|cached| {
+                self.current.store(None);
+                // So the persistent cache does not hand the same token back.
+                control.rejected = Some(Secret::new(cached.token.access_token()));
+                cached.token.serial()
+            })
+        };
+        if let Some(serial) = dropped {
+            shared.counters.invalidation();
+            let mut trace = Trace::default();
+            trace.push(Event { serial: Some(serial), ..Event::new(EventKind::Invalidated) });
+            trace.deliver(shared.config.events());
         }
     }
 
-    /// Makes the request this thread was chosen for, then settles it for everyone.
+    /// Makes the request this thread was chosen for, then settles it for
+    /// everyone; then tells the event callback what happened.
     fn exchange(&self, shared: &Shared, background: bool) -> Result<Arc<Token>> {
-        let result = panic::catch_unwind(AssertUnwindSafe(|| self.obtain(shared)))
+        let mut trace = Trace::new(background);
+        trace.push(Event::new(EventKind::RefreshStarted));
+        if background {
+            shared.counters.background_refresh();
+        }
+        let started = Instant::now();
+        let result = panic::catch_unwind(AssertUnwindSafe(|| self.obtain(shared, &mut trace)))
             .unwrap_or_else(|_| Err(Error::internal("a panic interrupted the token request")));
-        self.settle(&shared.config, result, background)
+        let duration = Some(started.elapsed());
+        shared.counters.retries(trace.count(EventKind::RetryScheduled));
+        trace.push(match &result {
+            Ok(token) => Event {
+                grant: token.grant,
+                duration,
+                serial: Some(token.token.serial()),
+                expires_in: Some(token.token.expires_in()),
+                ..Event::new(EventKind::TokenObtained)
+            },
+            Err(error) => Event { duration, ..Event::failure(EventKind::RefreshFailed, error) },
+        });
+        let settled = self.settle(&shared.config, result.map(|obtained| obtained.token), background);
+        trace.deliver(shared.config.events());
+        settled
     }
 
     /// Own credentials: the refresh grant first (Sigma asks for it), falling back
     /// once to client credentials when the refresh token is refused (expired,
     /// used, unknown). On behalf of a user: a token exchange. Everything (a wait
     /// for the token cache's lock included) shares one deadline.
-    fn obtain(&self, shared: &Shared) -> Result<Token> {
+    fn obtain(&self, shared: &Shared, trace: &mut Trace) -> Result<Obtained> {
         let config = &shared.config;
+        let counters = &shared.counters;
         let deadline = config.deadline();
         let (remembered, rejected) = {
             let control = self.control();
             (control.refresh_token.clone(), control.rejected.clone())
         };
-        let (subject, fetch): (Option<&impersonate::Subject>, Box<Fetch<'_>>) = match &shared.source {
-            Source::Credentials => (None, Box::new(|refresh| fetch(config, refresh, deadline))),
-            Source::Exchange { admin, subject } => {
-                (Some(subject), Box::new(|_| impersonate::exchange(config, admin, subject, deadline)))
-            }
+        let (subject, mut fetch): (Option<&impersonate::Subject>, Box<Fetch<'_>>) = match &shared.source {
+            Source::Credentials => (None, Box::new(|refresh, trace| fetch(config, refresh, deadline, trace, counters))),
+            Source::Exchange { admin, subject } => (
+                Some(subject),
+                Box::new(|_, trace| {
+                    let token = impersonate::exchange(config, admin, subject, deadline, trace, counters)?;
+                    Ok(Obtained { token, grant: Some("token_exchange") })
+                }),
+            ),
         };
         let Some(dir) = config.token_cache() else {
-            return fetch(remembered);
+            return fetch(remembered, trace);
         };
         // The token held now (if any) is the one to replace: another process's
         // newer token is welcome, the same one again is not.
         let held = self.current.load_full();
         let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
-        cache::obtain(dir, config, subject, deadline, replacing, remembered, fetch)
+        let mut grant = None;
+        let want = cache::Want { subject, deadline, replacing, remembered };
+        let token = cache::obtain(dir, config, want, trace, |refresh, trace| {
+            let obtained = fetch(refresh, trace)?;
+            grant = obtained.grant;
+            Ok(obtained.token)
+        })?;
+        if grant.is_none() {
+            counters.cache_hit();
+        }
+        Ok(Obtained { token, grant })
     }
 
     fn settle(&self, config: &Config, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
@@ -278,19 +324,41 @@ impl Process {
     }
 }
 
+/// A token, and the grant that got it (None: it came from the token cache).
+pub(super) struct Obtained {
+    token: Token,
+    grant: Option<&'static str>,
+}
+
 /// How a client gets a token, given the newest refresh token known.
-type Fetch<'a> = dyn Fn(Option<Secret>) -> Result<Token> + 'a;
+type Fetch<'a> = dyn FnMut(Option<Secret>, &mut Trace) -> Result<Obtained> + 'a;
 
 /// One token request: the refresh grant with `refresh` if there is one, falling
 /// back once to client credentials when Sigma refuses it; both by `deadline`.
-fn fetch(config: &Config, refresh: Option<Secret>, deadline: Instant) -> Result<Token> {
+fn fetch(
+    config: &Config,
+    refresh: Option<Secret>,
+    deadline: Instant,
+    trace: &mut Trace,
+    counters: &Counters,
+) -> Result<Obtained> {
+    let request = |grant: Grant<'_>, trace: &mut Trace| {
+        let result = http::request_token(config, grant, deadline, trace);
+        counters.request(grant.name(), result.is_ok());
+        result.map(|token| Obtained { token, grant: Some(grant.name()) })
+    };
     if let Some(refresh) = refresh {
-        match http::request_token(config, Grant::RefreshToken(refresh.expose()), deadline) {
-            Err(e) if e.code() == ErrorCode::InvalidGrant => {}
+        match request(Grant::RefreshToken(refresh.expose()), trace) {
+            Err(e) if e.code() == ErrorCode::InvalidGrant => {
+                trace.push(Event {
+                    grant: Some("refresh_token"),
+                    ..Event::failure(EventKind::FallbackToClientCredentials, &e)
+                });
+            }
             other => return other,
         }
     }
-    http::request_token(config, Grant::ClientCredentials, deadline)
+    request(Grant::ClientCredentials, trace)
 }
 
 impl Cached {

@@ -20,6 +20,7 @@ mod client;
 mod config;
 mod embed;
 mod error;
+mod event;
 mod status;
 mod token;
 
@@ -35,6 +36,7 @@ pub use client::*;
 pub use config::*;
 pub use embed::*;
 pub use error::*;
+pub use event::*;
 pub use status::*;
 pub use token::*;
 

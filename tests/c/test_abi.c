@@ -325,6 +325,61 @@ static void test_impersonation_and_embed(void) {
   CHECK(none_url == NULL);
 }
 
+/* Events reach a C callback with their fields; counters add up; after
+ * unregistering, nothing more arrives. */
+static int event_kinds[32], event_count;
+static uint64_t obtained_serial;
+static int saw_secret;
+
+static void on_event(void *context, const sigma_event *event) {
+  CHECK(context == (void *)&event_count);
+  if (event_count < 32) event_kinds[event_count++] = (int)sigma_event_get_kind(event);
+  if (sigma_event_get_kind(event) == SIGMA_EVENT_TOKEN_OBTAINED) {
+    obtained_serial = sigma_event_serial(event);
+    CHECK(strcmp(sigma_event_grant(event), "client_credentials") == 0);
+    CHECK(sigma_event_expires_in(event) == 3600);
+    CHECK(sigma_event_status(event) == SIGMA_STATUS_OK);
+  }
+  const char *message = sigma_event_message(event);
+  if (message != NULL && strstr(message, "demo-secret") != NULL) saw_secret = 1;
+}
+
+static void test_events_and_stats(void) {
+  sigma_config *config = new_config("demo-secret");
+  CHECK_STATUS(sigma_config_set_event_callback(config, on_event, &event_count, NULL), SIGMA_STATUS_OK);
+  sigma_client *client = NULL;
+  CHECK_STATUS(sigma_client_new(config, &client, NULL), SIGMA_STATUS_OK);
+  sigma_token *token = NULL;
+  CHECK_STATUS(sigma_client_token(client, &token, NULL), SIGMA_STATUS_OK);
+  CHECK(event_count == 2 && event_kinds[0] == SIGMA_EVENT_REFRESH_STARTED &&
+        event_kinds[1] == SIGMA_EVENT_TOKEN_OBTAINED);
+  CHECK(token != NULL && obtained_serial == sigma_token_serial(token));
+  sigma_client_invalidate(client, sigma_token_access_token(token));
+  CHECK(event_count == 3 && event_kinds[2] == SIGMA_EVENT_INVALIDATED);
+  sigma_token_free(token);
+  CHECK(strcmp(sigma_event_kind_name(SIGMA_EVENT_CACHE_BYPASSED), "CACHE_BYPASSED") == 0);
+  CHECK(strcmp(sigma_event_kind_name(99), "UNKNOWN") == 0);
+  CHECK(sigma_event_serial(NULL) == 0 && sigma_event_message(NULL) == NULL);
+
+  sigma_stats stats;
+  memset(&stats, 0, sizeof stats);
+  CHECK_STATUS(sigma_client_stats(client, &stats, sizeof stats, NULL), SIGMA_STATUS_OK);
+  CHECK(stats.tokens_served == 1 && stats.client_credentials_ok == 1 && stats.invalidations == 1);
+  CHECK(stats.last_success_unix_ms > 1700000000000LL && stats.last_failure_unix_ms == 0);
+  uint64_t first_field = 0;
+  CHECK_STATUS(sigma_client_stats(client, (sigma_stats *)&first_field, sizeof first_field, NULL), SIGMA_STATUS_OK);
+  CHECK(first_field == 1); /* an older, shorter struct gets what it knows */
+  CHECK_STATUS(sigma_client_stats(client, NULL, sizeof stats, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+
+  sigma_event_callback_unregister(&event_count);
+  CHECK_STATUS(sigma_client_token(client, &token, NULL), SIGMA_STATUS_OK);
+  CHECK(event_count == 3);
+  CHECK(!saw_secret);
+  sigma_token_free(token);
+  sigma_client_free(client);
+  sigma_config_free(config);
+}
+
 static void test_names(void) {
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_OK), "OK") == 0);
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_RATE_LIMITED), "RATE_LIMITED") == 0);
@@ -347,6 +402,7 @@ int main(int argc, char **argv) {
   test_concurrent_stress();
   test_free_while_calls_are_in_flight();
   test_impersonation_and_embed();
+  test_events_and_stats();
   test_names();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
