@@ -28,6 +28,7 @@ from ._errors import (
     Status,
     Timeout,
 )
+from ._events import ClientStats, Event
 from ._native import lib as _lib
 from ._secret import Secret
 from ._token import Token, get_token, impersonate_token, refresh_token
@@ -39,6 +40,8 @@ __all__ = [
     "Config",
     "Token",
     "Secret",
+    "Event",
+    "ClientStats",
     "get_token",
     "refresh_token",
     "impersonate_token",

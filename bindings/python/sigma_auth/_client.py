@@ -8,6 +8,7 @@ from typing import Optional, Union
 from . import _native
 from ._config import Config, encode
 from ._errors import check
+from ._events import ClientStats, stats_of
 from ._handle import Handle, Managed
 from ._secret import Secret, hide
 from ._token import Token, _take
@@ -90,6 +91,13 @@ class Client(Managed):
         access_token = hide(access_token)  # first: no frame of ours holds it in clear
         with self._borrow() as pointer:
             lib.sigma_client_invalidate(pointer, access_token._encode("access_token"))
+
+    def stats(self) -> "ClientStats":
+        """Counters since this client was created: tokens served, requests by
+        grant and outcome, background refreshes, retries, cache hits,
+        invalidations, and the times of the last success and failure."""
+        with self._borrow() as pointer:
+            return stats_of(pointer)
 
     def _invalidate_serial(self, serial: int) -> None:
         with self._borrow() as pointer:

@@ -6,9 +6,12 @@ import ctypes
 import json
 import os
 import sys
-from typing import Callable, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Union
 
-from . import _native
+if TYPE_CHECKING:
+    from ._events import Event
+
+from . import _events, _native
 from ._errors import check
 from ._handle import Handle, Managed
 from ._secret import Secret, hide
@@ -42,6 +45,9 @@ class Config(Managed):
     through which processes share tokens (``from_env`` reads SIGMA_TOKEN_CACHE).
     ``allowed_origins`` lists origins (``"https://host[:port]"``) besides the
     endpoint's own to which the HTTP adapters may send tokens.
+    ``on_event`` is called with each ``sigma_auth.Event`` (events also go to the
+    ``sigma_auth`` logger: DEBUG, or WARNING for failures, retries and
+    fallbacks), from the thread that did the work; it must not block for long.
     ``subject_token_claims`` adds claims (such as ``{"aud": "sigmacomputing"}``)
     to the subject token of ``Client.impersonate``. ``client_secret`` may be a
     ``str`` or a ``sigma_auth.Secret``.
@@ -63,6 +69,7 @@ class Config(Managed):
         token_cache: Union[str, "os.PathLike[str]", None] = None,
         allowed_origins: Iterable[str] = (),
         subject_token_claims: Optional[Mapping[str, object]] = None,
+        on_event: Optional[Callable[["Event"], object]] = None,
     ) -> None:
         client_secret = hide(client_secret)  # first: no frame of ours holds it in clear
         self._endpoint = endpoint
@@ -73,7 +80,7 @@ class Config(Managed):
                                    client_secret._encode("client_secret"), ctypes.byref(pointer),
                                    ctypes.byref(error)), error)
         self._finish(pointer, timeout, connect_timeout, max_attempts, ca_file, basic_auth, refresh_margin,
-                     user_agent_suffix, token_cache, allowed_origins, subject_token_claims)
+                     user_agent_suffix, token_cache, allowed_origins, subject_token_claims, on_event)
 
     @classmethod
     def from_env(cls, **options: object) -> "Config":
@@ -101,9 +108,14 @@ class Config(Managed):
         token_cache: Union[str, "os.PathLike[str]", None] = None,
         allowed_origins: Iterable[str] = (),
         subject_token_claims: Optional[Mapping[str, object]] = None,
+        on_event: Optional[Callable[["Event"], object]] = None,
     ) -> None:
         self._handle = Handle(pointer, lib.sigma_config_free, "Config")
         try:
+            with self._borrow() as config_pointer:
+                error = _native.error_p()
+                check(lib.sigma_config_set_event_callback(config_pointer, _events._trampoline,
+                                                          _events.register(on_event), ctypes.byref(error)), error)
             version = f"python/{sys.version_info[0]}.{sys.version_info[1]}"
             self._set(lib.sigma_config_set_language, version.encode())
             if timeout is not None:

@@ -31,6 +31,19 @@ class sigma_error(_Opaque):
     pass
 
 
+class sigma_event(_Opaque):
+    pass
+
+
+class sigma_stats(ctypes.Structure):
+    """Mirrors the C struct; fields are only ever appended."""
+
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "tokens_served", "client_credentials_ok", "client_credentials_failed", "refresh_token_ok",
+        "refresh_token_failed", "token_exchange_ok", "token_exchange_failed", "background_refreshes", "retries",
+        "cache_hits", "invalidations")] + [("last_success_unix_ms", ctypes.c_int64), ("last_failure_unix_ms", ctypes.c_int64)]
+
+
 config_p = ctypes.POINTER(sigma_config)
 # A token is copied into a Python ``Token`` and freed at once, so its address is
 # never kept (tokens are told apart by serial number, never by address).
@@ -39,6 +52,9 @@ client_p = ctypes.POINTER(sigma_client)
 error_p = ctypes.POINTER(sigma_error)
 status_t = ctypes.c_uint32
 char_p = ctypes.c_char_p
+# Events are read through a raw pointer, valid during the callback only.
+event_p = ctypes.c_void_p
+event_callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, event_p)
 
 # name: (restype, argtypes)
 SIGNATURES: dict[str, tuple[object, list[object]]] = {
@@ -56,6 +72,22 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_config_set_language": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_allow_origin": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_subject_token_claims": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_config_set_event_callback": (status_t, [config_p, event_callback, ctypes.c_void_p, ctypes.POINTER(error_p)]),
+    "sigma_event_callback_unregister": (None, [ctypes.c_void_p]),
+    "sigma_event_get_kind": (ctypes.c_uint32, [event_p]),
+    "sigma_event_kind_name": (char_p, [ctypes.c_uint32]),
+    "sigma_event_grant": (char_p, [event_p]),
+    "sigma_event_status": (status_t, [event_p]),
+    "sigma_event_http_status": (ctypes.c_uint16, [event_p]),
+    "sigma_event_request_id": (char_p, [event_p]),
+    "sigma_event_message": (char_p, [event_p]),
+    "sigma_event_attempt": (ctypes.c_uint32, [event_p]),
+    "sigma_event_wait_ms": (ctypes.c_uint64, [event_p]),
+    "sigma_event_duration_us": (ctypes.c_uint64, [event_p]),
+    "sigma_event_serial": (ctypes.c_uint64, [event_p]),
+    "sigma_event_expires_in": (ctypes.c_int64, [event_p]),
+    "sigma_event_background": (ctypes.c_int, [event_p]),
+    "sigma_client_stats": (status_t, [client_p, ctypes.POINTER(sigma_stats), ctypes.c_size_t, ctypes.POINTER(error_p)]),
     "sigma_token_get": (status_t, [config_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
     "sigma_token_refresh": (status_t, [config_p, char_p, ctypes.POINTER(token_p), ctypes.POINTER(error_p)]),
     "sigma_token_impersonate": (status_t, [config_p, char_p, char_p, ctypes.POINTER(token_p),

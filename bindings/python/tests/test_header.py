@@ -19,6 +19,13 @@ C_TYPES = {
     "int": ctypes.c_int,
     "const char *": ctypes.c_char_p,
     "void": None,
+    "void *": ctypes.c_void_p,
+    "size_t": ctypes.c_size_t,
+    "sigma_event_kind": ctypes.c_uint32,
+    "sigma_event_callback": _native.event_callback,
+    # An event is read through a raw pointer, valid during the callback only.
+    "sigma_event *": _native.event_p,
+    "sigma_stats *": ctypes.POINTER(_native.sigma_stats),
 }
 
 
