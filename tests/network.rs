@@ -15,7 +15,18 @@ fn sigma_token(endpoint: &str, env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
     command.args(["--no-cache", "--timeout", "3", "--endpoint", endpoint, "--client-id", "demo-client"]);
     command.env("SIGMA_CLIENT_SECRET", "demo-secret");
-    for name in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+    for name in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+    ] {
         command.env_remove(name);
     }
     command.envs(env.iter().copied()).output().unwrap()
@@ -70,7 +81,8 @@ fn no_proxy_names_and_cidr_blocks_go_direct() {
     assert!(through(&by_address, "example.com,10.0.0.0/8").status.success(), "not matched: proxied");
     assert!(through(&by_name, ".test.example").status.success());
     let asked = proxy.asked().len();
-    for (endpoint, no_proxy) in [(&by_name, "sigma.test"), (&by_name, ".test"), (&by_name, "*"), (&by_address, "192.0.2.0/24")]
+    for (endpoint, no_proxy) in
+        [(&by_name, "sigma.test"), (&by_name, ".test"), (&by_name, "*"), (&by_address, "192.0.2.0/24")]
     {
         let out = through(endpoint, no_proxy);
         assert!(!out.status.success(), "{no_proxy}: went direct, where nothing answers");

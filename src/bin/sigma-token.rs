@@ -1,28 +1,41 @@
 //! `sigma-token`: prints a valid Sigma API access token, for shell scripts.
 //!
 //!     curl -H "Authorization: Bearer $(sigma-token)" "$SIGMA_BASE_URL/v2/whoami"
+//!     sigma-token --format curl-header | curl -H @- "$SIGMA_BASE_URL/v2/whoami"
+//!     sigma-token exec -- python report.py          (SIGMA_API_TOKEN in its environment)
+//!     sigma-token --format header-json --output-file ~/.config/mcp/sigma.json --watch
 //!
 //! Tokens are shared between runs through a cache directory, so a script that
 //! calls it a thousand times makes one token request an hour, not a thousand.
 
-use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
-use sigma_auth::{Client, Config, ErrorCode, CLOUDS};
+use sigma_auth::{Client, Config, ErrorCode, Token, CLOUDS};
+use zeroize::Zeroizing;
 
 const HELP: &str = "\
 sigma-token: print a valid Sigma REST API access token on stdout.
 
 USAGE:
     sigma-token [OPTIONS]
+    sigma-token [OPTIONS] --output-file PATH [--watch]
+    sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]
     sigma-token embed-url URL --email EMAIL [--claim NAME=VALUE]... [--ttl SECONDS]
 
 EXAMPLES:
     export SIGMA_BASE_URL=aws-us-east SIGMA_CLIENT_ID=... SIGMA_CLIENT_SECRET=...
     curl -H \"Authorization: Bearer $(sigma-token)\" https://api.us-a.aws.sigmacomputing.com/v2/whoami
-    sigma-token --json
+    sigma-token --format curl-header | curl -H @- https://api.us-a.aws.sigmacomputing.com/v2/whoami
+    eval \"$(sigma-token --format env)\"; curl -H \"Authorization: Bearer $SIGMA_API_TOKEN\" \"$SIGMA_API_BASE_URL/v2/whoami\"
+    sigma-token exec -- python report.py               (SIGMA_API_TOKEN and SIGMA_API_BASE_URL set for it)
+    sigma-token --format header-json --output-file ~/.config/sigma/headers.json --watch
     sigma-token --client-secret-file ~/.config/sigma/secret --endpoint aws-eu --client-id abc123
     pass show sigma | sigma-token --client-secret-file -
     sigma-token --impersonate viewer@example.com       (admin credentials: a token of that user)
@@ -41,14 +54,40 @@ OPTIONS:
         --no-cache             Request a new token every run
         --timeout SECONDS      Overall deadline (default 30)
         --ca-file PEM          Trust only these CA certificates for HTTPS
-        --json                 Print {access_token, token_type, expires_in, expires_at} as JSON
-                               (the refresh token stays in the cache: using it elsewhere would
-                               break rotation)
+        --format FORMAT        What to print (the refresh token is never printed: using it
+                               elsewhere would break rotation):
+            token              the token alone (default); a newline follows only on a terminal
+            header-json        {\"Authorization\": \"Bearer TOKEN\"} (MCP clients' header helpers)
+            credential-json    {\"version\": 1, \"token_type\": \"Bearer\", \"access_token\": ...,
+                               \"expires_at\": \"2026-11-29T10:00:00Z\"} (like AWS credential_process)
+            env                export SIGMA_API_TOKEN='...' and export SIGMA_API_BASE_URL='...',
+                               quoted for sh: eval \"$(sigma-token --format env)\"
+            curl-header        Authorization: Bearer TOKEN (for curl -H @-)
+            json               {access_token, token_type, expires_in, expires_at (Unix seconds)}
+        --json                 The older spelling of --format json (same output)
+        --output-file PATH     Write the output to PATH instead of stdout: atomically (a temp
+                               file in the same directory, mode 0600, renamed over PATH), and
+                               only when it changed (PATH and its mtime are left alone otherwise)
+        --watch                With --output-file: keep running and rewrite PATH each time the
+                               token is refreshed (once per refresh window, before expiry),
+                               or if something else changed or removed it; exits 0 on SIGTERM
+                               or SIGINT. A failed refresh keeps the old file, prints one line
+                               on stderr and is retried.
         --impersonate EMAIL    A token of this user instead, by token exchange (Sigma's
                                impersonation, beta): the credentials must be an admin's
         --tenant ID            With --impersonate: in this tenant organisation
         --clouds               List the cloud names and their base URLs
     -h, --help                 This help
+
+EXEC (sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]):
+    Gets the token as above (same options, same cache), then runs COMMAND in place of
+    sigma-token (exec: same process, COMMAND's exit status is the exit status) with
+    the token in the environment variable NAME (default SIGMA_API_TOKEN) and the API
+    base URL in SIGMA_API_BASE_URL, and without SIGMA_CLIENT_SECRET (it gets a token
+    instead of the secret); the rest of the environment is passed on as it is.
+    sigma-token's options go before `exec`; `--` is required before COMMAND. If COMMAND
+    cannot be run: 127 when it is not found, else 126.
+        --env NAME             The variable that gets the token (default SIGMA_API_TOKEN)
 
 EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
         --email EMAIL          The user (the sub claim), required
@@ -60,11 +99,14 @@ EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
                                (default: $SIGMA_EMBED_SECRET); never a flag value
     -V, --version              The version
 
+SIGMA_API_BASE_URL (env format and exec) is the API base URL, the token URL without
+its /v2/auth/token, e.g. https://api.us-a.aws.sigmacomputing.com.
+
 EXIT STATUS:
     0 success; otherwise the sigma_status code: 1 invalid argument, 2 insecure URL,
     3 network, 4 timeout, 5 invalid client, 6 invalid grant, 7 rate limited,
     8 server error, 9 unexpected HTTP status, 10 protocol, 11 internal,
-    12 forbidden; 64 usage error.";
+    12 forbidden; 64 usage error. exec: COMMAND's status, or 126/127 as above.";
 
 const EXIT_USAGE: u8 = 64;
 
@@ -95,9 +137,61 @@ struct Options {
     timeout: Option<f64>,
     ca_file: Option<PathBuf>,
     json: bool,
+    format: Option<Format>,
+    output_file: Option<PathBuf>,
+    watch: bool,
     impersonate: Option<String>,
     tenant: Option<String>,
 }
+
+impl Options {
+    fn format(&self) -> Format {
+        self.format.unwrap_or(if self.json { Format::Json } else { Format::Token })
+    }
+}
+
+/// What is printed (or written to `--output-file`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// The token alone; a newline follows only on a terminal.
+    Token,
+    /// `--json`: `{access_token, token_type, expires_in, expires_at}`, as ever.
+    Json,
+    HeaderJson,
+    CredentialJson,
+    Env,
+    CurlHeader,
+}
+
+impl Format {
+    const NAMES: &'static [(&'static str, Format)] = &[
+        ("token", Format::Token),
+        ("header-json", Format::HeaderJson),
+        ("credential-json", Format::CredentialJson),
+        ("env", Format::Env),
+        ("curl-header", Format::CurlHeader),
+        ("json", Format::Json),
+    ];
+
+    fn parse(name: &str) -> Result<Format, String> {
+        Format::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
+            let names: Vec<&str> = Format::NAMES.iter().map(|(n, _)| *n).collect();
+            format!("--format: unknown format {name:?} (expected one of {})", names.join(", "))
+        })
+    }
+}
+
+/// `exec [--env NAME] -- COMMAND [ARGS...]`.
+struct ExecOptions {
+    env: String,
+    command: OsString,
+    args: Vec<OsString>,
+}
+
+const DEFAULT_TOKEN_VARIABLE: &str = "SIGMA_API_TOKEN";
+const BASE_URL_VARIABLE: &str = "SIGMA_API_BASE_URL";
+const SECRET_VARIABLE: &str = "SIGMA_CLIENT_SECRET";
+const TOKEN_PATH: &str = "/v2/auth/token";
 
 #[derive(Default)]
 struct EmbedOptions {
@@ -111,6 +205,7 @@ struct EmbedOptions {
 
 enum Command {
     Token(Options),
+    Exec(Options, ExecOptions),
     EmbedUrl(EmbedOptions),
     Clouds,
     Help,
@@ -118,7 +213,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let command = match parse(std::env::args().skip(1)) {
+    let command = match parse(std::env::args_os().skip(1)) {
         Ok(command) => command,
         Err(message) => {
             eprintln!("sigma-token: {message} (see sigma-token --help)");
@@ -140,11 +235,12 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
-        Command::Token(options) => print_token(options),
-        Command::EmbedUrl(options) => print_embed_url(options),
+        Command::Token(options) => print_token(options).map(|()| ExitCode::SUCCESS),
+        Command::Exec(options, exec) => exec_command(options, exec),
+        Command::EmbedUrl(options) => print_embed_url(options).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(failure) => {
             eprintln!("sigma-token: {}", failure.message);
             ExitCode::from(failure.code as u8)
@@ -152,44 +248,113 @@ fn main() -> ExitCode {
     }
 }
 
-fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+fn utf8(arg: OsString) -> Result<String, String> {
+    arg.into_string().map_err(|arg| format!("not valid UTF-8: {}", arg.to_string_lossy()))
+}
+
+fn next_value(args: &mut impl Iterator<Item = OsString>, flag: &str) -> Result<String, String> {
+    utf8(args.next().ok_or_else(|| format!("{flag} needs a value"))?)
+}
+
+fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     let mut options = Options::default();
     let mut args = args.into_iter().peekable();
     if args.peek().is_some_and(|a| a == "embed-url") {
         args.next();
-        return parse_embed(args);
+        return parse_embed(args.map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter());
     }
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
+        let arg = utf8(arg)?;
+        let args = &mut args;
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "-V" | "--version" => return Ok(Command::Version),
             "--clouds" => return Ok(Command::Clouds),
-            "-e" | "--endpoint" => options.endpoint = Some(value(&arg)?),
-            "--client-id" => options.client_id = Some(value(&arg)?),
-            "--client-secret-file" => options.secret_file = Some(value(&arg)?),
-            "--cache-dir" => options.cache_dir = Some(PathBuf::from(value(&arg)?)),
+            "-e" | "--endpoint" => options.endpoint = Some(next_value(args, &arg)?),
+            "--client-id" => options.client_id = Some(next_value(args, &arg)?),
+            "--client-secret-file" => options.secret_file = Some(next_value(args, &arg)?),
+            "--cache-dir" => options.cache_dir = Some(PathBuf::from(next_value(args, &arg)?)),
             "--no-cache" => options.no_cache = true,
             "--timeout" => {
-                let v = value(&arg)?;
+                let v = next_value(args, &arg)?;
                 options.timeout = Some(v.parse().map_err(|_| format!("--timeout: not a number of seconds: {v}"))?);
             }
-            "--ca-file" => options.ca_file = Some(PathBuf::from(value(&arg)?)),
+            "--ca-file" => options.ca_file = Some(PathBuf::from(next_value(args, &arg)?)),
             "--json" => options.json = true,
-            "--impersonate" => options.impersonate = Some(value(&arg)?),
-            "--tenant" => options.tenant = Some(value(&arg)?),
+            "--format" => options.format = Some(Format::parse(&next_value(args, &arg)?)?),
+            "--output-file" => {
+                let path = args.next().ok_or("--output-file needs a value")?;
+                if path.is_empty() {
+                    return Err("--output-file needs a path".into());
+                }
+                options.output_file = Some(PathBuf::from(path));
+            }
+            "--watch" => options.watch = true,
+            "--impersonate" => options.impersonate = Some(next_value(args, &arg)?),
+            "--tenant" => options.tenant = Some(next_value(args, &arg)?),
             "--client-secret" => {
                 return Err("--client-secret is not accepted (it would show in `ps`); use \
                             SIGMA_CLIENT_SECRET or --client-secret-file"
                     .into())
             }
+            "exec" => {
+                let exec = parse_exec(args)?;
+                check(&options, true)?;
+                return Ok(Command::Exec(options, exec));
+            }
             other => return Err(format!("unknown argument: {other}")),
         }
     }
+    check(&options, false)?;
+    Ok(Command::Token(options))
+}
+
+/// The combinations of options that make no sense.
+fn check(options: &Options, exec: bool) -> Result<(), String> {
     if options.tenant.is_some() && options.impersonate.is_none() {
         return Err("--tenant goes with --impersonate".into());
     }
-    Ok(Command::Token(options))
+    if options.json && options.format.is_some_and(|f| f != Format::Json) {
+        return Err("--json is the older spelling of --format json: give one format".into());
+    }
+    if exec {
+        if options.json || options.format.is_some() || options.output_file.is_some() || options.watch {
+            return Err("exec takes no --format, --json, --output-file or --watch: the token goes into \
+                        the command's environment"
+                .into());
+        }
+    } else if options.watch && options.output_file.is_none() {
+        return Err("--watch goes with --output-file PATH (the file it keeps fresh)".into());
+    }
+    Ok(())
+}
+
+/// After `exec`: `[--env NAME] -- COMMAND [ARGS...]`, `--` required.
+fn parse_exec(args: &mut impl Iterator<Item = OsString>) -> Result<ExecOptions, String> {
+    let mut env = DEFAULT_TOKEN_VARIABLE.to_string();
+    loop {
+        let arg = utf8(args.next().ok_or("exec needs -- COMMAND [ARGS...]")?)?;
+        match arg.as_str() {
+            "--" => break,
+            "--env" => env = next_value(args, &arg)?,
+            flag if flag.starts_with('-') => return Err(format!("unknown exec argument: {flag}")),
+            word => {
+                return Err(format!(
+                    "exec needs `--` before the command: sigma-token [OPTIONS] exec [--env NAME] -- {word} ..."
+                ))
+            }
+        }
+    }
+    let valid = env.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(format!("exec --env: {env:?} is not a variable name (letters, digits and _)"));
+    }
+    if env == BASE_URL_VARIABLE {
+        return Err(format!("exec --env: {BASE_URL_VARIABLE} holds the base URL; choose another name"));
+    }
+    let command = args.next().ok_or("exec needs a COMMAND after --")?;
+    Ok(ExecOptions { env, command, args: args.collect() })
 }
 
 fn parse_embed(args: impl Iterator<Item = String>) -> Result<Command, String> {
@@ -229,7 +394,7 @@ fn parse_embed(args: impl Iterator<Item = String>) -> Result<Command, String> {
 
 fn print_embed_url(options: EmbedOptions) -> Result<(), Failure> {
     let client_id = required(options.client_id, "SIGMA_EMBED_CLIENT_ID", "--client-id")?;
-    let secret = zeroize::Zeroizing::new(match options.secret_file.as_deref() {
+    let secret = Zeroizing::new(match options.secret_file.as_deref() {
         Some(path) => read_secret(path)?,
         None => required(None, "SIGMA_EMBED_SECRET", "--secret-file")?,
     });
@@ -258,10 +423,12 @@ fn print_embed_url(options: EmbedOptions) -> Result<(), Failure> {
         .map_err(|e| failure(ErrorCode::Internal, format!("cannot write the URL to stdout: {e}")))
 }
 
-fn print_token(options: Options) -> Result<(), Failure> {
-    let endpoint = required(options.endpoint, "SIGMA_BASE_URL", "--endpoint")?;
-    let client_id = required(options.client_id, "SIGMA_CLIENT_ID", "--client-id")?;
-    let secret = zeroize::Zeroizing::new(match options.secret_file.as_deref() {
+/// The client for the token options: the credentials' own, or the user's
+/// with `--impersonate`.
+fn make_client(options: &Options) -> Result<Client, Failure> {
+    let endpoint = required(options.endpoint.clone(), "SIGMA_BASE_URL", "--endpoint")?;
+    let client_id = required(options.client_id.clone(), "SIGMA_CLIENT_ID", "--client-id")?;
+    let secret = Zeroizing::new(match options.secret_file.as_deref() {
         Some(path) => read_secret(path)?,
         None => required(None, "SIGMA_CLIENT_SECRET", "--client-secret-file")?,
     });
@@ -277,34 +444,341 @@ fn print_token(options: Options) -> Result<(), Failure> {
         config.set_ca_file(ca)?;
     }
     if !options.no_cache {
-        if let Some(dir) = options.cache_dir.or_else(default_cache_dir) {
+        if let Some(dir) = options.cache_dir.clone().or_else(default_cache_dir) {
             config.set_token_cache(dir)?;
         }
     }
-
     let client = Client::new(config);
-    let token = match &options.impersonate {
-        Some(email) => client.impersonate(email, options.tenant.as_deref())?.token()?,
-        None => client.token()?,
-    };
+    match &options.impersonate {
+        Some(email) => Ok(client.impersonate(email, options.tenant.as_deref())?),
+        None => Ok(client),
+    }
+}
+
+/// The API base URL: the token URL without its `/v2/auth/token`.
+fn api_base_url(client: &Client) -> String {
+    let token_url = client.config().endpoint().token_url();
+    token_url.strip_suffix(TOKEN_PATH).unwrap_or(token_url).to_string()
+}
+
+fn print_token(options: Options) -> Result<(), Failure> {
+    let format = options.format();
+    let client = make_client(&options)?;
+    let base_url = api_base_url(&client);
+    if let Some(path) = &options.output_file {
+        if options.watch {
+            return watch(&client, format, &base_url, path);
+        }
+        let token = client.token()?;
+        write_output_file(path, render(format, &token, &base_url, false).as_bytes())
+            .map_err(|e| file_failure(path, e))?;
+        return Ok(());
+    }
+    let token = client.token()?;
     let mut out = std::io::stdout().lock();
-    let written = if options.json {
-        let json = serde_json::json!({
-            "access_token": token.access_token(),
-            "token_type": token.token_type(),
-            "expires_in": token.expires_in().as_secs(),
-            "expires_at": token.expires_at_unix(),
-        });
-        writeln!(out, "{json}")
-    } else if out.is_terminal() {
-        writeln!(out, "{}", token.access_token())
-    } else {
-        // No newline for $(...) and pipes that keep it.
-        write!(out, "{}", token.access_token())
-    };
-    written
+    // The bare token has no newline for $(...) and pipes that would keep it.
+    let text = render(format, &token, &base_url, out.is_terminal());
+    out.write_all(text.as_bytes())
         .and_then(|_| out.flush())
         .map_err(|e| failure(ErrorCode::Internal, format!("cannot write the token to stdout: {e}")))
+}
+
+/// The output in `format`. `terminal`: the bare token gets a newline.
+fn render(format: Format, token: &Token, base_url: &str, terminal: bool) -> Zeroizing<String> {
+    let access = token.access_token();
+    Zeroizing::new(match format {
+        Format::Token if terminal => format!("{access}\n"),
+        Format::Token => access.to_string(),
+        Format::Json => {
+            let json = serde_json::json!({
+                "access_token": access,
+                "token_type": token.token_type(),
+                "expires_in": token.expires_in().as_secs(),
+                "expires_at": token.expires_at_unix(),
+            });
+            format!("{json}\n")
+        }
+        Format::HeaderJson => {
+            let header = Zeroizing::new(format!("Bearer {access}"));
+            format!("{{\"Authorization\": {}}}\n", *json_string(&header))
+        }
+        Format::CredentialJson => format!(
+            "{{\"version\": 1, \"token_type\": \"Bearer\", \"access_token\": {}, \"expires_at\": \"{}\"}}\n",
+            *json_string(access),
+            rfc3339_utc(token.expires_at_unix())
+        ),
+        Format::Env => format!(
+            "export {DEFAULT_TOKEN_VARIABLE}={}\nexport {BASE_URL_VARIABLE}={}\n",
+            *sh_quote(access),
+            *sh_quote(base_url)
+        ),
+        Format::CurlHeader => format!("Authorization: Bearer {access}\n"),
+    })
+}
+
+fn json_string(text: &str) -> Zeroizing<String> {
+    Zeroizing::new(serde_json::Value::from(text).to_string())
+}
+
+/// `text` as one word for POSIX sh: single-quoted, each `'` as `'\''`. Nothing
+/// inside single quotes is special to the shell, so no value can run a command.
+fn sh_quote(text: &str) -> Zeroizing<String> {
+    let mut quoted = Zeroizing::new(String::with_capacity(text.len() + 2));
+    quoted.push('\'');
+    for c in text.chars() {
+        if c == '\'' {
+            quoted.push_str("'\\''");
+        } else {
+            quoted.push(c);
+        }
+    }
+    quoted.push('\'');
+    quoted
+}
+
+/// Unix seconds as RFC 3339 in UTC, e.g. `2026-11-29T10:00:00Z`.
+fn rfc3339_utc(unix: i64) -> String {
+    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
+    // Days to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", seconds / 3600, seconds % 3600 / 60, seconds % 60)
+}
+
+/// `exec`: the token into COMMAND's environment, then COMMAND in place of this
+/// process. Returns only when COMMAND cannot be run (127 not found, else 126).
+fn exec_command(options: Options, exec: ExecOptions) -> Result<ExitCode, Failure> {
+    let client = make_client(&options)?;
+    let base_url = api_base_url(&client);
+    let token = client.token()?;
+    let mut command = std::process::Command::new(&exec.command);
+    // The command gets a token instead of the secret, not as well as it.
+    command
+        .args(&exec.args)
+        .env_remove(SECRET_VARIABLE)
+        .env(&exec.env, token.access_token())
+        .env(BASE_URL_VARIABLE, &base_url);
+    #[cfg(unix)]
+    let error = std::os::unix::process::CommandExt::exec(&mut command);
+    #[cfg(not(unix))]
+    let error = io::Error::new(io::ErrorKind::Unsupported, "exec needs a Unix system");
+    let status = if error.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
+    eprintln!("sigma-token: cannot run {}: {error}", exec.command.to_string_lossy());
+    Ok(ExitCode::from(status))
+}
+
+fn file_failure(path: &Path, error: io::Error) -> Failure {
+    failure(ErrorCode::Internal, format!("cannot write {}: {error}", path.display()))
+}
+
+/// Writes `content` to `path` atomically (a 0600 temp file in the same
+/// directory, synced, renamed over `path`), unless `path` already holds exactly
+/// that in a private regular file: then it is left alone, mtime included.
+/// Returns whether it wrote.
+fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool> {
+    if holds(path, content) {
+        return Ok(false);
+    }
+    let name =
+        path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let (temp, file) = create_temp(dir, name)?;
+    let written = write_synced(file, content).and_then(|()| fs::rename(&temp, path));
+    if let Err(error) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(error);
+    }
+    // The rename itself, durable (best effort: not every file system syncs directories).
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(true)
+}
+
+/// Whether `path` is a private regular file holding exactly `content`.
+fn holds(path: &Path, content: &[u8]) -> bool {
+    let Ok(meta) = fs::metadata(path) else { return false };
+    #[cfg(unix)]
+    let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
+    #[cfg(not(unix))]
+    let private = true;
+    if !meta.is_file() || !private || meta.len() != content.len() as u64 {
+        return false;
+    }
+    fs::read(path).is_ok_and(|existing| *Zeroizing::new(existing) == content)
+}
+
+fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
+    let mut attempt = 0u32;
+    loop {
+        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let mut temp_name = OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(".{}.{:08x}.tmp", std::process::id(), nonce ^ attempt));
+        let temp = dir.join(temp_name);
+        let mut open = OpenOptions::new();
+        open.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        match open.open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn write_synced(mut file: File, content: &[u8]) -> io::Result<()> {
+    file.write_all(content)?;
+    file.sync_all()
+}
+
+const MIN_POLL: Duration = Duration::from_millis(100);
+const MAX_POLL: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// `--watch`: keeps `path` holding the current token until SIGTERM or SIGINT.
+///
+/// The client refreshes the token in the background within its refresh
+/// window (once per window, and only when asked for the token during it), so
+/// this polls `cached_token()` every min(5 s, lifetime / 20) (at least 100 ms),
+/// never waiting on the network itself, and rewrites the file when the token's
+/// serial changes (or the file no longer holds it).
+/// A request is made in the foreground (on a helper thread, so a signal is
+/// still seen at once) only when no usable token is left. The first token must
+/// be had and written, or the command fails; later failures keep the old file,
+/// print one line and are retried with backoff.
+fn watch(client: &Client, format: Format, base_url: &str, path: &Path) -> Result<(), Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| failure(ErrorCode::Internal, format!("cannot handle signal {signal}: {e}")))?;
+    }
+    let mut written: Option<Arc<Token>> = None; // the token in the file
+    let mut warned: Option<u64> = None; // the token a late refresh was reported for
+    let mut troubled = false; // a problem was reported since the last new token
+    let mut fetch: Option<mpsc::Receiver<sigma_auth::Result<Arc<Token>>>> = None;
+    let mut retry_at = Instant::now();
+    let mut backoff = Duration::ZERO;
+    let mut interval = MIN_POLL;
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        let mut current = client.cached_token();
+        if current.is_some() {
+            fetch = None;
+        } else if let Some(result) = fetch.as_ref().map(mpsc::Receiver::try_recv) {
+            match result {
+                Err(mpsc::TryRecvError::Empty) => {}
+                Err(mpsc::TryRecvError::Disconnected) => fetch = None,
+                Ok(Ok(token)) => {
+                    fetch = None;
+                    current = Some(token);
+                }
+                Ok(Err(error)) => {
+                    fetch = None;
+                    let Some(last) = &written else { return Err(error.into()) };
+                    backoff = next_backoff(backoff, interval);
+                    retry_at = now + backoff;
+                    troubled = true;
+                    let left = last.remaining();
+                    let state =
+                        if left.is_zero() { "expired".into() } else { format!("valid {} s more", left.as_secs()) };
+                    eprintln!(
+                        "sigma-token: {error}; {} keeps the last token ({state}); retrying in {} s",
+                        path.display(),
+                        backoff.as_secs()
+                    );
+                }
+            }
+        } else if now >= retry_at {
+            let (sender, receiver) = mpsc::channel();
+            let client = client.clone();
+            std::thread::spawn(move || {
+                let _ = sender.send(client.token());
+            });
+            fetch = Some(receiver);
+        }
+        if let Some(token) = current {
+            let new = written.as_ref().is_none_or(|w| w.serial() != token.serial());
+            if written.is_none() || now >= retry_at {
+                // Unchanged content is left alone; this also puts back a file
+                // that something else changed or removed.
+                match write_output_file(path, render(format, &token, base_url, false).as_bytes()) {
+                    Ok(_) => {
+                        if new {
+                            interval = (token.expires_in() / 20).clamp(MIN_POLL, MAX_POLL);
+                            if troubled {
+                                eprintln!("sigma-token: {} has a new token again", path.display());
+                                troubled = false;
+                            }
+                        }
+                        written = Some(Arc::clone(&token));
+                        backoff = Duration::ZERO;
+                    }
+                    Err(error) if written.is_none() => return Err(file_failure(path, error)),
+                    Err(error) => {
+                        backoff = next_backoff(backoff, interval);
+                        retry_at = now + backoff;
+                        troubled = true;
+                        eprintln!(
+                            "sigma-token: cannot write {}: {error}; retrying in {} s",
+                            path.display(),
+                            backoff.as_secs()
+                        );
+                    }
+                }
+            }
+            if !new && warned != Some(token.serial()) && refresh_overdue(&token) {
+                warned = Some(token.serial());
+                troubled = true;
+                eprintln!(
+                    "sigma-token: the token has not been refreshed yet ({:.1} s left); {} keeps it; retrying",
+                    token.remaining().as_secs_f64(),
+                    path.display()
+                );
+            }
+        }
+        sleep_unless(&stop, if fetch.is_some() { MIN_POLL } else { interval });
+    }
+    Ok(())
+}
+
+/// Past the middle of the token's refresh window (the library's default:
+/// min(5 min, half the lifetime)) with no new token: the background refresh
+/// has been failing, or is very slow.
+fn refresh_overdue(token: &Token) -> bool {
+    let window = (token.expires_in() / 2).min(Duration::from_secs(300));
+    token.remaining() < window / 2
+}
+
+fn next_backoff(previous: Duration, interval: Duration) -> Duration {
+    if previous.is_zero() {
+        interval.max(Duration::from_secs(1))
+    } else {
+        (previous * 2).min(MAX_BACKOFF)
+    }
+}
+
+/// Sleeps for `duration`, or less when `stop` is set (checked every 50 ms).
+fn sleep_unless(stop: &AtomicBool, duration: Duration) {
+    let end = Instant::now() + duration;
+    while !stop.load(Ordering::SeqCst) {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
 }
 
 fn required(flag_value: Option<String>, variable: &str, flag: &str) -> Result<String, Failure> {
@@ -334,4 +808,88 @@ fn default_cache_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").filter(|d| !d.is_empty()).map(|h| PathBuf::from(h).join(".cache")))?;
     Some(base.join("sigma-auth"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339_utc(1_795_946_400), "2026-11-29T10:00:00Z");
+        assert_eq!(rfc3339_utc(4_102_444_799), "2099-12-31T23:59:59Z");
+        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn sh_quoting() {
+        assert_eq!(*sh_quote("abc"), "'abc'");
+        assert_eq!(*sh_quote(""), "''");
+        assert_eq!(*sh_quote("a'b"), "'a'\\''b'");
+        assert_eq!(*sh_quote("$(x)`y`;|&"), "'$(x)`y`;|&'");
+    }
+
+    #[test]
+    fn exec_grammar() {
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        match parse_args(&["--no-cache", "exec", "--env", "MY_TOKEN", "--", "sh", "-c", "exit 7"]) {
+            Ok(Command::Exec(options, exec)) => {
+                assert!(options.no_cache);
+                assert_eq!(exec.env, "MY_TOKEN");
+                assert_eq!(exec.command, "sh");
+                assert_eq!(exec.args, ["-c", "exit 7"]);
+            }
+            _ => panic!("not an exec"),
+        }
+        match parse_args(&["exec", "--", "env", "--", "x"]) {
+            Ok(Command::Exec(_, exec)) => {
+                assert_eq!(exec.env, DEFAULT_TOKEN_VARIABLE);
+                assert_eq!(exec.args, ["--", "x"]);
+            }
+            _ => panic!("not an exec"),
+        }
+        for bad in [
+            &["exec", "sh"][..],
+            &["exec"],
+            &["exec", "--"],
+            &["exec", "--env", "1X", "--", "sh"],
+            &["exec", "--env", "A-B", "--", "sh"],
+            &["exec", "--env", BASE_URL_VARIABLE, "--", "sh"],
+            &["--format", "env", "exec", "--", "sh"],
+            &["--output-file", "f", "exec", "--", "sh"],
+        ] {
+            assert!(parse_args(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn format_options() {
+        let parse_args = |args: &[&str]| parse(args.iter().map(OsString::from));
+        for (args, want) in [
+            (&[][..], Format::Token),
+            (&["--json"], Format::Json),
+            (&["--format", "json", "--json"], Format::Json),
+            (&["--format", "header-json"], Format::HeaderJson),
+            (&["--format", "credential-json"], Format::CredentialJson),
+            (&["--format", "env"], Format::Env),
+            (&["--format", "curl-header"], Format::CurlHeader),
+            (&["--format", "token"], Format::Token),
+        ] {
+            match parse_args(args) {
+                Ok(Command::Token(options)) => assert_eq!(options.format(), want, "{args:?}"),
+                _ => panic!("{args:?}"),
+            }
+        }
+        for bad in [
+            &["--format", "yaml"][..],
+            &["--format"],
+            &["--json", "--format", "env"],
+            &["--watch"],
+            &["--output-file", ""],
+        ] {
+            assert!(parse_args(bad).is_err(), "{bad:?}");
+        }
+    }
 }
