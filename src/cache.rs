@@ -45,6 +45,17 @@ pub(crate) struct Want<'a> {
     pub remembered: Option<Secret>,
 }
 
+/// Whether `dir` can hold a token cache (`sigma-token doctor` asks): Ok(true)
+/// when it is a private directory of this user, Ok(false) when it does not
+/// exist yet (it is made, mode 700, on first use), else why the cache would not
+/// use it (and fetch without it).
+pub fn check_dir(dir: &std::path::Path) -> std::result::Result<bool, String> {
+    #[cfg(unix)]
+    return unix::check_dir(dir);
+    #[cfg(not(unix))]
+    return Err(format!("the token cache needs a Unix system ({})", dir.display()));
+}
+
 /// Without the file permissions this cache relies on, it is not used at all.
 #[cfg(not(unix))]
 pub(crate) fn obtain(
@@ -205,6 +216,31 @@ mod unix {
         subject_tenant: Option<String>,
     }
 
+    /// Why a directory cannot hold the cache, if it cannot: only a private
+    /// directory of this user will do.
+    fn dir_problem(meta: &fs::Metadata, uid: u32) -> Option<String> {
+        if meta.file_type().is_symlink() {
+            Some("is a symbolic link, not a directory".into())
+        } else if !meta.is_dir() {
+            Some("is not a directory".into())
+        } else if meta.uid() != uid {
+            Some(format!("belongs to user {}, not to this user ({uid})", meta.uid()))
+        } else if meta.mode() & 0o077 != 0 {
+            Some(format!("has mode {:o}: others can reach it (it must be 700)", meta.mode() & 0o777))
+        } else {
+            None
+        }
+    }
+
+    /// See [`super::check_dir`].
+    pub(crate) fn check_dir(dir: &Path) -> std::result::Result<bool, String> {
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(format!("cannot read it: {}", e.kind())),
+            Ok(meta) => dir_problem(&meta, os::effective_uid()).map_or(Ok(true), Err),
+        }
+    }
+
     impl Slot {
         fn open(dir: &Path, config: &Config, subject: Option<&Subject>) -> Result<Slot, String> {
             let uid = os::effective_uid();
@@ -215,8 +251,8 @@ mod unix {
                 .map_err(|e| format!("cannot create the cache directory: {}", e.kind()))?;
             let meta =
                 fs::symlink_metadata(dir).map_err(|e| format!("cannot read the cache directory: {}", e.kind()))?;
-            if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
-                return Err("the cache directory is not a private directory of this user".into());
+            if let Some(problem) = dir_problem(&meta, uid) {
+                return Err(format!("the cache directory {problem}"));
             }
             let settings = config.settings();
             let token_url = settings.endpoint.token_url().to_string();

@@ -115,6 +115,12 @@ impl Endpoint {
         &self.token_url
     }
 
+    /// The API's base URL: the token URL without its `/v2/auth/token`, e.g.
+    /// `https://api.us-a.aws.sigmacomputing.com`.
+    pub fn api_base_url(&self) -> &str {
+        self.token_url.strip_suffix(TOKEN_PATH).unwrap_or(&self.token_url)
+    }
+
     pub fn host(&self) -> &str {
         &self.host
     }

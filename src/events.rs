@@ -51,9 +51,16 @@ impl EventKind {
         }
     }
 
-    /// Whether the event is worth a warning in a log (a failure, a fallback).
+    /// Whether the event is worth a warning in a log (a failure, a retry, a
+    /// fallback, a cache bypassed) rather than a debug line.
     pub fn is_warning(self) -> bool {
-        matches!(self, EventKind::RefreshFailed | EventKind::FallbackToClientCredentials | EventKind::CacheBypassed)
+        matches!(
+            self,
+            EventKind::RefreshFailed
+                | EventKind::RetryScheduled
+                | EventKind::FallbackToClientCredentials
+                | EventKind::CacheBypassed
+        )
     }
 }
 
@@ -111,6 +118,45 @@ impl Event {
     }
 }
 
+/// One line: the kind, the fields that apply as `name=value`, then the message,
+/// e.g. `TOKEN_OBTAINED grant=client_credentials serial=3 expires_in=3600s duration=41.2ms`.
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind.name())?;
+        if let Some(grant) = self.grant {
+            write!(f, " grant={grant}")?;
+        }
+        if let Some(serial) = self.serial {
+            write!(f, " serial={serial}")?;
+        }
+        if let Some(expires_in) = self.expires_in {
+            write!(f, " expires_in={}s", expires_in.as_secs())?;
+        }
+        if self.attempt > 0 {
+            write!(f, " attempt={}", self.attempt)?;
+        }
+        if let Some(wait) = self.wait {
+            write!(f, " wait={:.1}ms", wait.as_secs_f64() * 1e3)?;
+        }
+        if let Some(duration) = self.duration {
+            write!(f, " duration={:.1}ms", duration.as_secs_f64() * 1e3)?;
+        }
+        if let Some(status) = self.http_status {
+            write!(f, " http_status={status}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " request_id={id}")?;
+        }
+        if self.background {
+            f.write_str(" background")?;
+        }
+        match &self.message {
+            Some(message) => write!(f, ": {message}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A callback for events: see [`crate::Config::set_event_callback`].
 pub type EventCallback = Arc<dyn Fn(&Event) + Send + Sync>;
 
@@ -119,11 +165,13 @@ pub type EventCallback = Arc<dyn Fn(&Event) + Send + Sync>;
 pub(crate) struct Trace {
     events: Vec<Event>,
     pub(crate) background: bool,
+    /// The grant of the last request made, for the event that ends it.
+    pub(crate) grant: Option<&'static str>,
 }
 
 impl Trace {
     pub(crate) fn new(background: bool) -> Trace {
-        Trace { events: Vec::new(), background }
+        Trace { events: Vec::new(), background, grant: None }
     }
 
     /// How many events of this kind so far.

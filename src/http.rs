@@ -55,6 +55,7 @@ impl Grant<'_> {
 /// Each retry is noted in `trace` (a RETRY_SCHEDULED event).
 pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Trace) -> Result<Token> {
     let settings = config.settings();
+    trace.grant = Some(grant.name());
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -127,6 +128,12 @@ pub(crate) fn random_fraction() -> f64 {
 /// One request and its response, within `remaining`. No error carries a secret
 /// of the request in any form a server could echo it (see `scrub.rs`).
 fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Token> {
+    let agent = config.agent();
+    attempt_on(agent.as_ref().map_err(Clone::clone)?, config, grant, remaining)
+}
+
+/// [`attempt`] on a given agent (`sigma-token doctor` times one of its own).
+pub(crate) fn attempt_on(agent: &ureq::Agent, config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Token> {
     let settings = config.settings();
     let scrubber = || {
         let mut secrets = vec![settings.client_secret.expose()];
@@ -137,10 +144,16 @@ fn attempt(config: &Config, grant: Grant<'_>, remaining: Duration) -> Result<Tok
         }
         Scrubber::new(&secrets)
     };
-    exchange(config, grant, remaining, &scrubber)
+    exchange(agent, config, grant, remaining, &scrubber)
 }
 
-fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration, scrubber: &dyn Fn() -> Scrubber) -> Result<Token> {
+fn exchange(
+    agent: &ureq::Agent,
+    config: &Config,
+    grant: Grant<'_>,
+    remaining: Duration,
+    scrubber: &dyn Fn() -> Scrubber,
+) -> Result<Token> {
     let requested_at = Instant::now();
     let requested_wall = SystemTime::now();
 
@@ -160,10 +173,7 @@ fn exchange(config: &Config, grant: Grant<'_>, remaining: Duration, scrubber: &d
         }
     }
     let settings = config.settings();
-    let agent = config.agent();
     let mut request = agent
-        .as_ref()
-        .map_err(Clone::clone)?
         .post(settings.endpoint.token_url())
         .config()
         .timeout_global(Some(remaining))

@@ -31,6 +31,7 @@ mod origin;
 mod os;
 mod per_process;
 mod pool;
+mod probe;
 mod proxy;
 mod scrub;
 mod secret;
@@ -39,6 +40,7 @@ mod token;
 #[allow(unsafe_code)]
 pub mod ffi;
 
+pub use cache::check_dir as check_token_cache_dir;
 pub use client::{impersonate_token, Client};
 pub use config::{ClientAuth, Config};
 pub use embed::{sign_embed_url, MAX_EMBED_TTL};
@@ -46,6 +48,7 @@ pub use endpoint::{Endpoint, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
 pub use events::{Event, EventCallback, EventKind, Stats};
 pub use origin::Origin;
+pub use probe::{probe, Lookup, Probe, WhoAmI};
 pub use proxy::ProxyChoice;
 pub use token::Token;
 

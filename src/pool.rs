@@ -78,6 +78,15 @@ fn load_system_roots() -> Trust {
 }
 
 fn build(settings: &Settings) -> Result<ureq::Agent> {
+    Ok(ureq::Agent::with_parts(
+        agent_config(settings)?,
+        DefaultConnector::new().chain(Coalesce),
+        InlineResolver::default(),
+    ))
+}
+
+/// How every request of a config is made: its trust, its proxy, no redirects.
+pub(crate) fn agent_config(settings: &Settings) -> Result<AgentConfig> {
     let tls = TlsConfig::builder().root_certs(RootCerts::Specific(trust(settings).roots));
     let choice = proxy::choose(&settings.endpoint);
     let proxy = match &choice.url {
@@ -87,7 +96,7 @@ fn build(settings: &Settings) -> Result<ureq::Agent> {
         })?),
         None => None,
     };
-    let config: AgentConfig = ureq::Agent::config_builder()
+    Ok(ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
         .max_redirects_will_error(false)
@@ -96,8 +105,7 @@ fn build(settings: &Settings) -> Result<ureq::Agent> {
         .accept("application/json")
         .proxy(proxy)
         .tls_config(tls.build())
-        .build();
-    Ok(ureq::Agent::with_parts(config, DefaultConnector::new().chain(Coalesce), InlineResolver::default()))
+        .build())
 }
 
 /// Wraps every connection (above TLS) in [`Coalescing`].

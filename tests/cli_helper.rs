@@ -576,3 +576,33 @@ fn watch_keeps_the_old_file_through_failed_refreshes_and_recovers() {
     assert_eq!(only_entry(&out_dir), ["token"]);
     fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn verbose_prints_the_events_on_stderr_and_never_the_token() {
+    let mock = mock(&[]);
+    let dir = temp_dir("verbose");
+    let first = sigma_token(&mock.url, &dir, &["-v"]).output().unwrap();
+    assert!(first.status.success());
+    let token = String::from_utf8(first.stdout).unwrap();
+    let stderr = String::from_utf8(first.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(lines[0], "sigma-token: REFRESH_STARTED");
+    assert!(lines[1].starts_with("sigma-token: TOKEN_OBTAINED grant=client_credentials serial=1 expires_in=3600s"));
+
+    // The next run finds the token in the cache; a refused secret is a warning-worthy failure.
+    let second = sigma_token(&mock.url, &dir, &["--verbose"]).output().unwrap();
+    let stderr = String::from_utf8(second.stderr).unwrap();
+    assert!(stderr.contains("CACHE_HIT serial="), "{stderr}");
+    let refused =
+        sigma_token(&mock.url, &dir, &["-v", "--no-cache"]).env("SIGMA_CLIENT_SECRET", "wrong").output().unwrap();
+    assert_eq!(refused.status.code(), Some(5));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        stderr.contains("REFRESH_FAILED grant=client_credentials") && stderr.contains("http_status=401"),
+        "{stderr}"
+    );
+    for text in [stderr.as_str(), &String::from_utf8(second.stdout).unwrap()[..0]] {
+        assert!(!text.contains(&token) && !text.contains(SECRET) && !text.contains("mock_rt_"));
+    }
+}

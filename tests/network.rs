@@ -15,18 +15,7 @@ fn sigma_token(endpoint: &str, env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
     command.args(["--no-cache", "--timeout", "3", "--endpoint", endpoint, "--client-id", "demo-client"]);
     command.env("SIGMA_CLIENT_SECRET", "demo-secret");
-    for name in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-    ] {
+    for name in common::NETWORK_VARIABLES {
         command.env_remove(name);
     }
     command.envs(env.iter().copied()).output().unwrap()

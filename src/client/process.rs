@@ -234,7 +234,7 @@ impl Process {
                 expires_in: Some(token.token.expires_in()),
                 ..Event::new(EventKind::TokenObtained)
             },
-            Err(error) => Event { duration, ..Event::failure(EventKind::RefreshFailed, error) },
+            Err(error) => Event { duration, grant: trace.grant, ..Event::failure(EventKind::RefreshFailed, error) },
         });
         let settled = self.settle(&shared.config, result.map(|obtained| obtained.token), background);
         trace.deliver(shared.config.events());

@@ -24,6 +24,21 @@ pub fn impatient(mock: &MockServer, timeout: Duration, attempts: u32) -> Config 
     config
 }
 
+/// The variables that choose a proxy or a trust store, which the network
+/// tests set themselves.
+pub const NETWORK_VARIABLES: [&str; 10] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
     let value = f();

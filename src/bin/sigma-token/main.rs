@@ -9,16 +9,18 @@
 //! calls it a thousand times makes one token request an hour, not a thousand.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sigma_auth::{Client, Config, ErrorCode, Token, CLOUDS};
+use sigma_auth::{Client, Config, ErrorCode, CLOUDS};
 use zeroize::Zeroizing;
+
+mod doctor;
+mod output;
+
+use output::{file_failure, render, watch, write_output_file, Format};
 
 const HELP: &str = "\
 sigma-token: print a valid Sigma REST API access token on stdout.
@@ -27,6 +29,7 @@ USAGE:
     sigma-token [OPTIONS]
     sigma-token [OPTIONS] --output-file PATH [--watch]
     sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]
+    sigma-token [OPTIONS] doctor
     sigma-token embed-url URL --email EMAIL [--claim NAME=VALUE]... [--ttl SECONDS]
 
 EXAMPLES:
@@ -77,6 +80,8 @@ OPTIONS:
                                impersonation, beta): the credentials must be an admin's
         --tenant ID            With --impersonate: in this tenant organisation
         --clouds               List the cloud names and their base URLs
+    -v, --verbose              Print the library's events on stderr (requests, retries,
+                               fallbacks, cache hits; never a secret or token)
     -h, --help                 This help
 
 EXEC (sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]):
@@ -88,6 +93,14 @@ EXEC (sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]):
     sigma-token's options go before `exec`; `--` is required before COMMAND. If COMMAND
     cannot be run: 127 when it is not found, else 126.
         --env NAME             The variable that gets the token (default SIGMA_API_TOKEN)
+
+DOCTOR (sigma-token [OPTIONS] doctor):
+    Checks the settings (endpoint, credentials, proxy, trusted CAs), then times the name
+    lookup, the connection, the TLS handshake and a token request, calls /v2/whoami with
+    the token to show who you are, compares the clocks, and checks the token cache
+    directory. One line per finding: ok, warn or fail, and for a problem what to do.
+    Prints no secret or token. Exit status 0 when nothing failed, else the first
+    failure's code (below).
 
 EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
         --email EMAIL          The user (the sub claim), required
@@ -142,42 +155,12 @@ struct Options {
     watch: bool,
     impersonate: Option<String>,
     tenant: Option<String>,
+    verbose: bool,
 }
 
 impl Options {
     fn format(&self) -> Format {
         self.format.unwrap_or(if self.json { Format::Json } else { Format::Token })
-    }
-}
-
-/// What is printed (or written to `--output-file`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
-    /// The token alone; a newline follows only on a terminal.
-    Token,
-    /// `--json`: `{access_token, token_type, expires_in, expires_at}`, as ever.
-    Json,
-    HeaderJson,
-    CredentialJson,
-    Env,
-    CurlHeader,
-}
-
-impl Format {
-    const NAMES: &'static [(&'static str, Format)] = &[
-        ("token", Format::Token),
-        ("header-json", Format::HeaderJson),
-        ("credential-json", Format::CredentialJson),
-        ("env", Format::Env),
-        ("curl-header", Format::CurlHeader),
-        ("json", Format::Json),
-    ];
-
-    fn parse(name: &str) -> Result<Format, String> {
-        Format::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
-            let names: Vec<&str> = Format::NAMES.iter().map(|(n, _)| *n).collect();
-            format!("--format: unknown format {name:?} (expected one of {})", names.join(", "))
-        })
     }
 }
 
@@ -191,7 +174,6 @@ struct ExecOptions {
 const DEFAULT_TOKEN_VARIABLE: &str = "SIGMA_API_TOKEN";
 const BASE_URL_VARIABLE: &str = "SIGMA_API_BASE_URL";
 const SECRET_VARIABLE: &str = "SIGMA_CLIENT_SECRET";
-const TOKEN_PATH: &str = "/v2/auth/token";
 
 #[derive(Default)]
 struct EmbedOptions {
@@ -206,6 +188,7 @@ struct EmbedOptions {
 enum Command {
     Token(Options),
     Exec(Options, ExecOptions),
+    Doctor(Options),
     EmbedUrl(EmbedOptions),
     Clouds,
     Help,
@@ -237,6 +220,7 @@ fn main() -> ExitCode {
         }
         Command::Token(options) => print_token(options).map(|()| ExitCode::SUCCESS),
         Command::Exec(options, exec) => exec_command(options, exec),
+        Command::Doctor(options) => Ok(doctor::run(&options)),
         Command::EmbedUrl(options) => print_embed_url(options).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -290,6 +274,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                 options.output_file = Some(PathBuf::from(path));
             }
             "--watch" => options.watch = true,
+            "-v" | "--verbose" => options.verbose = true,
             "--impersonate" => options.impersonate = Some(next_value(args, &arg)?),
             "--tenant" => options.tenant = Some(next_value(args, &arg)?),
             "--client-secret" => {
@@ -297,36 +282,54 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
                             SIGMA_CLIENT_SECRET or --client-secret-file"
                     .into())
             }
+            "doctor" => {
+                if let Some(extra) = args.next() {
+                    return Err(format!("doctor takes no arguments after it: {}", extra.to_string_lossy()));
+                }
+                check(&options, Mode::Doctor)?;
+                return Ok(Command::Doctor(options));
+            }
             "exec" => {
                 let exec = parse_exec(args)?;
-                check(&options, true)?;
+                check(&options, Mode::Exec)?;
                 return Ok(Command::Exec(options, exec));
             }
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    check(&options, false)?;
+    check(&options, Mode::Print)?;
     Ok(Command::Token(options))
 }
 
 /// The combinations of options that make no sense.
-fn check(options: &Options, exec: bool) -> Result<(), String> {
+fn check(options: &Options, mode: Mode) -> Result<(), String> {
     if options.tenant.is_some() && options.impersonate.is_none() {
         return Err("--tenant goes with --impersonate".into());
     }
     if options.json && options.format.is_some_and(|f| f != Format::Json) {
         return Err("--json is the older spelling of --format json: give one format".into());
     }
-    if exec {
-        if options.json || options.format.is_some() || options.output_file.is_some() || options.watch {
-            return Err("exec takes no --format, --json, --output-file or --watch: the token goes into \
-                        the command's environment"
-                .into());
+    let output = options.json || options.format.is_some() || options.output_file.is_some() || options.watch;
+    match mode {
+        Mode::Exec if output => Err("exec takes no --format, --json, --output-file or --watch: the token goes into \
+                                     the command's environment"
+            .into()),
+        Mode::Doctor if output || options.impersonate.is_some() => {
+            Err("doctor takes the connection options only (no --format, --output-file, --watch or --impersonate)"
+                .into())
         }
-    } else if options.watch && options.output_file.is_none() {
-        return Err("--watch goes with --output-file PATH (the file it keeps fresh)".into());
+        Mode::Print if options.watch && options.output_file.is_none() => {
+            Err("--watch goes with --output-file PATH (the file it keeps fresh)".into())
+        }
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Print,
+    Exec,
+    Doctor,
 }
 
 /// After `exec`: `[--env NAME] -- COMMAND [ARGS...]`, `--` required.
@@ -423,14 +426,13 @@ fn print_embed_url(options: EmbedOptions) -> Result<(), Failure> {
         .map_err(|e| failure(ErrorCode::Internal, format!("cannot write the URL to stdout: {e}")))
 }
 
-/// The client for the token options: the credentials' own, or the user's
-/// with `--impersonate`.
-fn make_client(options: &Options) -> Result<Client, Failure> {
+/// The config for the token options (events to stderr with `-v`).
+fn make_config(options: &Options) -> Result<Config, Failure> {
     let endpoint = required(options.endpoint.clone(), "SIGMA_BASE_URL", "--endpoint")?;
     let client_id = required(options.client_id.clone(), "SIGMA_CLIENT_ID", "--client-id")?;
     let secret = Zeroizing::new(match options.secret_file.as_deref() {
         Some(path) => read_secret(path)?,
-        None => required(None, "SIGMA_CLIENT_SECRET", "--client-secret-file")?,
+        None => required(None, SECRET_VARIABLE, "--client-secret-file")?,
     });
     let mut config = Config::new(&endpoint, client_id.trim(), secret.trim())?;
     config.set_language("cli")?;
@@ -443,28 +445,38 @@ fn make_client(options: &Options) -> Result<Client, Failure> {
     if let Some(ca) = &options.ca_file {
         config.set_ca_file(ca)?;
     }
-    if !options.no_cache {
-        if let Some(dir) = options.cache_dir.clone().or_else(default_cache_dir) {
-            config.set_token_cache(dir)?;
-        }
+    if let Some(dir) = cache_dir(options) {
+        config.set_token_cache(dir)?;
     }
-    let client = Client::new(config);
+    if options.verbose {
+        // Events never hold a secret or a token.
+        config.set_event_callback(|event| eprintln!("sigma-token: {event}"));
+    }
+    Ok(config)
+}
+
+/// The token cache directory in use, if any.
+fn cache_dir(options: &Options) -> Option<PathBuf> {
+    if options.no_cache {
+        return None;
+    }
+    options.cache_dir.clone().or_else(default_cache_dir)
+}
+
+/// The client for the token options: the credentials' own, or the user's
+/// with `--impersonate`.
+fn make_client(options: &Options) -> Result<Client, Failure> {
+    let client = Client::new(make_config(options)?);
     match &options.impersonate {
         Some(email) => Ok(client.impersonate(email, options.tenant.as_deref())?),
         None => Ok(client),
     }
 }
 
-/// The API base URL: the token URL without its `/v2/auth/token`.
-fn api_base_url(client: &Client) -> String {
-    let token_url = client.config().endpoint().token_url();
-    token_url.strip_suffix(TOKEN_PATH).unwrap_or(token_url).to_string()
-}
-
 fn print_token(options: Options) -> Result<(), Failure> {
     let format = options.format();
     let client = make_client(&options)?;
-    let base_url = api_base_url(&client);
+    let base_url = client.config().endpoint().api_base_url().to_string();
     if let Some(path) = &options.output_file {
         if options.watch {
             return watch(&client, format, &base_url, path);
@@ -483,80 +495,11 @@ fn print_token(options: Options) -> Result<(), Failure> {
         .map_err(|e| failure(ErrorCode::Internal, format!("cannot write the token to stdout: {e}")))
 }
 
-/// The output in `format`. `terminal`: the bare token gets a newline.
-fn render(format: Format, token: &Token, base_url: &str, terminal: bool) -> Zeroizing<String> {
-    let access = token.access_token();
-    Zeroizing::new(match format {
-        Format::Token if terminal => format!("{access}\n"),
-        Format::Token => access.to_string(),
-        Format::Json => {
-            let json = serde_json::json!({
-                "access_token": access,
-                "token_type": token.token_type(),
-                "expires_in": token.expires_in().as_secs(),
-                "expires_at": token.expires_at_unix(),
-            });
-            format!("{json}\n")
-        }
-        Format::HeaderJson => {
-            let header = Zeroizing::new(format!("Bearer {access}"));
-            format!("{{\"Authorization\": {}}}\n", *json_string(&header))
-        }
-        Format::CredentialJson => format!(
-            "{{\"version\": 1, \"token_type\": \"Bearer\", \"access_token\": {}, \"expires_at\": \"{}\"}}\n",
-            *json_string(access),
-            rfc3339_utc(token.expires_at_unix())
-        ),
-        Format::Env => format!(
-            "export {DEFAULT_TOKEN_VARIABLE}={}\nexport {BASE_URL_VARIABLE}={}\n",
-            *sh_quote(access),
-            *sh_quote(base_url)
-        ),
-        Format::CurlHeader => format!("Authorization: Bearer {access}\n"),
-    })
-}
-
-fn json_string(text: &str) -> Zeroizing<String> {
-    Zeroizing::new(serde_json::Value::from(text).to_string())
-}
-
-/// `text` as one word for POSIX sh: single-quoted, each `'` as `'\''`. Nothing
-/// inside single quotes is special to the shell, so no value can run a command.
-fn sh_quote(text: &str) -> Zeroizing<String> {
-    let mut quoted = Zeroizing::new(String::with_capacity(text.len() + 2));
-    quoted.push('\'');
-    for c in text.chars() {
-        if c == '\'' {
-            quoted.push_str("'\\''");
-        } else {
-            quoted.push(c);
-        }
-    }
-    quoted.push('\'');
-    quoted
-}
-
-/// Unix seconds as RFC 3339 in UTC, e.g. `2026-11-29T10:00:00Z`.
-fn rfc3339_utc(unix: i64) -> String {
-    let (days, seconds) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // Days to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", seconds / 3600, seconds % 3600 / 60, seconds % 60)
-}
-
 /// `exec`: the token into COMMAND's environment, then COMMAND in place of this
 /// process. Returns only when COMMAND cannot be run (127 not found, else 126).
 fn exec_command(options: Options, exec: ExecOptions) -> Result<ExitCode, Failure> {
     let client = make_client(&options)?;
-    let base_url = api_base_url(&client);
+    let base_url = client.config().endpoint().api_base_url().to_string();
     let token = client.token()?;
     let mut command = std::process::Command::new(&exec.command);
     // The command gets a token instead of the secret, not as well as it.
@@ -572,213 +515,6 @@ fn exec_command(options: Options, exec: ExecOptions) -> Result<ExitCode, Failure
     let status = if error.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
     eprintln!("sigma-token: cannot run {}: {error}", exec.command.to_string_lossy());
     Ok(ExitCode::from(status))
-}
-
-fn file_failure(path: &Path, error: io::Error) -> Failure {
-    failure(ErrorCode::Internal, format!("cannot write {}: {error}", path.display()))
-}
-
-/// Writes `content` to `path` atomically (a 0600 temp file in the same
-/// directory, synced, renamed over `path`), unless `path` already holds exactly
-/// that in a private regular file: then it is left alone, mtime included.
-/// Returns whether it wrote.
-fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool> {
-    if holds(path, content) {
-        return Ok(false);
-    }
-    let name =
-        path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let (temp, file) = create_temp(dir, name)?;
-    let written = write_synced(file, content).and_then(|()| fs::rename(&temp, path));
-    if let Err(error) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(error);
-    }
-    // The rename itself, durable (best effort: not every file system syncs directories).
-    if let Ok(dir) = File::open(dir) {
-        let _ = dir.sync_all();
-    }
-    Ok(true)
-}
-
-/// Whether `path` is a private regular file holding exactly `content`.
-fn holds(path: &Path, content: &[u8]) -> bool {
-    let Ok(meta) = fs::metadata(path) else { return false };
-    #[cfg(unix)]
-    let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
-    #[cfg(not(unix))]
-    let private = true;
-    if !meta.is_file() || !private || meta.len() != content.len() as u64 {
-        return false;
-    }
-    fs::read(path).is_ok_and(|existing| *Zeroizing::new(existing) == content)
-}
-
-fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
-    let mut attempt = 0u32;
-    loop {
-        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let mut temp_name = OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".{}.{:08x}.tmp", std::process::id(), nonce ^ attempt));
-        let temp = dir.join(temp_name);
-        let mut open = OpenOptions::new();
-        open.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        match open.open(&temp) {
-            Ok(file) => return Ok((temp, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn write_synced(mut file: File, content: &[u8]) -> io::Result<()> {
-    file.write_all(content)?;
-    file.sync_all()
-}
-
-const MIN_POLL: Duration = Duration::from_millis(100);
-const MAX_POLL: Duration = Duration::from_secs(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
-/// `--watch`: keeps `path` holding the current token until SIGTERM or SIGINT.
-///
-/// The client refreshes the token in the background within its refresh
-/// window (once per window, and only when asked for the token during it), so
-/// this polls `cached_token()` every min(5 s, lifetime / 20) (at least 100 ms),
-/// never waiting on the network itself, and rewrites the file when the token's
-/// serial changes (or the file no longer holds it).
-/// A request is made in the foreground (on a helper thread, so a signal is
-/// still seen at once) only when no usable token is left. The first token must
-/// be had and written, or the command fails; later failures keep the old file,
-/// print one line and are retried with backoff.
-fn watch(client: &Client, format: Format, base_url: &str, path: &Path) -> Result<(), Failure> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| failure(ErrorCode::Internal, format!("cannot handle signal {signal}: {e}")))?;
-    }
-    let mut written: Option<Arc<Token>> = None; // the token in the file
-    let mut warned: Option<u64> = None; // the token a late refresh was reported for
-    let mut troubled = false; // a problem was reported since the last new token
-    let mut fetch: Option<mpsc::Receiver<sigma_auth::Result<Arc<Token>>>> = None;
-    let mut retry_at = Instant::now();
-    let mut backoff = Duration::ZERO;
-    let mut interval = MIN_POLL;
-    while !stop.load(Ordering::SeqCst) {
-        let now = Instant::now();
-        let mut current = client.cached_token();
-        if current.is_some() {
-            fetch = None;
-        } else if let Some(result) = fetch.as_ref().map(mpsc::Receiver::try_recv) {
-            match result {
-                Err(mpsc::TryRecvError::Empty) => {}
-                Err(mpsc::TryRecvError::Disconnected) => fetch = None,
-                Ok(Ok(token)) => {
-                    fetch = None;
-                    current = Some(token);
-                }
-                Ok(Err(error)) => {
-                    fetch = None;
-                    let Some(last) = &written else { return Err(error.into()) };
-                    backoff = next_backoff(backoff, interval);
-                    retry_at = now + backoff;
-                    troubled = true;
-                    let left = last.remaining();
-                    let state =
-                        if left.is_zero() { "expired".into() } else { format!("valid {} s more", left.as_secs()) };
-                    eprintln!(
-                        "sigma-token: {error}; {} keeps the last token ({state}); retrying in {} s",
-                        path.display(),
-                        backoff.as_secs()
-                    );
-                }
-            }
-        } else if now >= retry_at {
-            let (sender, receiver) = mpsc::channel();
-            let client = client.clone();
-            std::thread::spawn(move || {
-                let _ = sender.send(client.token());
-            });
-            fetch = Some(receiver);
-        }
-        if let Some(token) = current {
-            let new = written.as_ref().is_none_or(|w| w.serial() != token.serial());
-            if written.is_none() || now >= retry_at {
-                // Unchanged content is left alone; this also puts back a file
-                // that something else changed or removed.
-                match write_output_file(path, render(format, &token, base_url, false).as_bytes()) {
-                    Ok(_) => {
-                        if new {
-                            interval = (token.expires_in() / 20).clamp(MIN_POLL, MAX_POLL);
-                            if troubled {
-                                eprintln!("sigma-token: {} has a new token again", path.display());
-                                troubled = false;
-                            }
-                        }
-                        written = Some(Arc::clone(&token));
-                        backoff = Duration::ZERO;
-                    }
-                    Err(error) if written.is_none() => return Err(file_failure(path, error)),
-                    Err(error) => {
-                        backoff = next_backoff(backoff, interval);
-                        retry_at = now + backoff;
-                        troubled = true;
-                        eprintln!(
-                            "sigma-token: cannot write {}: {error}; retrying in {} s",
-                            path.display(),
-                            backoff.as_secs()
-                        );
-                    }
-                }
-            }
-            if !new && warned != Some(token.serial()) && refresh_overdue(&token) {
-                warned = Some(token.serial());
-                troubled = true;
-                eprintln!(
-                    "sigma-token: the token has not been refreshed yet ({:.1} s left); {} keeps it; retrying",
-                    token.remaining().as_secs_f64(),
-                    path.display()
-                );
-            }
-        }
-        sleep_unless(&stop, if fetch.is_some() { MIN_POLL } else { interval });
-    }
-    Ok(())
-}
-
-/// Past the middle of the token's refresh window (the library's default:
-/// min(5 min, half the lifetime)) with no new token: the background refresh
-/// has been failing, or is very slow.
-fn refresh_overdue(token: &Token) -> bool {
-    let window = (token.expires_in() / 2).min(Duration::from_secs(300));
-    token.remaining() < window / 2
-}
-
-fn next_backoff(previous: Duration, interval: Duration) -> Duration {
-    if previous.is_zero() {
-        interval.max(Duration::from_secs(1))
-    } else {
-        (previous * 2).min(MAX_BACKOFF)
-    }
-}
-
-/// Sleeps for `duration`, or less when `stop` is set (checked every 50 ms).
-fn sleep_unless(stop: &AtomicBool, duration: Duration) {
-    let end = Instant::now() + duration;
-    while !stop.load(Ordering::SeqCst) {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(50)));
-    }
 }
 
 fn required(flag_value: Option<String>, variable: &str, flag: &str) -> Result<String, Failure> {
@@ -813,23 +549,6 @@ fn default_cache_dir() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339_utc(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339_utc(1_795_946_400), "2026-11-29T10:00:00Z");
-        assert_eq!(rfc3339_utc(4_102_444_799), "2099-12-31T23:59:59Z");
-        assert_eq!(rfc3339_utc(-1), "1969-12-31T23:59:59Z");
-    }
-
-    #[test]
-    fn sh_quoting() {
-        assert_eq!(*sh_quote("abc"), "'abc'");
-        assert_eq!(*sh_quote(""), "''");
-        assert_eq!(*sh_quote("a'b"), "'a'\\''b'");
-        assert_eq!(*sh_quote("$(x)`y`;|&"), "'$(x)`y`;|&'");
-    }
 
     #[test]
     fn exec_grammar() {
@@ -876,6 +595,7 @@ mod tests {
             (&["--format", "env"], Format::Env),
             (&["--format", "curl-header"], Format::CurlHeader),
             (&["--format", "token"], Format::Token),
+            (&["-v", "--no-cache"], Format::Token),
         ] {
             match parse_args(args) {
                 Ok(Command::Token(options)) => assert_eq!(options.format(), want, "{args:?}"),
@@ -888,6 +608,9 @@ mod tests {
             &["--json", "--format", "env"],
             &["--watch"],
             &["--output-file", ""],
+            &["--format", "env", "doctor"],
+            &["--impersonate", "a@b.c", "doctor"],
+            &["doctor", "--verbose"],
         ] {
             assert!(parse_args(bad).is_err(), "{bad:?}");
         }
