@@ -112,7 +112,7 @@ enum sigma_event_kind
    */
   SIGMA_EVENT_REFRESH_FAILED = 3,
   /**
-   * A request failed in a way worth retrying; see `sigma_event_wait_ms`.
+   * A request failed in a way worth retrying; see `sigma_event_wait_us`.
    */
   SIGMA_EVENT_RETRY_SCHEDULED = 4,
   /**
@@ -298,6 +298,38 @@ int sigma_client_token_is_current(const sigma_client *client, const sigma_token 
  * rather than the `sigma_token` itself, so no freed pointer is ever passed in.
  */
 int sigma_client_serial_is_current(const sigma_client *client, uint64_t serial);
+
+/**
+ * The address of a 64-bit word holding the serial of `client`'s current token
+ * (0 when it has none), or NULL for a NULL `client`. For bindings that keep a
+ * copy of the token: while the word equals their token's serial and
+ * `sigma_monotonic_ns()` is below what `sigma_client_fresh_until` said, the
+ * token is current and needs no call. Read it with an atomic load (C11
+ * `atomic_load_explicit(..., memory_order_acquire)` on a cast, Go
+ * `atomic.LoadUint64`; a plain aligned 64-bit load is one too on the
+ * supported platforms). The word stays readable for the life of the process:
+ * after the client is freed it may hold another client's serials, which are
+ * never this client's, so a reader racing with the free only ever sees "not
+ * current".
+ */
+const uint64_t *sigma_client_serial_word(const sigma_client *client);
+
+/**
+ * `sigma_monotonic_ns()` value until which a caller holding the token with
+ * this serial may keep serving it without asking (with the serial word still
+ * equal to it): while it is current and its refresh is not due, until the
+ * refresh is due; once due (the refresh then runs in the background), 1 ms
+ * from now, never past the end of its use; 0 when it is not the current token
+ * (and for a NULL `client`). Call it after obtaining a token.
+ */
+uint64_t sigma_client_fresh_until(const sigma_client *client, uint64_t serial);
+
+/**
+ * Nanoseconds on the clock of `sigma_client_fresh_until` (CLOCK_MONOTONIC on
+ * Linux: the clock of Python's `time.monotonic_ns()` and of Go's monotonic
+ * readings).
+ */
+uint64_t sigma_monotonic_ns(void);
 
 /**
  * Returns 1 when a request to this origin may carry the client's token: the
@@ -571,9 +603,9 @@ const char *sigma_event_message(const sigma_event *event);
 uint32_t sigma_event_attempt(const sigma_event *event);
 
 /**
- * How long before the next attempt, in milliseconds (RETRY_SCHEDULED), or 0.
+ * How long before the next attempt, in microseconds (RETRY_SCHEDULED), or 0.
  */
-uint64_t sigma_event_wait_ms(const sigma_event *event);
+uint64_t sigma_event_wait_us(const sigma_event *event);
 
 /**
  * How long the request took, in microseconds (TOKEN_OBTAINED,

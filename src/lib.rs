@@ -41,7 +41,7 @@ mod token;
 pub mod ffi;
 
 pub use cache::check_dir as check_token_cache_dir;
-pub use client::{impersonate_token, Client};
+pub use client::{impersonate_token, monotonic_ns, Client};
 pub use config::{ClientAuth, Config};
 pub use embed::{sign_embed_url, MAX_EMBED_TTL};
 pub use endpoint::{Endpoint, CLOUDS};

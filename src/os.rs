@@ -96,6 +96,43 @@ pub(crate) fn process_exists(pid: u32) -> bool {
     found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
+/// Nanoseconds on CLOCK_MONOTONIC, the clock of `std::time::Instant` on Linux
+/// and of Python's `time.monotonic_ns()` and Go's monotonic readings.
+#[cfg(unix)]
+pub(crate) fn monotonic_ns() -> u64 {
+    read_clock(libc::CLOCK_MONOTONIC)
+}
+
+/// CLOCK_MONOTONIC as of the last scheduler tick (at most a few milliseconds
+/// behind `monotonic_ns`, never ahead): a few nanoseconds to read, for checks
+/// whose deadlines have a margin far wider than a tick. Falls back to the
+/// precise clock where the kernel has no coarse one.
+#[cfg(unix)]
+pub(crate) fn coarse_monotonic_ns() -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return read_clock(libc::CLOCK_MONOTONIC_COARSE);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return read_clock(libc::CLOCK_MONOTONIC);
+}
+
+#[cfg(unix)]
+fn read_clock(clock: libc::clockid_t) -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid, writable timespec; these clocks always exist.
+    unsafe { libc::clock_gettime(clock, &mut now) };
+    (now.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(now.tv_nsec as u64)
+}
+
+/// `instant` as CLOCK_MONOTONIC nanoseconds (0 for an instant before boot).
+#[cfg(unix)]
+pub(crate) fn instant_ns(instant: std::time::Instant) -> u64 {
+    let (now, now_ns) = (std::time::Instant::now(), monotonic_ns());
+    match instant.checked_duration_since(now) {
+        Some(ahead) => now_ns.saturating_add(ahead.as_nanos() as u64),
+        None => now_ns.saturating_sub(now.duration_since(instant).as_nanos() as u64),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -162,3 +162,35 @@ fn a_child_does_not_reuse_the_parents_pooled_connection() {
     let bad = stats["by_status"].as_object().unwrap().keys().filter(|k| *k != "200").count();
     assert_eq!(bad, 0, "the mock saw requests it could not parse: {stats}");
 }
+
+#[test]
+fn the_lock_free_check_carries_nothing_stale_across_fork() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    let client = Client::new(config(&mock));
+    let kept = client.token().unwrap();
+    let dropped = {
+        let spare = Client::new(config(&mock));
+        let token = spare.token().unwrap();
+        spare.invalidate(token.access_token());
+        (spare, token.serial())
+    };
+    let code = in_child(8, || {
+        // The inherited token is still current; the one invalidated before the fork is not.
+        if !client.is_current(kept.serial()) || dropped.0.is_current(dropped.1) {
+            return 1;
+        }
+        // The child's invalidation and new token are its own.
+        client.invalidate(kept.access_token());
+        if client.is_current(kept.serial()) {
+            return 2;
+        }
+        match client.token() {
+            Ok(token) if token.serial() != kept.serial() && client.is_current(token.serial()) => 0,
+            _ => 3,
+        }
+    });
+    assert_eq!(code, 0);
+    assert!(client.is_current(kept.serial()), "the parent's token is untouched by its child");
+    assert_eq!(client.serial_word().load(std::sync::atomic::Ordering::Acquire), kept.serial());
+}

@@ -1,5 +1,7 @@
 /* Benchmarks of the C ABI against sigma-mock. Prints one JSON object.
  *   bench cached  <url> <threads> <calls per thread>
+ *   bench current <url> <threads> <calls per thread>
+ *       (the "still current?" check a binding makes: sigma_client_serial_is_current)
  *   bench refresh <url> <threads> <seconds> [baseline]
  *       (mock started with a short --expires-in; "baseline" times the same loop
  *        without the library call: the machine's own scheduling noise)
@@ -49,6 +51,7 @@ static sigma_client *make_client(const char *url) {
 struct cached_job {
   const sigma_client *client;
   long calls;
+  uint64_t serial; /* "current" mode: the serial checked */
 };
 
 static void *cached_worker(void *arg) {
@@ -61,19 +64,30 @@ static void *cached_worker(void *arg) {
   return NULL;
 }
 
-static void bench_cached(const char *url, int threads, long calls) {
+static void *current_worker(void *arg) {
+  struct cached_job *job = arg;
+  for (long i = 0; i < job->calls; i++) {
+    if (!sigma_client_serial_is_current(job->client, job->serial)) exit(1);
+  }
+  return NULL;
+}
+
+static void bench_cached(const char *url, int threads, long calls, int current) {
   sigma_client *client = make_client(url);
-  struct cached_job job = {client, calls};
-  cached_worker(&(struct cached_job){client, 1000}); /* warm: first fetch */
+  sigma_token *token = NULL;
+  if (sigma_client_token(client, &token, NULL) != SIGMA_STATUS_OK) exit(1); /* warm: first fetch */
+  struct cached_job job = {client, calls, sigma_token_serial(token)};
+  sigma_token_free(token);
+  cached_worker(&(struct cached_job){client, 1000, 0});
   pthread_t ids[256];
   uint64_t start = now_ns();
-  for (int t = 0; t < threads; t++) pthread_create(&ids[t], NULL, cached_worker, &job);
+  for (int t = 0; t < threads; t++) pthread_create(&ids[t], NULL, current ? current_worker : cached_worker, &job);
   for (int t = 0; t < threads; t++) pthread_join(ids[t], NULL);
   uint64_t elapsed = now_ns() - start;
   /* ns per call as each caller sees it: wall time over the calls one thread made. */
-  printf("{\"suite\":\"cached\",\"lang\":\"c\",\"threads\":%d,\"calls\":%ld,\"ns_per_call\":%.1f,"
-         "\"calls_per_sec\":%.0f}\n",
-         threads, calls * threads, (double)elapsed / (double)calls,
+  printf("{\"suite\":\"cached\",\"lang\":\"c\",\"impl\":\"%s\",\"threads\":%d,\"calls\":%ld,"
+         "\"ns_per_call\":%.1f,\"calls_per_sec\":%.0f}\n",
+         current ? "sigma_client_serial_is_current" : "sigma_client_token + sigma_token_free", threads, calls * threads, (double)elapsed / (double)calls,
          (double)calls * threads / ((double)elapsed / 1e9));
   sigma_client_free(client);
 }
@@ -212,7 +226,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *mode = argv[1], *url = argv[2];
-  if (strcmp(mode, "cached") == 0 && argc == 5) bench_cached(url, atoi(argv[3]), atol(argv[4]));
+  if (strcmp(mode, "cached") == 0 && argc == 5) bench_cached(url, atoi(argv[3]), atol(argv[4]), 0);
+  else if (strcmp(mode, "current") == 0 && argc == 5) bench_cached(url, atoi(argv[3]), atol(argv[4]), 1);
   else if (strcmp(mode, "refresh") == 0 && (argc == 5 || argc == 6))
     bench_refresh(url, atoi(argv[3]), atof(argv[4]), argc == 6 && strcmp(argv[5], "baseline") == 0);
   else if (strcmp(mode, "fresh") == 0) bench_fresh(url, atol(argv[3]));

@@ -12,8 +12,10 @@
 
 mod impersonate;
 mod process;
+mod published;
 mod refresher;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -26,6 +28,12 @@ use crate::token::Token;
 pub use impersonate::impersonate_token;
 pub(crate) use impersonate::Subject;
 use process::Process;
+use published::Published;
+
+/// Nanoseconds on the clock of [`Client::fresh_until`] (CLOCK_MONOTONIC).
+pub fn monotonic_ns() -> u64 {
+    crate::os::monotonic_ns()
+}
 
 /// Holds the current token and keeps it fresh. Cheap to clone (clones share the
 /// cache); safe to use from any number of threads at once, and in both parent
@@ -39,7 +47,27 @@ struct Shared {
     config: Config,
     source: Source,
     process: PerProcess<Process>,
-    counters: Counters,
+    fast: Arc<Fast>,
+}
+
+/// What the "still current?" check reads: no lock, no per-process state, no
+/// reference count. The C ABI keeps a reference beside each client handle.
+pub(crate) struct Fast {
+    pub(crate) published: Published,
+    pub(crate) counters: Counters,
+}
+
+impl Fast {
+    /// Whether the token with `serial` is current and needs no check (counted
+    /// as served when it is).
+    #[inline]
+    pub(crate) fn is_current(&self, serial: u64) -> bool {
+        let fresh = self.published.fresh(serial);
+        if fresh {
+            self.counters.served();
+        }
+        fresh
+    }
 }
 
 /// Where a client's tokens come from.
@@ -52,7 +80,8 @@ enum Source {
 
 impl Shared {
     fn new(config: Config, source: Source) -> Shared {
-        Shared { config, source, process: PerProcess::new(), counters: Counters::default() }
+        let fast = Arc::new(Fast { published: Published::new(), counters: Counters::default() });
+        Shared { config, source, process: PerProcess::new(), fast }
     }
 
     fn process(&self) -> crate::per_process::Local<Process> {
@@ -89,18 +118,18 @@ impl Client {
                 if usable.refresh_due {
                     process.refresh_due(&self.shared, usable.token().serial(), now);
                 }
-                self.shared.counters.served();
+                self.shared.fast.counters.served();
                 return Ok(usable.token().clone());
             }
         }
         let token = self.shared.process_full().fetch_or_wait(&self.shared)?;
-        self.shared.counters.served();
+        self.shared.fast.counters.served();
         Ok(token)
     }
 
     /// The client's counters since it was created.
     pub fn stats(&self) -> Stats {
-        self.shared.counters.snapshot()
+        self.shared.fast.counters.snapshot()
     }
 
     /// The current token if one is usable now, without ever waiting on the
@@ -113,7 +142,7 @@ impl Client {
         if usable.refresh_due {
             process.refresh_due(&self.shared, usable.token().serial(), now);
         }
-        self.shared.counters.served();
+        self.shared.fast.counters.served();
         Some(usable.token().clone())
     }
 
@@ -123,6 +152,9 @@ impl Client {
     /// `token()` would. Lets a caller that keeps a token check it cheaply; a
     /// true answer counts as a token served (the caller serves its copy).
     pub fn is_current(&self, serial: u64) -> bool {
+        if self.shared.fast.is_current(serial) {
+            return true;
+        }
         let now = Instant::now();
         let process = self.shared.process();
         match process.usable(now) {
@@ -130,11 +162,40 @@ impl Client {
                 if usable.refresh_due {
                     process.refresh_due(&self.shared, serial, now);
                 }
-                self.shared.counters.served();
+                self.shared.fast.counters.served();
                 true
             }
             _ => false,
         }
+    }
+
+    /// CLOCK_MONOTONIC nanoseconds until which a caller holding the token with
+    /// `serial` may keep serving it without asking again: while it is current
+    /// and its refresh not due, until the refresh is due; once due (the refresh
+    /// running), 1 ms from now, never past the end of its use; 0 when it is not
+    /// the current token. With [`Client::serial_word`], what lets a binding
+    /// check its token with two loads and a clock read, and no call.
+    pub fn fresh_until(&self, serial: u64) -> u64 {
+        let process = self.shared.process();
+        match process.usable(Instant::now()) {
+            Some(usable) if usable.token().serial() == serial => {
+                self.shared.fast.published.fresh_until(serial, usable.usable_until())
+            }
+            _ => 0,
+        }
+    }
+
+    /// The word that holds the current token's serial (0 when there is none),
+    /// readable with an atomic load for the life of the process. After the
+    /// client is dropped the word may serve another client, whose serials are
+    /// never this client's.
+    pub fn serial_word(&self) -> &'static AtomicU64 {
+        self.shared.fast.published.serial_word()
+    }
+
+    /// The lock-free part of the client, for the C ABI's handles.
+    pub(crate) fn fast(&self) -> &Arc<Fast> {
+        &self.shared.fast
     }
 
     /// Drops the cached token if it is still `rejected_access_token` (an API call

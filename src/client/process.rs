@@ -53,6 +53,10 @@ impl Usable {
     pub(super) fn token(&self) -> &Arc<Token> {
         &self.cached.as_ref().expect("Usable holds a token").token
     }
+
+    pub(super) fn usable_until(&self) -> Instant {
+        self.cached.as_ref().expect("Usable holds a token").usable_until
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -200,13 +204,14 @@ impl Process {
             let current = self.current.load_full();
             current.filter(|c| rejected(&c.token)).map(|cached| {
                 self.current.store(None);
+                shared.fast.published.clear();
                 // So the persistent cache does not hand the same token back.
                 control.rejected = Some(Secret::new(cached.token.access_token()));
                 cached.token.serial()
             })
         };
         if let Some(serial) = dropped {
-            shared.counters.invalidation();
+            shared.fast.counters.invalidation();
             let mut trace = Trace::default();
             trace.push(Event { serial: Some(serial), ..Event::new(EventKind::Invalidated) });
             trace.deliver(shared.config.events());
@@ -219,13 +224,13 @@ impl Process {
         let mut trace = Trace::new(background);
         trace.push(Event::new(EventKind::RefreshStarted));
         if background {
-            shared.counters.background_refresh();
+            shared.fast.counters.background_refresh();
         }
         let started = Instant::now();
         let result = panic::catch_unwind(AssertUnwindSafe(|| self.obtain(shared, &mut trace)))
             .unwrap_or_else(|_| Err(Error::internal("a panic interrupted the token request")));
         let duration = Some(started.elapsed());
-        shared.counters.retries(trace.count(EventKind::RetryScheduled));
+        shared.fast.counters.retries(trace.count(EventKind::RetryScheduled));
         trace.push(match &result {
             Ok(token) => Event {
                 grant: token.grant,
@@ -236,7 +241,7 @@ impl Process {
             },
             Err(error) => Event { duration, grant: trace.grant, ..Event::failure(EventKind::RefreshFailed, error) },
         });
-        let settled = self.settle(&shared.config, result.map(|obtained| obtained.token), background);
+        let settled = self.settle(shared, result.map(|obtained| obtained.token), background);
         trace.deliver(shared.config.events());
         settled
     }
@@ -247,7 +252,7 @@ impl Process {
     /// for the token cache's lock included) shares one deadline.
     fn obtain(&self, shared: &Shared, trace: &mut Trace) -> Result<Obtained> {
         let config = &shared.config;
-        let counters = &shared.counters;
+        let counters = &shared.fast.counters;
         let deadline = config.deadline();
         let (remembered, rejected) = {
             let control = self.control();
@@ -283,7 +288,8 @@ impl Process {
         Ok(Obtained { token, grant })
     }
 
-    fn settle(&self, config: &Config, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
+    fn settle(&self, shared: &Shared, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
+        let config = &shared.config;
         let mut control = self.control();
         let outcome = match result {
             Ok(token) => {
@@ -292,7 +298,10 @@ impl Process {
                 }
                 let token = Arc::new(token);
                 let margin = config.refresh_margin_for(token.expires_in());
-                self.current.store(Some(Arc::new(Cached::new(token.clone(), margin))));
+                let cached = Arc::new(Cached::new(token.clone(), margin));
+                let check = cached.refresh_at.min(cached.usable_until);
+                self.current.store(Some(cached));
+                shared.fast.published.publish(token.serial(), check);
                 control.background_failures = 0;
                 control.rejected = None;
                 self.background_not_before.store(0, Ordering::Relaxed);

@@ -7,7 +7,9 @@ use super::{
     call, free_handle, guard, handle, handle_out, out_arg, sigma_config, sigma_error, sigma_status, sigma_token,
     string_arg, Handle, HandleType,
 };
-use crate::client::Client;
+use std::sync::Arc;
+
+use crate::client::{Client, Fast};
 use crate::origin::Origin;
 
 /// Keeps a token fresh. Thread-safe: every function taking a
@@ -19,12 +21,16 @@ use crate::origin::Origin;
 /// own connections and no inherited refresh token.
 pub struct sigma_client {
     handle: Handle<Client>,
+    /// The client's lock-free part, held directly so the "still current?"
+    /// check needs no load of the handle.
+    fast: Arc<Fast>,
 }
 
 impl HandleType for sigma_client {
     type Value = Client;
     fn wrap(handle: Handle<Client>) -> Self {
-        sigma_client { handle }
+        let fast = handle.load().fast().clone();
+        sigma_client { handle, fast }
     }
     fn handle(&self) -> &Handle<Client> {
         &self.handle
@@ -157,11 +163,59 @@ pub unsafe extern "C" fn sigma_client_token_is_current(
 pub unsafe extern "C" fn sigma_client_serial_is_current(client: *const sigma_client, serial: u64) -> c_int {
     guard(0, || {
         // SAFETY: NULL or a live client, per the contract.
+        let Some(object) = (unsafe { client.as_ref() }) else {
+            return 0;
+        };
+        // The common answer, from two loads: current, and its refresh not due.
+        if object.fast.is_current(serial) {
+            return 1;
+        }
+        c_int::from(serial != 0 && object.handle.load().is_current(serial))
+    })
+}
+
+/// The address of a 64-bit word holding the serial of `client`'s current token
+/// (0 when it has none), or NULL for a NULL `client`. For bindings that keep a
+/// copy of the token: while the word equals their token's serial and
+/// `sigma_monotonic_ns()` is below what `sigma_client_fresh_until` said, the
+/// token is current and needs no call. Read it with an atomic load (C11
+/// `atomic_load_explicit(..., memory_order_acquire)` on a cast, Go
+/// `atomic.LoadUint64`; a plain aligned 64-bit load is one too on the
+/// supported platforms). The word stays readable for the life of the process:
+/// after the client is freed it may hold another client's serials, which are
+/// never this client's, so a reader racing with the free only ever sees "not
+/// current".
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_serial_word(client: *const sigma_client) -> *const u64 {
+    // SAFETY: NULL or a live client, per the contract.
+    guard(std::ptr::null(), || {
+        unsafe { client.as_ref() }.map_or(std::ptr::null(), |c| c.fast.published.serial_word().as_ptr())
+    })
+}
+
+/// `sigma_monotonic_ns()` value until which a caller holding the token with
+/// this serial may keep serving it without asking (with the serial word still
+/// equal to it): while it is current and its refresh is not due, until the
+/// refresh is due; once due (the refresh then runs in the background), 1 ms
+/// from now, never past the end of its use; 0 when it is not the current token
+/// (and for a NULL `client`). Call it after obtaining a token.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_client_fresh_until(client: *const sigma_client, serial: u64) -> u64 {
+    guard(0, || {
+        // SAFETY: NULL or a live client, per the contract.
         let Ok(client) = (unsafe { handle(client, "client") }) else {
             return 0;
         };
-        c_int::from(serial != 0 && client.is_current(serial))
+        client.fresh_until(serial)
     })
+}
+
+/// Nanoseconds on the clock of `sigma_client_fresh_until` (CLOCK_MONOTONIC on
+/// Linux: the clock of Python's `time.monotonic_ns()` and of Go's monotonic
+/// readings).
+#[no_mangle]
+pub extern "C" fn sigma_monotonic_ns() -> u64 {
+    guard(0, crate::client::monotonic_ns)
 }
 
 /// Returns 1 when a request to this origin may carry the client's token: the

@@ -24,7 +24,7 @@ pub enum sigma_event_kind {
     SIGMA_EVENT_REFRESH_STARTED = 2,
     /// A token request failed for good.
     SIGMA_EVENT_REFRESH_FAILED = 3,
-    /// A request failed in a way worth retrying; see `sigma_event_wait_ms`.
+    /// A request failed in a way worth retrying; see `sigma_event_wait_us`.
     SIGMA_EVENT_RETRY_SCHEDULED = 4,
     /// Sigma refused the refresh token; client credentials are used instead.
     SIGMA_EVENT_FALLBACK_TO_CLIENT_CREDENTIALS = 5,
@@ -251,11 +251,11 @@ pub unsafe extern "C" fn sigma_event_attempt(event: *const sigma_event) -> u32 {
     unsafe { read(event, 0, |e| e.event.attempt) }
 }
 
-/// How long before the next attempt, in milliseconds (RETRY_SCHEDULED), or 0.
+/// How long before the next attempt, in microseconds (RETRY_SCHEDULED), or 0.
 #[no_mangle]
-pub unsafe extern "C" fn sigma_event_wait_ms(event: *const sigma_event) -> u64 {
+pub unsafe extern "C" fn sigma_event_wait_us(event: *const sigma_event) -> u64 {
     // SAFETY: forwarded contract.
-    unsafe { read(event, 0, |e| e.event.wait.map_or(0, |w| w.as_millis() as u64)) }
+    unsafe { read(event, 0, |e| e.event.wait.map_or(0, |w| w.as_micros() as u64)) }
 }
 
 /// How long the request took, in microseconds (TOKEN_OBTAINED,

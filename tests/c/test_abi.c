@@ -380,6 +380,39 @@ static void test_events_and_stats(void) {
   sigma_config_free(config);
 }
 
+/* What a binding reads instead of calling: the serial word, and the deadline
+ * from sigma_client_fresh_until on sigma_monotonic_ns's clock. */
+static void test_serial_word_and_fresh_until(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_client *client = NULL;
+  CHECK_STATUS(sigma_client_new(config, &client, NULL), SIGMA_STATUS_OK);
+  sigma_config_free(config);
+  const uint64_t *word = sigma_client_serial_word(client);
+  CHECK(word != NULL && *word == 0);
+  CHECK(sigma_client_serial_word(NULL) == NULL);
+  sigma_token *token = NULL;
+  CHECK_STATUS(sigma_client_token(client, &token, NULL), SIGMA_STATUS_OK);
+  uint64_t serial = sigma_token_serial(token);
+  CHECK(*word == serial);
+  uint64_t now = sigma_monotonic_ns();
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t c_now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  CHECK(c_now >= now && c_now - now < 1000000000u); /* the same clock */
+  uint64_t until = sigma_client_fresh_until(client, serial);
+  /* A one-hour token: fresh until its refresh is due, 5 to 6 minutes before expiry. */
+  CHECK(until > now + 3000ull * 1000000000u && until < now + 3600ull * 1000000000u);
+  CHECK(sigma_client_fresh_until(client, serial + 1000) == 0);
+  CHECK(sigma_client_fresh_until(NULL, serial) == 0);
+  sigma_client_invalidate(client, sigma_token_access_token(token));
+  CHECK(*word == 0);
+  CHECK(sigma_client_fresh_until(client, serial) == 0);
+  sigma_token_free(token);
+  sigma_client_free(client);
+  /* The word outlives the client and never shows its serial again. */
+  CHECK(*word != serial);
+}
+
 static void test_names(void) {
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_OK), "OK") == 0);
   CHECK(strcmp(sigma_status_name(SIGMA_STATUS_RATE_LIMITED), "RATE_LIMITED") == 0);
@@ -403,6 +436,7 @@ int main(int argc, char **argv) {
   test_free_while_calls_are_in_flight();
   test_impersonation_and_embed();
   test_events_and_stats();
+  test_serial_word_and_fresh_until();
   test_names();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

@@ -75,7 +75,7 @@ def _text(raw: Optional[bytes]) -> Optional[str]:
 def _read(event: int) -> Event:
     kind = (lib.sigma_event_kind_name(lib.sigma_event_get_kind(event)) or b"UNKNOWN").decode()
     status = lib.sigma_event_status(event)
-    wait, duration = lib.sigma_event_wait_ms(event), lib.sigma_event_duration_us(event)
+    wait, duration = lib.sigma_event_wait_us(event), lib.sigma_event_duration_us(event)
     return Event(
         kind=kind,
         grant=_text(lib.sigma_event_grant(event)),
@@ -84,7 +84,7 @@ def _read(event: int) -> Event:
         request_id=_text(lib.sigma_event_request_id(event)),
         message=_text(lib.sigma_event_message(event)),
         attempt=lib.sigma_event_attempt(event),
-        wait=wait / 1000 if kind == "RETRY_SCHEDULED" else None,
+        wait=wait / 1e6 if kind == "RETRY_SCHEDULED" else None,
         duration=duration / 1e6 if duration else None,
         serial=lib.sigma_event_serial(event) or None,
         expires_in=lib.sigma_event_expires_in(event) or None,

@@ -26,6 +26,7 @@ C_TYPES = {
     # An event is read through a raw pointer, valid during the callback only.
     "sigma_event *": _native.event_p,
     "sigma_stats *": ctypes.POINTER(_native.sigma_stats),
+    "uint64_t *": ctypes.POINTER(ctypes.c_uint64),
 }
 
 
