@@ -29,6 +29,13 @@ type Client struct {
 	calls atomic.Int64
 	freed atomic.Bool
 
+	// Where the native client's events go (nil: nowhere); one reference,
+	// released by Close.
+	events *eventSink
+	// Added to the library's count of tokens served: the library counts one
+	// for a shared request's token, this client one per goroutine given it.
+	served atomic.Int64
+
 	// The Go forms of the last token handed out, built once per token. Tokens
 	// are told apart by serial number; no C token is kept.
 	view atomic.Pointer[tokenView]
@@ -65,7 +72,7 @@ var _ oauth2.TokenSource = (*Client)(nil)
 
 // NewClient makes a client for cfg. No request is made until the first token.
 func NewClient(cfg Config) (*Client, error) {
-	native, err := cfg.native()
+	native, events, err := cfg.native()
 	if err != nil {
 		return nil, err
 	}
@@ -73,9 +80,10 @@ func NewClient(cfg Config) (*Client, error) {
 	var client *C.sigma_client
 	var cerr *C.sigma_error
 	if status := C.sigma_client_new(native, &client, &cerr); status != C.SIGMA_STATUS_OK {
+		events.release()
 		return nil, takeError(status, cerr)
 	}
-	c := &Client{native: client}
+	c := &Client{native: client, events: events}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
 }
@@ -103,10 +111,17 @@ func (c *Client) free() {
 
 // Close frees the client. Safe to call more than once and concurrently with
 // other calls: it never waits for them (a request in flight finishes on its
-// own), and later calls return ErrClosed.
+// own), and later calls return ErrClosed. When this was the last Client using
+// its Config's Logger and OnEvent (Impersonate's clients share their
+// parent's), no event reaches them once Close returns: Close waits for
+// deliveries running in other threads (up to 5 seconds).
 func (c *Client) Close() error {
-	if c.calls.Or(1) == 0 {
+	old := c.calls.Or(1)
+	if old == 0 {
 		c.free()
+	}
+	if old&1 == 0 {
+		c.events.release()
 	}
 	runtime.SetFinalizer(c, nil)
 	c.view.Store(nil)
@@ -170,6 +185,12 @@ func (c *Client) current(ctx context.Context) (*tokenView, error) {
 
 // wait joins the request in flight, or starts it, and waits in Go.
 func (c *Client) wait(ctx context.Context) (*tokenView, error) {
+	if inEventCallback() {
+		// From OnEvent, maybe while this client's request is settling on
+		// this very thread: joining it would wait for ourselves. Ask the
+		// library here instead (it shares the request with any other).
+		return c.fetch()
+	}
 	c.flightMu.Lock()
 	f := c.flight
 	if f == nil {
@@ -180,6 +201,9 @@ func (c *Client) wait(ctx context.Context) (*tokenView, error) {
 	c.flightMu.Unlock()
 	select {
 	case <-f.done:
+		if f.err == nil {
+			c.served.Add(1)
+		}
 		return f.view, f.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("sigmaauth: stopped waiting for a token: %w", ctx.Err())
@@ -189,25 +213,32 @@ func (c *Client) wait(ctx context.Context) (*tokenView, error) {
 // fly makes the one blocking C call for a token (the only goroutine that
 // holds an OS thread while a request is in flight), then wakes every waiter.
 func (c *Client) fly(f *flight) {
-	if !c.acquire() {
-		f.err = ErrClosed
-	} else {
-		var t *C.sigma_token
-		var cerr *C.sigma_error
-		status := C.sigma_client_token(c.native, &t, &cerr)
-		c.release()
-		if status != C.SIGMA_STATUS_OK {
-			f.err = takeError(status, cerr)
-		} else {
-			f.view = takeTokenView(t)
-			c.view.Store(f.view)
-		}
+	f.view, f.err = c.fetch()
+	if f.err == nil {
+		c.served.Add(-1) // each waiter counts itself
 	}
-	runtime.KeepAlive(c)
 	c.flightMu.Lock()
 	c.flight = nil
 	c.flightMu.Unlock()
 	close(f.done)
+}
+
+// fetch makes the blocking C call for a token.
+func (c *Client) fetch() (*tokenView, error) {
+	if !c.acquire() {
+		return nil, ErrClosed
+	}
+	var t *C.sigma_token
+	var cerr *C.sigma_error
+	status := C.sigma_client_token(c.native, &t, &cerr)
+	c.release()
+	runtime.KeepAlive(c)
+	if status != C.SIGMA_STATUS_OK {
+		return nil, takeError(status, cerr)
+	}
+	view := takeTokenView(t)
+	c.view.Store(view)
+	return view, nil
 }
 
 // Impersonate returns a client whose tokens are email's (in the tenant
@@ -230,7 +261,13 @@ func (c *Client) Impersonate(email, tenant string) (*Client, error) {
 		}
 		defer freeString(cTenant)
 	}
+	// The derived client sends its events (and c's, for its sake) to c's
+	// sink: it holds a reference of its own.
+	if !c.events.retain() {
+		return nil, ErrClosed
+	}
 	if !c.acquire() {
+		c.events.release()
 		return nil, ErrClosed
 	}
 	var derived *C.sigma_client
@@ -239,9 +276,10 @@ func (c *Client) Impersonate(email, tenant string) (*Client, error) {
 	c.release()
 	runtime.KeepAlive(c)
 	if status != C.SIGMA_STATUS_OK {
+		c.events.release()
 		return nil, takeError(status, cerr)
 	}
-	user := &Client{native: derived}
+	user := &Client{native: derived, events: c.events}
 	runtime.SetFinalizer(user, (*Client).Close)
 	return user, nil
 }

@@ -42,6 +42,27 @@ type Config struct {
 	// SubjectTokenClaims are added to the subject token of Impersonate, e.g.
 	// {"aud": "sigmacomputing"}. Sigma's sample sends only sub (and tenant).
 	SubjectTokenClaims map[string]any
+
+	// Logger, if not nil, logs the library's events (see Event): at Debug
+	// the routine ones (REFRESH_STARTED, TOKEN_OBTAINED, INVALIDATED,
+	// CACHE_HIT), at Warn failures, retries, fallbacks and cache bypasses,
+	// each with its fields as attributes (kind, grant, serial, status, ...).
+	Logger *slog.Logger `json:"-"`
+	// OnEvent, if not nil, is called with each event of the clients made from
+	// this config (Impersonate's included), and of GetToken, RefreshToken and
+	// ImpersonateToken with it. It is called synchronously once the request
+	// has settled, with no lock held, on the goroutine or thread that did the
+	// work (possibly one of the library's background threads): it may call
+	// this package, even Token on the same client, but must not block for
+	// long, nor wait for another goroutine that calls the library, nor call
+	// runtime.Goexit (t.FailNow). A panic in it is recovered, loses the event,
+	// and is logged to Logger at Error. No event is delivered after Close
+	// of the last Client made from the config (and derived from those) returns.
+	// A Client that its own OnEvent refers to is only released by Close, not
+	// by the garbage collector.
+	//
+	// With neither Logger nor OnEvent, no callback is registered at all.
+	OnEvent func(Event) `json:"-"`
 }
 
 // ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
@@ -82,34 +103,44 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(c))
 }
 
-// native builds the C config; the caller frees it with C.sigma_config_free.
-func (c Config) native() (*C.sigma_config, error) {
+// native builds the C config, which the caller frees with
+// C.sigma_config_free, and the sink of its events (nil when it has none), of
+// which the caller owns one reference.
+func (c Config) native() (*C.sigma_config, *eventSink, error) {
 	endpoint, err := cString("Endpoint", c.Endpoint)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer freeString(endpoint)
 	id, err := cString("ClientID", c.ClientID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer freeString(id)
 	secret, err := cString("ClientSecret", c.ClientSecret.Reveal())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer freeSecret(secret)
 
 	var native *C.sigma_config
 	var cerr *C.sigma_error
 	if status := C.sigma_config_new(endpoint, id, secret, &native, &cerr); status != C.SIGMA_STATUS_OK {
-		return nil, takeError(status, cerr)
+		return nil, nil, takeError(status, cerr)
 	}
 	if err := c.apply(native); err != nil {
 		C.sigma_config_free(native)
-		return nil, err
+		return nil, nil, err
 	}
-	return native, nil
+	events := newEventSink(c)
+	if events != nil {
+		if err := events.register(native); err != nil {
+			C.sigma_config_free(native)
+			events.release()
+			return nil, nil, err
+		}
+	}
+	return native, events, nil
 }
 
 func (c Config) apply(native *C.sigma_config) error {

@@ -63,7 +63,8 @@ func tokenFromC(t *C.sigma_token) *Token {
 // GetToken requests a new token with the client-credentials grant. No caching:
 // use a Client for that. Calls with the same configuration share one
 // connection pool (kept for the life of the process, for up to 16 distinct
-// configurations), so repeated calls reuse a kept-alive connection.
+// configurations; a Config with an OnEvent is never shared), so repeated calls
+// reuse a kept-alive connection.
 func GetToken(cfg Config) (*Token, error) {
 	return request(cfg, func(native *C.sigma_config, out **C.sigma_token, cerr **C.sigma_error) C.sigma_status {
 		return C.sigma_token_get(native, out, cerr)
@@ -122,42 +123,72 @@ func request(cfg Config, call func(*C.sigma_config, **C.sigma_token, **C.sigma_e
 
 // The native configs of GetToken and RefreshToken, by configuration. A native
 // config holds its connection pool; entries are never freed, and the C
-// library lets any number of calls share one.
+// library lets any number of calls share one. A config with a Logger is
+// told apart by the Logger's address (a *slog.Logger never changes, and the
+// entry keeps its events' handle registered for good); one with an OnEvent
+// is never shared, as funcs cannot be compared: a closure's code says nothing
+// of what it captured.
 var stateless struct {
 	sync.Mutex
-	configs map[string]*C.sigma_config
+	configs map[string]sharedConfig
+}
+
+type sharedConfig struct {
+	native *C.sigma_config
+	events *eventSink
 }
 
 const maxStatelessConfigs = 16
 
 // statelessConfig returns the shared native config for cfg, and what to call
-// when the request is done (freeing it, when the table was full).
+// when the request is done (freeing it, and releasing its events, when it is
+// not shared).
 func statelessConfig(cfg Config) (*C.sigma_config, func(), error) {
+	if cfg.OnEvent != nil {
+		native, events, err := cfg.native()
+		if err != nil {
+			return nil, nil, err
+		}
+		return native, func() { C.sigma_config_free(native); events.release() }, nil
+	}
 	key := cfg.key()
 	stateless.Lock()
 	defer stateless.Unlock()
-	if native, ok := stateless.configs[key]; ok {
-		return native, func() {}, nil
+	if shared, ok := stateless.configs[key]; ok {
+		return shared.native, func() {}, nil
 	}
-	native, err := cfg.native()
+	native, events, err := cfg.native()
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(stateless.configs) >= maxStatelessConfigs {
-		return native, func() { C.sigma_config_free(native) }, nil
+		return native, func() { C.sigma_config_free(native); events.release() }, nil
 	}
 	if stateless.configs == nil {
-		stateless.configs = map[string]*C.sigma_config{}
+		stateless.configs = map[string]sharedConfig{}
 	}
-	stateless.configs[key] = native
+	stateless.configs[key] = sharedConfig{native, events}
 	return native, func() {}, nil
 }
 
-// key identifies a configuration; the secret only by its SHA-256.
+// forgetStatelessConfigs empties the table (for tests, which make more than
+// 16 configurations; no stateless call may be running).
+func forgetStatelessConfigs() {
+	stateless.Lock()
+	defer stateless.Unlock()
+	for key, shared := range stateless.configs {
+		C.sigma_config_free(shared.native)
+		shared.events.release()
+		delete(stateless.configs, key)
+	}
+}
+
+// key identifies a configuration without an OnEvent; the secret only by its
+// SHA-256, the Logger by its address.
 func (c Config) key() string {
 	digest := sha256.Sum256([]byte(c.ClientSecret.Reveal()))
 	return strings.Join([]string{c.Endpoint, c.ClientID, fmt.Sprintf("%x", digest), c.Timeout.String(),
 		c.ConnectTimeout.String(), fmt.Sprint(c.MaxAttempts), c.CAFile, fmt.Sprint(c.BasicAuth),
 		c.RefreshMargin.String(), c.UserAgentSuffix, c.TokenCache, strings.Join(c.AllowedOrigins, " "),
-		fmt.Sprint(c.SubjectTokenClaims)}, "\x00")
+		fmt.Sprint(c.SubjectTokenClaims), fmt.Sprintf("%p", c.Logger)}, "\x00")
 }

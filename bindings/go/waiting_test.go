@@ -132,6 +132,7 @@ func TestHTTPClientHonoursTheRequestsTimeout(t *testing.T) {
 }
 
 func TestGetTokenReusesOneConnectionPerConfiguration(t *testing.T) {
+	sigmaauth.ForgetStatelessConfigs() // the tests before have filled the table of 16
 	m := startMock(t)
 	c := cfg(m)
 	for i := 0; i < 20; i++ {
