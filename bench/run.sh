@@ -39,7 +39,9 @@ command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteract
 
 echo "== 1. cached token access"
 start_mock
-for threads in 1 2 8 64; do build/release/bench_c cached "$MOCK_URL" "$threads" "$cached_calls" | record; done
+for mode in current cached; do
+  for threads in 1 2 8 64; do build/release/bench_c $mode "$MOCK_URL" "$threads" "$cached_calls" | record; done
+done
 cargo bench -q --locked --bench cached -- "$MOCK_URL" "$cached_calls" | record
 "$venv/bin/python" bench/python/bench.py cached "$MOCK_URL" $((cached_calls / 5)) | record
 for impl in sigma oauth2; do

@@ -24,6 +24,12 @@
 #include <stdint.h>
 
 /**
+ * Set in a client's published serial word once its token's refresh is due
+ * (see `sigma_client_serial_word`).
+ */
+#define SIGMA_SERIAL_DUE 9223372036854775808ull
+
+/**
  * The result of every fallible call. The values are part of the ABI and are
  * never renumbered; new ones are only ever appended.
  */
@@ -300,27 +306,36 @@ int sigma_client_token_is_current(const sigma_client *client, const sigma_token 
 int sigma_client_serial_is_current(const sigma_client *client, uint64_t serial);
 
 /**
- * The address of a 64-bit word holding the serial of `client`'s current token
- * (0 when it has none), or NULL for a NULL `client`. For bindings that keep a
- * copy of the token: while the word equals their token's serial and
- * `sigma_monotonic_ns()` is below what `sigma_client_fresh_until` said, the
- * token is current and needs no call. Read it with an atomic load (C11
- * `atomic_load_explicit(..., memory_order_acquire)` on a cast, Go
- * `atomic.LoadUint64`; a plain aligned 64-bit load is one too on the
- * supported platforms). The word stays readable for the life of the process:
- * after the client is freed it may hold another client's serials, which are
- * never this client's, so a reader racing with the free only ever sees "not
- * current".
+ * The address of the 64-bit word in which `client` publishes its current
+ * token, or NULL for a NULL `client`. It holds the token's serial while the
+ * token is fresh (usable, its refresh not due); the serial with the top bit
+ * (`SIGMA_SERIAL_DUE`) set once its refresh is due; 0 when there is none. A
+ * binding that keeps a copy of the token with serial `s` serves it with no
+ * call while the word equals `s`; when it is `s | SIGMA_SERIAL_DUE`, it asks
+ * `sigma_client_fresh_until` (at most once per deadline it answers); on any
+ * other value it calls `sigma_client_token`. Read the word with an atomic load
+ * (C11 `atomic_load_explicit(..., memory_order_acquire)` on a cast, Go
+ * `atomic.LoadUint64`; on the supported platforms an aligned 64-bit load is
+ * one). It stays readable for the life of the process: after the client is
+ * freed it may serve another client, whose serials are never this client's.
+ * In a child after fork the word is a stale copy until the child's first call
+ * on the client: forget kept tokens in the child (the Python binding does),
+ * or call `sigma_client_fresh_until` first.
  */
 const uint64_t *sigma_client_serial_word(const sigma_client *client);
 
 /**
- * `sigma_monotonic_ns()` value until which a caller holding the token with
- * this serial may keep serving it without asking (with the serial word still
- * equal to it): while it is current and its refresh is not due, until the
- * refresh is due; once due (the refresh then runs in the background), 1 ms
- * from now, never past the end of its use; 0 when it is not the current token
- * (and for a NULL `client`). Call it after obtaining a token.
+ * For a binding that keeps a copy of the token with this serial, once its
+ * deadline has passed: the `sigma_monotonic_ns()` value until which it may
+ * keep serving that token without asking again (while the serial word still
+ * equals the serial), or 0 when it is not the current usable token (and for a
+ * NULL `client`): then it calls `sigma_client_token`. While the token is
+ * current and its refresh not due: until the refresh is due. Once due, this
+ * starts the background refresh (as `sigma_client_token` would) and answers
+ * 1 ms from now, never past the token's end of use, so a binding asks at most
+ * once a millisecond per client while the refresh runs. Call it too after
+ * obtaining a token, for its first deadline. Not counted in
+ * `sigma_stats.tokens_served`: the binding counts the tokens it serves.
  */
 uint64_t sigma_client_fresh_until(const sigma_client *client, uint64_t serial);
 

@@ -103,18 +103,6 @@ pub(crate) fn monotonic_ns() -> u64 {
     read_clock(libc::CLOCK_MONOTONIC)
 }
 
-/// CLOCK_MONOTONIC as of the last scheduler tick (at most a few milliseconds
-/// behind `monotonic_ns`, never ahead): a few nanoseconds to read, for checks
-/// whose deadlines have a margin far wider than a tick. Falls back to the
-/// precise clock where the kernel has no coarse one.
-#[cfg(unix)]
-pub(crate) fn coarse_monotonic_ns() -> u64 {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    return read_clock(libc::CLOCK_MONOTONIC_COARSE);
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    return read_clock(libc::CLOCK_MONOTONIC);
-}
-
 #[cfg(unix)]
 fn read_clock(clock: libc::clockid_t) -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };

@@ -9,9 +9,12 @@ import "C"
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"golang.org/x/oauth2"
 )
@@ -32,12 +35,18 @@ type Client struct {
 	// Where the native client's events go (nil: nowhere); one reference,
 	// released by Close.
 	events *eventSink
-	// Added to the library's count of tokens served: the library counts one
-	// for a shared request's token, this client one per goroutine given it.
-	served atomic.Int64
+	// Added to the library's count of tokens served: the tokens this client
+	// handed out from its own copy, and one per goroutine given a shared
+	// request's token (for which the library counts one).
+	served stripedCounter
 
-	// The Go forms of the last token handed out, built once per token. Tokens
-	// are told apart by serial number; no C token is kept.
+	// The word in which the library publishes the serial of its current token
+	// (sigma_client_serial_word): readable for the life of the process.
+	word *uint64
+
+	// The Go forms of the last token handed out, built once per token, with
+	// the deadline until which they may be handed out without asking the
+	// library. Tokens are told apart by serial number; no C token is kept.
 	view atomic.Pointer[tokenView]
 
 	// The one blocking C call for a token, shared by every waiting goroutine.
@@ -47,8 +56,48 @@ type Client struct {
 
 type tokenView struct {
 	serial uint64
-	token  Token
-	oauth  oauth2.Token
+	access string // the access token's text, shared with oauth.AccessToken
+	// Once the token is due (the serial word's top bit set), until when it may
+	// still be served without asking: on the monotonic clock, since monoBase.
+	fresh time.Duration
+	token Token
+	oauth oauth2.Token
+}
+
+// serialDue is set in the serial word once the token's refresh is due.
+const serialDue = uint64(C.SIGMA_SERIAL_DUE)
+
+// The library's clock (CLOCK_MONOTONIC, sigma_monotonic_ns) read through Go's
+// monotonic clock, which is the same clock: time.Since(monoBase) plus
+// monoBaseNs is sigma_monotonic_ns() now, for the price of one clock read.
+var (
+	monoBase   = time.Now()
+	monoBaseNs = uint64(C.sigma_monotonic_ns())
+)
+
+// freshFor converts a sigma_client_fresh_until answer to a tokenView deadline.
+func freshFor(until C.uint64_t) time.Duration {
+	if uint64(until) <= monoBaseNs {
+		return 0
+	}
+	return time.Duration(uint64(until) - monoBaseNs)
+}
+
+// stripedCounter is a count many goroutines add to without sharing one cache
+// line: each add picks one of 16 padded cells at random.
+type stripedCounter [16]struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+func (s *stripedCounter) Add(delta int64) { s[rand.Uint32()&15].n.Add(delta) }
+
+func (s *stripedCounter) Load() int64 {
+	var sum int64
+	for i := range s {
+		sum += s[i].n.Load()
+	}
+	return sum
 }
 
 type flight struct {
@@ -57,15 +106,23 @@ type flight struct {
 	err  error
 }
 
-// takeTokenView copies a C token into its Go forms and frees it.
-func takeTokenView(t *C.sigma_token) *tokenView {
+// takeTokenView copies a C token into its Go forms with its first deadline,
+// and frees it. Called between acquire and release.
+func (c *Client) takeTokenView(t *C.sigma_token) *tokenView {
 	defer C.sigma_token_free(t)
 	token := tokenFromC(t)
+	access := token.AccessToken.Reveal()
 	return &tokenView{
 		serial: token.Serial,
+		access: access,
+		fresh:  freshFor(C.sigma_client_fresh_until(c.native, C.uint64_t(token.Serial))),
 		token:  *token,
-		oauth:  oauth2.Token{AccessToken: token.AccessToken.Reveal(), TokenType: "Bearer", Expiry: token.Expiry},
+		oauth:  oauthToken(token, access),
 	}
+}
+
+func oauthToken(token *Token, access string) oauth2.Token {
+	return oauth2.Token{AccessToken: access, TokenType: "Bearer", Expiry: token.Expiry}
 }
 
 var _ oauth2.TokenSource = (*Client)(nil)
@@ -83,9 +140,15 @@ func NewClient(cfg Config) (*Client, error) {
 		events.release()
 		return nil, takeError(status, cerr)
 	}
-	c := &Client{native: client, events: events}
+	c := &Client{native: client, events: events, word: serialWord(client)}
 	runtime.SetFinalizer(c, (*Client).Close)
 	return c, nil
+}
+
+// serialWord is the address of the native client's serial word. It is C
+// memory that is never freed, so Go may keep and read it at any time.
+func serialWord(native *C.sigma_client) *uint64 {
+	return (*uint64)(unsafe.Pointer(C.sigma_client_serial_word(native)))
 }
 
 // acquire starts a C call; false after Close. Every true is matched by release.
@@ -128,8 +191,10 @@ func (c *Client) Close() error {
 	return nil
 }
 
-// Token returns a token valid for at least 10 more seconds, as an oauth2.Token
-// (a fresh copy each call: callers may modify it). Note that fmt prints an
+// Token returns a token valid for at least 10 more seconds, as an oauth2.Token,
+// which callers must not modify (the oauth2.TokenSource contract): it is
+// shared, as x/oauth2's ReuseTokenSource shares its own, though a caller that
+// modifies its copy anyway does not affect the others. Note that fmt prints an
 // oauth2.Token's AccessToken (it is x/oauth2's type); CurrentToken returns a
 // Token that never prints its secrets.
 func (c *Client) Token() (*oauth2.Token, error) {
@@ -144,8 +209,17 @@ func (c *Client) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	copied := view.oauth
-	return &copied, nil
+	if o := &view.oauth; o.AccessToken != view.access || o.TokenType != "Bearer" || o.RefreshToken != "" ||
+		o.Expiry != view.token.Expiry {
+		// A caller modified the token it was given, which the contract
+		// forbids: the others get an intact one (a few loads to check, where
+		// a copy per call would cost an allocation).
+		repaired := *view
+		repaired.oauth = oauthToken(&view.token, view.access)
+		c.view.CompareAndSwap(view, &repaired)
+		return &repaired.oauth, nil
+	}
+	return &view.oauth, nil
 }
 
 // CurrentToken is TokenContext returning this package's Token, whose tokens are
@@ -159,26 +233,46 @@ func (c *Client) CurrentToken(ctx context.Context) (*Token, error) {
 	return &copied, nil
 }
 
-// current returns the view of a usable token: the one held if still current,
-// else one the library has cached, else the result of the shared request.
+// current returns the view of a usable token: the one held while the
+// library's serial word holds its serial (no call into C at all: an
+// invalidation, a new token or the refresh falling due changes the word at
+// once); once it is due, the one held until the deadline the library gave (it
+// asks at most once a millisecond while the refresh runs); else one the
+// library has cached, else the result of the shared request.
 func (c *Client) current(ctx context.Context) (*tokenView, error) {
+	view := c.view.Load()
+	if view != nil {
+		if word := atomic.LoadUint64(c.word); word == view.serial ||
+			(word == view.serial|serialDue && time.Since(monoBase) < view.fresh) {
+			c.served.Add(1)
+			return view, nil
+		}
+	}
 	if !c.acquire() {
 		return nil, ErrClosed
 	}
-	view := c.view.Load()
-	if view != nil && C.sigma_client_serial_is_current(c.native, C.uint64_t(view.serial)) != 0 {
-		c.release()
-		runtime.KeepAlive(c)
-		return view, nil
+	if view != nil {
+		if until := C.sigma_client_fresh_until(c.native, C.uint64_t(view.serial)); until != 0 {
+			c.release()
+			runtime.KeepAlive(c)
+			renewed := *view
+			renewed.fresh = freshFor(until)
+			c.view.CompareAndSwap(view, &renewed)
+			c.served.Add(1)
+			return &renewed, nil
+		}
 	}
 	var t *C.sigma_token
 	cached := C.sigma_client_cached_token(c.native, &t) != 0
+	var taken *tokenView
+	if cached {
+		taken = c.takeTokenView(t)
+	}
 	c.release()
 	runtime.KeepAlive(c)
 	if cached {
-		view = takeTokenView(t)
-		c.view.Store(view)
-		return view, nil
+		c.view.Store(taken)
+		return taken, nil
 	}
 	return c.wait(ctx)
 }
@@ -231,12 +325,15 @@ func (c *Client) fetch() (*tokenView, error) {
 	var t *C.sigma_token
 	var cerr *C.sigma_error
 	status := C.sigma_client_token(c.native, &t, &cerr)
+	var view *tokenView
+	if status == C.SIGMA_STATUS_OK {
+		view = c.takeTokenView(t)
+	}
 	c.release()
 	runtime.KeepAlive(c)
 	if status != C.SIGMA_STATUS_OK {
 		return nil, takeError(status, cerr)
 	}
-	view := takeTokenView(t)
 	c.view.Store(view)
 	return view, nil
 }
@@ -279,7 +376,7 @@ func (c *Client) Impersonate(email, tenant string) (*Client, error) {
 		c.events.release()
 		return nil, takeError(status, cerr)
 	}
-	user := &Client{native: derived, events: c.events}
+	user := &Client{native: derived, events: c.events, word: serialWord(derived)}
 	runtime.SetFinalizer(user, (*Client).Close)
 	return user, nil
 }

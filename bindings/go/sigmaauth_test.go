@@ -235,15 +235,22 @@ func TestInvalidateDropsOnlyTheRejectedToken(t *testing.T) {
 	}
 }
 
-func TestTokensReturnedAreIndependentCopies(t *testing.T) {
+// Token shares one oauth2.Token between callers (the TokenSource contract
+// forbids modifying it); one that modifies it anyway does not affect the others.
+func TestACallerModifyingItsTokenDoesNotAffectOthers(t *testing.T) {
 	m := startMock(t)
 	client, _ := sigmaauth.NewClient(cfg(m))
 	defer client.Close()
 	a, _ := client.Token()
+	want := a.AccessToken
 	a.AccessToken = "tampered"
 	b, _ := client.Token()
-	if b.AccessToken == "tampered" {
-		t.Fatal("callers share one oauth2.Token")
+	if b.AccessToken != want {
+		t.Fatal("a caller's change reached another caller")
+	}
+	b.Expiry = b.Expiry.Add(time.Hour)
+	if c, _ := client.Token(); c.Expiry.Equal(b.Expiry) || c.AccessToken != want {
+		t.Fatal("a caller's change reached another caller")
 	}
 }
 

@@ -29,6 +29,7 @@ pub use impersonate::impersonate_token;
 pub(crate) use impersonate::Subject;
 use process::Process;
 use published::Published;
+pub(crate) use published::DUE;
 
 /// Nanoseconds on the clock of [`Client::fresh_until`] (CLOCK_MONOTONIC).
 pub fn monotonic_ns() -> u64 {
@@ -85,11 +86,20 @@ impl Shared {
     }
 
     fn process(&self) -> crate::per_process::Local<Process> {
-        self.process.get(|inherited| Process::new(&self.config, inherited))
+        self.process.get(|inherited| self.new_process(inherited))
     }
 
     fn process_full(&self) -> Arc<crate::per_process::Tagged<Process>> {
-        self.process.get_full(|inherited| Process::new(&self.config, inherited))
+        self.process.get_full(|inherited| self.new_process(inherited))
+    }
+
+    /// This process's state: in a child after fork, seeded with the token its
+    /// parent held, which is published anew (in this process's generation,
+    /// with this process's timer).
+    fn new_process(&self, inherited: Option<&Process>) -> Process {
+        let process = Process::new(&self.config, inherited);
+        process.publish_current(&self.fast.published);
+        process
     }
 
     /// Runs a background refresh that was queued for this client.
@@ -169,16 +179,27 @@ impl Client {
         }
     }
 
-    /// CLOCK_MONOTONIC nanoseconds until which a caller holding the token with
-    /// `serial` may keep serving it without asking again: while it is current
-    /// and its refresh not due, until the refresh is due; once due (the refresh
-    /// running), 1 ms from now, never past the end of its use; 0 when it is not
-    /// the current token. With [`Client::serial_word`], what lets a binding
-    /// check its token with two loads and a clock read, and no call.
+    /// The check a binding makes when its own deadline for the token with
+    /// `serial` has passed: CLOCK_MONOTONIC nanoseconds until which it may keep
+    /// serving that token without asking again, or 0 when it is not the
+    /// current usable token. While the token is current and its refresh not
+    /// due: until the refresh is due. Once due, this starts the background
+    /// refresh (as [`Client::token`] would) and answers 1 ms from now, never
+    /// past the token's end of use, so a binding asks at most once a
+    /// millisecond while the refresh runs. Not counted as a token served: the
+    /// binding counts what it serves. With [`Client::serial_word`], what lets a
+    /// binding check its token with two loads and a clock read, and no call.
     pub fn fresh_until(&self, serial: u64) -> u64 {
+        if serial == 0 {
+            return 0;
+        }
+        let now = Instant::now();
         let process = self.shared.process();
-        match process.usable(Instant::now()) {
+        match process.usable(now) {
             Some(usable) if usable.token().serial() == serial => {
+                if usable.refresh_due {
+                    process.refresh_due(&self.shared, serial, now);
+                }
                 self.shared.fast.published.fresh_until(serial, usable.usable_until())
             }
             _ => 0,
@@ -190,7 +211,7 @@ impl Client {
     /// client is dropped the word may serve another client, whose serials are
     /// never this client's.
     pub fn serial_word(&self) -> &'static AtomicU64 {
-        self.shared.fast.published.serial_word()
+        self.shared.fast.published.word()
     }
 
     /// The lock-free part of the client, for the C ABI's handles.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwapOption, Guard};
 
+use super::published::Published;
 use super::{impersonate, refresher, Shared, Source};
 use crate::cache;
 use crate::config::Config;
@@ -105,6 +106,13 @@ impl Process {
             background_not_before: AtomicU64::new(0),
             epoch: Instant::now(),
             derived: Default::default(),
+        }
+    }
+
+    /// Publishes the current token, if any (for a state just made).
+    pub(super) fn publish_current(&self, published: &Published) {
+        if let Some(cached) = self.current.load().as_ref() {
+            published.publish(cached.token.serial(), cached.refresh_at.min(cached.usable_until));
         }
     }
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ctypes
-from typing import Optional, Union
+import dataclasses
+import itertools
+import os
+import time
+import weakref
+from typing import Optional, Tuple, Union
 
 from . import _native
 from ._config import Config, encode
@@ -14,6 +19,23 @@ from ._secret import Secret, hide
 from ._token import Token, _take
 
 lib = _native.lib
+_monotonic_ns = time.monotonic_ns  # the clock of sigma_client_fresh_until (CLOCK_MONOTONIC)
+_DUE = 1 << 63  # SIGMA_SERIAL_DUE
+
+
+# Every live client, so a child process after fork can forget the tokens they
+# hold: its copy of the library's serial words is stale until the child's
+# first call (no timer thread followed it into the child to update them).
+_clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for client in list(_clients):
+        client._held = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Client(Managed):
@@ -37,30 +59,68 @@ class Client(Managed):
             error = _native.error_p()
             check(lib.sigma_client_new(config_pointer, ctypes.byref(pointer), ctypes.byref(error)), error)
         self._config_repr = repr(config)
-        self._handle = Handle(pointer, lib.sigma_client_free, "Client")
-        # The last token handed out. Replaced by plain assignment: a thread may
-        # briefly put back an older one, which the serial check then refuses, so
-        # a stale token is never returned and no lock is needed.
-        self._view: Optional[Token] = None
+        self._start(Handle(pointer, lib.sigma_client_free, "Client"))
+
+    def _start(self, handle: "Handle[object]") -> None:
+        self._handle = handle
+        with handle.borrow() as pointer:
+            # The word in which the library publishes its current token's serial
+            # (see sigma_client_serial_word): read here without a call. Readable for the life of the process, so
+            # reading it after close() is harmless (see sigma_client_serial_word).
+            self._word = lib.sigma_client_serial_word(pointer).contents
+        # The token last handed out, with its serial, and the
+        # time.monotonic_ns() until which it may be handed out without asking
+        # the library once it is due. One tuple, replaced by plain assignment,
+        # so a token is never paired with another's deadline, with no lock.
+        self._held: Optional[Tuple[int, int, Token]] = None  # (serial, deadline, token)
+        _clients.add(self)
+        # Tokens handed out without the library counting them (itertools.count
+        # steps atomically under the GIL, unlike ``+= 1``).
+        self._served = itertools.count()
 
     def token(self) -> Token:
         """A token valid for at least 10 more seconds."""
-        view = self._view
+        # The hot path: no call into the library. The token held is current
+        # and not due while the library's serial word holds its serial (an
+        # invalidation, a new token or the refresh falling due changes the
+        # word at once, whoever causes it). Once due (the word's top bit set),
+        # it is served until the deadline the library gave, then asked again.
+        held = self._held
+        if held is not None:
+            word = self._word.value
+            if word == held[0] or (word == held[0] | _DUE and _monotonic_ns() < held[1]):
+                next(self._served)
+                return held[2]
+        return self._ask(held)
+
+    def _ask(self, held: Optional[Tuple[int, int, Token]]) -> Token:
         with self._borrow() as pointer:
-            # The hot path: one call asks whether the token held is still current.
-            if view is not None and lib.sigma_client_serial_is_current(pointer, view.serial):
-                return view
+            if held is not None:
+                # Still current? Starts the background refresh when it is due;
+                # then the deadline is 1 ms away, so this runs at most once a
+                # millisecond while the refresh is in flight.
+                until = lib.sigma_client_fresh_until(pointer, held[0])
+                if until:
+                    self._held = (held[0], until, held[2])
+                    next(self._served)
+                    return held[2]
             token = _native.token_p()
             error = _native.error_p()
             check(lib.sigma_client_token(pointer, ctypes.byref(token), ctypes.byref(error)), error)
-        view = _take(token)
-        self._view = view
+            view = _take(token)
+            self._held = (view.serial, lib.sigma_client_fresh_until(pointer, view.serial), view)
         return view
 
     @property
     def access_token(self) -> str:
         """The current access token, for ``Authorization: Bearer ...``."""
-        return self.token().access_token
+        held = self._held  # token()'s hot path, inlined: this is read on every API call
+        if held is not None:
+            word = self._word.value
+            if word == held[0] or (word == held[0] | _DUE and _monotonic_ns() < held[1]):
+                next(self._served)
+                return held[2].access_token
+        return self._ask(held).access_token
 
     def impersonate(self, email: str, tenant: Optional[str] = None) -> "Client":
         """A client whose tokens are ``email``'s (in the tenant organisation
@@ -77,8 +137,7 @@ class Client(Managed):
                                                ctypes.byref(error)), error)
         client = Client.__new__(Client)
         client._config_repr = f"{self._config_repr} acting as {email!r}"
-        client._handle = Handle(derived, lib.sigma_client_free, "Client")
-        client._view = None
+        client._start(Handle(derived, lib.sigma_client_free, "Client"))
         return client
 
     def invalidate(self, access_token: Union[str, Secret, Token]) -> None:
@@ -92,12 +151,23 @@ class Client(Managed):
         with self._borrow() as pointer:
             lib.sigma_client_invalidate(pointer, access_token._encode("access_token"))
 
+    def close(self) -> None:
+        """Frees the C client (safe to call more than once); later calls raise
+        ``ValueError``. Calls running in other threads finish first."""
+        self._held = None
+        super().close()
+
     def stats(self) -> "ClientStats":
         """Counters since this client was created: tokens served, requests by
         grant and outcome, background refreshes, retries, cache hits,
         invalidations, and the times of the last success and failure."""
         with self._borrow() as pointer:
-            return stats_of(pointer)
+            stats = stats_of(pointer)
+        # The library counted the tokens it handed out; this client served the
+        # rest from its own copy. (Reading a count's value through its repr
+        # is the one way that does not step it.)
+        served_here = int(repr(self._served)[6:-1])
+        return dataclasses.replace(stats, tokens_served=stats.tokens_served + served_here)
 
     def _invalidate_serial(self, serial: int) -> None:
         with self._borrow() as pointer:
