@@ -40,11 +40,12 @@ enum sigma_status
  {
   SIGMA_STATUS_OK = 0,
   /**
-   * NULL where not allowed, not UTF-8, malformed URL, unknown cloud name.
+   * An argument or setting is missing or malformed (a NULL, not UTF-8, a bad
+   * URL, an unknown cloud name).
    */
   SIGMA_STATUS_INVALID_ARGUMENT = 1,
   /**
-   * An `http://` endpoint that is not loopback.
+   * A plain http:// endpoint that is not on loopback.
    */
   SIGMA_STATUS_INSECURE_URL = 2,
   /**
@@ -185,9 +186,6 @@ typedef struct sigma_event sigma_event;
  * `const sigma_token *` may be read from many threads at once. Owned by the
  * caller, who frees it with `sigma_token_free`; the strings its accessors return
  * are borrowed from it and wiped when it is freed.
- *
- * In Rust this is never constructed: a `sigma_token *` is an `Arc<Token>` made
- * raw, and the same token handed out twice has the same address.
  */
 typedef struct sigma_token sigma_token;
 
@@ -403,6 +401,25 @@ sigma_status sigma_config_new(const char *endpoint,
 sigma_status sigma_config_from_env(sigma_config **config_out, sigma_error **error_out);
 
 /**
+ * The API base URL the config's endpoint resolved to (a cloud name becomes
+ * its URL), e.g. `https://api.us-a.aws.sigmacomputing.com`: a copy the
+ * caller frees with `sigma_string_free`. NULL for a NULL `config`.
+ */
+char *sigma_config_base_url(const sigma_config *config);
+
+/**
+ * The config's client id (as the library keeps it: trimmed), a copy the
+ * caller frees with `sigma_string_free`. NULL for a NULL `config`.
+ */
+char *sigma_config_client_id(const sigma_config *config);
+
+/**
+ * The config's token-cache directory, a copy the caller frees with
+ * `sigma_string_free`; NULL when it has none (and for a NULL `config`).
+ */
+char *sigma_config_token_cache(const sigma_config *config);
+
+/**
  * Frees a config. Accepts NULL. Clients and tokens made from it stay valid.
  */
 void sigma_config_free(sigma_config *config);
@@ -481,7 +498,7 @@ sigma_status sigma_config_set_language(sigma_config *config,
 
 /**
  * Lets HTTP adapters send this config's tokens to `origin`
- * ("https://host[:port]") too, besides the endpoint's own origin (the default
+ * (`https://host[:port]`) too, besides the endpoint's own origin (the default
  * and usually the only one). Plain http only for loopback hosts.
  */
 sigma_status sigma_config_allow_origin(sigma_config *config,

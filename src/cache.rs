@@ -85,6 +85,7 @@ mod unix {
     use crate::events::{Event, EventKind};
     use crate::os;
     use crate::per_process::PerProcess;
+    use crate::token::{Issued, Parts};
 
     /// The lock files some thread of this process has open (and locked, or is
     /// about to): one at a time per file, since closing any descriptor of a
@@ -318,13 +319,14 @@ mod unix {
             {
                 return None;
             }
-            Token::restore(
-                &access,
-                refresh.as_deref().map(String::as_str),
-                &stored.token_type,
-                Duration::from_secs(stored.expires_in),
-                UNIX_EPOCH + Duration::from_millis(stored.expires_at_ms),
-            )
+            Token::new(Parts {
+                access_token: &access,
+                refresh_token: refresh.as_deref().map(String::as_str),
+                token_type: &stored.token_type,
+                expires_in: stored.expires_in as f64,
+                issued: Issued::ExpiresAt(UNIX_EPOCH + Duration::from_millis(stored.expires_at_ms)),
+            })
+            .ok()
         }
 
         fn write(&self, token: &Token) -> std::io::Result<()> {

@@ -10,7 +10,6 @@ use ureq::tls::{Certificate, PemItem};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::origin::Origin;
-use crate::pool::Pool;
 use crate::secret::Secret;
 
 const MAX_CREDENTIAL_LEN: usize = 4096;
@@ -27,16 +26,50 @@ pub enum ClientAuth {
     Basic,
 }
 
-/// Everything needed to request tokens. Build one with [`Config::new`] or
-/// [`Config::from_env`], adjust it with the setters, then share it: `&Config` is
-/// safe to use from many threads, and it keeps a connection pool for reuse.
-#[derive(Clone)]
-pub struct Config {
-    settings: Settings,
-    /// Live connections for these settings, shared by clones of this config.
-    /// Only [`Config::edit`] gives mutable access to the settings, and it starts
-    /// a new pool, so the pool can never disagree with the settings.
-    pool: Arc<Pool>,
+pub use pooled::Config;
+
+/// The settings and the live connection pool, kept apart: the fields are
+/// private to this module, so the only way to change the settings is
+/// [`Config::edit`], which starts a new pool. A new setter cannot forget to.
+mod pooled {
+    use std::sync::Arc;
+
+    use super::Settings;
+    use crate::pool::{Agent, Pool};
+
+    /// Everything needed to request tokens. Build one with [`Config::new`] or
+    /// [`Config::from_env`], adjust it with the setters, then share it: `&Config` is
+    /// safe to use from many threads, and it keeps a connection pool for reuse.
+    #[derive(Clone)]
+    pub struct Config {
+        settings: Settings,
+        /// Live connections for these settings, shared by clones of this config.
+        pool: Arc<Pool>,
+    }
+
+    impl Config {
+        pub(super) fn with_settings(settings: Settings) -> Config {
+            Config { settings, pool: Arc::new(Pool::default()) }
+        }
+
+        /// The settings, read-only.
+        pub(crate) fn settings(&self) -> &Settings {
+            &self.settings
+        }
+
+        /// The settings, for a setter. Starts a new connection pool, so
+        /// connections made under the old settings are never reused under the
+        /// new ones.
+        pub(super) fn edit(&mut self) -> &mut Settings {
+            self.pool = Arc::new(Pool::default());
+            &mut self.settings
+        }
+
+        /// The HTTP agent of this process for these settings (see `pool.rs`).
+        pub(crate) fn agent(&self) -> Agent {
+            self.pool.agent(&self.settings)
+        }
+    }
 }
 
 /// What the user chose; plain values, no live state.
@@ -85,7 +118,7 @@ impl Config {
             subject_token_claims: serde_json::Map::new(),
             events: None,
         };
-        Ok(Config { settings, pool: Arc::new(Pool::default()) })
+        Ok(Config::with_settings(settings))
     }
 
     /// Reads `SIGMA_CLIENT_ID`, `SIGMA_CLIENT_SECRET` and `SIGMA_BASE_URL` (a URL
@@ -109,41 +142,31 @@ impl Config {
         Ok(config)
     }
 
+    /// Where tokens come from.
     pub fn endpoint(&self) -> &Endpoint {
-        &self.settings.endpoint
+        &self.settings().endpoint
     }
 
+    /// The client id (the secret has no getter).
     pub fn client_id(&self) -> &str {
-        &self.settings.client_id
+        &self.settings().client_id
     }
 
     /// When a call starting now must have its answer: now plus the timeout.
     pub(crate) fn deadline(&self) -> std::time::Instant {
-        std::time::Instant::now() + self.settings.timeout
-    }
-
-    /// The settings, read-only.
-    pub(crate) fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
-    /// The settings, for a setter. Starts a new connection pool, so connections
-    /// made under the old settings are never reused under the new ones.
-    fn edit(&mut self) -> &mut Settings {
-        self.pool = Arc::new(Pool::default());
-        &mut self.settings
+        std::time::Instant::now() + self.settings().timeout
     }
 
     /// The proxy requests to the endpoint go through, if any, and why (from
-    /// HTTPS_PROXY, ALL_PROXY and NO_PROXY: see [`ProxyChoice`]).
+    /// HTTPS_PROXY, ALL_PROXY and NO_PROXY: see [`ProxyChoice`](crate::ProxyChoice)).
     pub fn proxy(&self) -> crate::ProxyChoice {
-        crate::proxy::choose(&self.settings.endpoint)
+        crate::proxy::choose(&self.settings().endpoint)
     }
 
     /// What HTTPS trusts, in a sentence: the CA file's certificates only, or the
     /// operating system's trust store with the bundled web roots.
     pub fn trust_description(&self) -> String {
-        let trust = crate::pool::trust(&self.settings);
+        let trust = crate::pool::trust(self.settings());
         if trust.only_ca_file {
             return format!("only the {} certificates of the configured CA file", trust.roots.len());
         }
@@ -157,11 +180,6 @@ impl Config {
             trust.system,
             trust.roots.len() - trust.system
         )
-    }
-
-    /// The HTTP agent of this process for these settings (see `pool.rs`).
-    pub(crate) fn agent(&self) -> crate::pool::Agent {
-        self.pool.agent(&self.settings)
     }
 
     /// The overall deadline of one token call, retries and waits included (default 30 s).
@@ -187,6 +205,7 @@ impl Config {
         Ok(())
     }
 
+    /// How the client id and secret are sent (default: in the form body).
     pub fn set_client_auth(&mut self, auth: ClientAuth) {
         self.edit().client_auth = auth;
     }
@@ -214,11 +233,12 @@ impl Config {
     /// How long before expiry a token of this lifetime is due for refresh: the
     /// configured margin (default 5 minutes), at most half the lifetime.
     pub(crate) fn refresh_margin_for(&self, lifetime: Duration) -> Duration {
-        self.settings.refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
+        self.settings().refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
     }
 
+    /// The token cache directory, when the cache is on.
     pub fn token_cache(&self) -> Option<&Path> {
-        self.settings.token_cache.as_deref()
+        self.settings().token_cache.as_deref()
     }
 
     /// Trust only the CA certificates in this PEM file for HTTPS (as curl's
@@ -256,7 +276,7 @@ impl Config {
     /// Whether a request to `origin` may carry a token from this config: the
     /// endpoint's origin, or one added with [`Config::allow_origin`].
     pub fn allows_origin(&self, origin: &Origin) -> bool {
-        self.settings.endpoint.origin() == origin || self.settings.extra_origins.contains(origin)
+        self.settings().endpoint.origin() == origin || self.settings().extra_origins.contains(origin)
     }
 
     /// Extra claims for the subject token of an impersonation, as a JSON object,
@@ -289,7 +309,7 @@ impl Config {
     }
 
     pub(crate) fn events(&self) -> Option<&crate::events::EventCallback> {
-        self.settings.events.as_ref()
+        self.settings().events.as_ref()
     }
 
     /// Sets the calling language named in the User-Agent (bindings set theirs).
@@ -304,8 +324,9 @@ impl Config {
         Ok(())
     }
 
+    /// The User-Agent sent with every request, e.g. `sigma-auth/0.1.0 (rust)`.
     pub fn user_agent(&self) -> String {
-        self.settings.user_agent()
+        self.settings().user_agent()
     }
 }
 
@@ -322,7 +343,7 @@ impl Settings {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.settings;
+        let s = self.settings();
         f.debug_struct("Config")
             .field("token_url", &s.endpoint.token_url())
             .field("client_id", &s.client_id)

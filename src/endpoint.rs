@@ -121,6 +121,7 @@ impl Endpoint {
         self.token_url.strip_suffix(TOKEN_PATH).unwrap_or(&self.token_url)
     }
 
+    /// The token URL's host.
     pub fn host(&self) -> &str {
         &self.host
     }

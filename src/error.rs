@@ -3,55 +3,77 @@
 use std::fmt;
 use std::time::Duration;
 
-/// What went wrong, as a stable classification. The C ABI's `sigma_status` uses
-/// the same numbers, so they never change once published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// NULL where not allowed, not UTF-8, malformed URL, unknown cloud name, ...
-    InvalidArgument = 1,
-    /// A plain `http://` endpoint that is not on loopback.
-    InsecureUrl = 2,
-    /// DNS, connect, TLS or a connection reset.
-    Network = 3,
-    /// The connect timeout or the overall deadline passed.
-    Timeout = 4,
-    /// Sigma refused the client id/secret.
-    InvalidClient = 5,
-    /// Sigma refused the refresh token (unknown, used, or expired).
-    InvalidGrant = 6,
-    /// 429 after the retries (or a Retry-After beyond the deadline).
-    RateLimited = 7,
-    /// 5xx after the retries.
-    Server = 8,
-    /// Any other unexpected HTTP status, a redirect included.
-    Http = 9,
-    /// A malformed, non-JSON, oversized or incomplete response.
-    Protocol = 10,
-    /// A bug in this library (a caught panic, a poisoned lock).
-    Internal = 11,
-    /// Sigma refused to let these credentials act as that user (403): they are
-    /// not an admin's, or the user is an admin.
-    Forbidden = 12,
+/// Declares [`ErrorCode`] from one table: value, variant, stable name and
+/// description. Everything else about the codes (the C `sigma_status`, the
+/// header, the command's exit statuses) is derived from or checked against it.
+macro_rules! error_codes {
+    ($($value:literal $variant:ident $name:literal $description:literal,)*) => {
+        /// What went wrong, as a stable classification. The C ABI's `sigma_status`
+        /// uses the same numbers and names, so they never change once published.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $(#[doc = $description] $variant = $value,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in order of value (1, 2, 3, ...).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The stable upper-case name, e.g. `"INVALID_CLIENT"`.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+
+            /// The name followed by a NUL byte, for lending to C.
+            pub(crate) fn name_with_nul(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => concat!($name, "\0"),)*
+                }
+            }
+
+            /// What the code means, in one sentence (its documentation here and
+            /// in the C header, and the command's help).
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $description,)*
+                }
+            }
+        }
+    };
 }
 
+error_codes! {
+    1 InvalidArgument "INVALID_ARGUMENT" "An argument or setting is missing or malformed (a NULL, not UTF-8, a bad URL, an unknown cloud name).",
+    2 InsecureUrl "INSECURE_URL" "A plain http:// endpoint that is not on loopback.",
+    3 Network "NETWORK" "DNS, connect, TLS or a connection reset.",
+    4 Timeout "TIMEOUT" "The connect timeout or the overall deadline passed.",
+    5 InvalidClient "INVALID_CLIENT" "Sigma refused the client id or secret.",
+    6 InvalidGrant "INVALID_GRANT" "Sigma refused the refresh token (unknown, used or expired).",
+    7 RateLimited "RATE_LIMITED" "429 after the retries, or a Retry-After beyond the deadline.",
+    8 Server "SERVER" "5xx after the retries.",
+    9 Http "HTTP" "Any other unexpected HTTP status, redirects included.",
+    10 Protocol "PROTOCOL" "A malformed, non-JSON, oversized or incomplete response.",
+    11 Internal "INTERNAL" "A bug in sigma-auth, such as a caught panic.",
+    12 Forbidden "FORBIDDEN" "Sigma refused to let these credentials act as that user (not an admin's credentials, or the user is an admin).",
+}
+
+// `ALL` lists the codes in order of value, with no gap: ALL[i] has value i + 1.
+const _: () = {
+    let mut i = 0;
+    while i < ErrorCode::ALL.len() {
+        assert!(ErrorCode::ALL[i] as usize == i + 1);
+        i += 1;
+    }
+};
+
 impl ErrorCode {
-    /// The stable upper-case name, e.g. `"INVALID_CLIENT"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
-            ErrorCode::InsecureUrl => "INSECURE_URL",
-            ErrorCode::Network => "NETWORK",
-            ErrorCode::Timeout => "TIMEOUT",
-            ErrorCode::InvalidClient => "INVALID_CLIENT",
-            ErrorCode::InvalidGrant => "INVALID_GRANT",
-            ErrorCode::RateLimited => "RATE_LIMITED",
-            ErrorCode::Server => "SERVER",
-            ErrorCode::Http => "HTTP",
-            ErrorCode::Protocol => "PROTOCOL",
-            ErrorCode::Internal => "INTERNAL",
-            ErrorCode::Forbidden => "FORBIDDEN",
-        }
+    /// The code with this value (as in `sigma_status`), if there is one.
+    pub(crate) fn from_value(value: u32) -> Option<ErrorCode> {
+        let index = usize::try_from(value).ok()?.checked_sub(1)?;
+        ErrorCode::ALL.get(index).copied()
     }
 
     /// Whether a new attempt may succeed where this one failed.
@@ -106,6 +128,7 @@ impl Error {
         self
     }
 
+    /// What went wrong, as a stable code.
     pub fn code(&self) -> ErrorCode {
         self.code
     }
@@ -153,4 +176,5 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {}
 
+/// A result whose error is this library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

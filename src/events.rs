@@ -67,12 +67,15 @@ impl EventKind {
 /// One event. Fields that do not apply to its kind are empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
     /// `"client_credentials"`, `"refresh_token"` or `"token_exchange"`.
     pub grant: Option<&'static str>,
     /// The failure's code (RETRY_SCHEDULED, REFRESH_FAILED).
     pub status: Option<ErrorCode>,
+    /// The HTTP status of the response concerned.
     pub http_status: Option<u16>,
+    /// Sigma's `requestId` from the response concerned.
     pub request_id: Option<String>,
     /// The failure's message, or why the cache was bypassed: never a secret.
     pub message: Option<String>,
@@ -84,6 +87,7 @@ pub struct Event {
     pub duration: Option<Duration>,
     /// The token concerned, by serial number.
     pub serial: Option<u64>,
+    /// The token's lifetime as issued (TOKEN_OBTAINED).
     pub expires_in: Option<Duration>,
     /// Whether a background refresh (rather than a waiting caller) did it.
     pub background: bool,
@@ -214,21 +218,29 @@ pub(crate) struct Counters {
 pub struct Stats {
     /// Calls that returned a token (`token()`, and its C and binding forms).
     pub tokens_served: u64,
+    /// Client-credentials requests that succeeded.
     pub client_credentials_ok: u64,
+    /// Client-credentials requests that failed.
     pub client_credentials_failed: u64,
+    /// Refresh-token requests that succeeded.
     pub refresh_token_ok: u64,
+    /// Refresh-token requests that failed.
     pub refresh_token_failed: u64,
+    /// Token exchanges (impersonation) that succeeded.
     pub token_exchange_ok: u64,
+    /// Token exchanges (impersonation) that failed.
     pub token_exchange_failed: u64,
+    /// Requests made by a background refresh (rather than for a waiting caller).
     pub background_refreshes: u64,
     /// Attempts retried after a transient failure.
     pub retries: u64,
+    /// Tokens taken from the token cache shared by processes.
     pub cache_hits: u64,
     /// Tokens dropped after a caller reported them refused.
     pub invalidations: u64,
-    /// Unix milliseconds of the last token obtained and the last failed
-    /// request, or 0 for never.
+    /// Unix milliseconds of the last token obtained, or 0 for never.
     pub last_success_unix_ms: i64,
+    /// Unix milliseconds of the last failed request, or 0 for never.
     pub last_failure_unix_ms: i64,
 }
 

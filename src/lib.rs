@@ -2,8 +2,8 @@
 //! REST API.
 //!
 //! The core is plain safe Rust ([`Config`], [`get_token`], [`refresh_token`],
-//! [`Client`]); the [`ffi`] module is the C ABI over it, and the only place with
-//! `unsafe` code.
+//! [`Client`]). The C ABI over it (`include/sigma_auth.h`) is not part of the
+//! Rust API.
 //!
 //! ```no_run
 //! let config = sigma_auth::Config::new("aws-us-east", "my-client-id", "my-secret")?;
@@ -13,10 +13,13 @@
 //! # Ok::<(), sigma_auth::Error>(())
 //! ```
 
-#![deny(unsafe_op_in_unsafe_fn)]
-// Unsafe code lives in two places only: `ffi` (the C ABI) and `os` (the few
-// system calls std lacks), each of which allows it explicitly.
+// The library's own contract, beside the workspace's lints (Cargo.toml): unsafe
+// code lives in two places only, `ffi` (the C ABI) and `os` (the few system
+// calls std lacks), each of which allows it explicitly; every unsafe block says
+// why it is sound; the public API is documented.
 #![deny(unsafe_code)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![warn(missing_docs)]
 
 mod cache;
 mod client;
@@ -37,6 +40,9 @@ mod scrub;
 mod secret;
 mod token;
 
+/// The C ABI (`include/sigma_auth.h`). Public only so that the tests can call
+/// it from Rust; not part of the Rust API.
+#[doc(hidden)]
 #[allow(unsafe_code)]
 pub mod ffi;
 
@@ -60,11 +66,11 @@ pub fn get_token(config: &Config) -> Result<Token> {
 /// Exchanges a refresh token for a new token. Sigma's refresh tokens are single
 /// use: keep the refresh token of the returned token for next time.
 pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
-    if refresh_token.is_empty()
-        || refresh_token.len() > 16 * 1024
-        || !refresh_token.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(Error::invalid_argument("the refresh token must be 1 to 16384 visible ASCII characters"));
+    if !token::is_token_text(refresh_token) {
+        return Err(Error::invalid_argument(format!(
+            "the refresh token must be 1 to {} visible ASCII characters",
+            token::MAX_TOKEN_LEN
+        )));
     }
     stateless(config, http::Grant::RefreshToken(refresh_token))
 }

@@ -45,8 +45,11 @@ pub struct Probe {
 /// One name resolution.
 #[derive(Debug, Clone)]
 pub struct Lookup {
+    /// The name looked up.
     pub host: String,
+    /// What it resolved to.
     pub addresses: Vec<SocketAddr>,
+    /// How long the lookup took.
     pub duration: Duration,
 }
 
@@ -55,6 +58,7 @@ pub struct Lookup {
 pub struct WhoAmI {
     /// The HTTP status, or None when no answer came (`error` says why).
     pub status: Option<u16>,
+    /// How long the call took.
     pub duration: Duration,
     /// The answer's top-level text, number and boolean fields (such as email,
     /// memberId, organizationId), in its order; a value that reveals the token
@@ -62,6 +66,7 @@ pub struct WhoAmI {
     pub fields: Vec<(String, String)>,
     /// The server's clock minus ours, from its Date header.
     pub clock_offset: Option<f64>,
+    /// Why the call failed, when it did.
     pub error: Option<String>,
 }
 

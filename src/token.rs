@@ -12,7 +12,8 @@ use crate::secret::Secret;
 /// The longest lifetime accepted from the server. Sigma issues one hour; a
 /// value beyond a year is a broken or hostile server, not a long-lived token.
 const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 3600;
-const MAX_TOKEN_LEN: usize = 16 * 1024;
+/// The longest token accepted, from the server or from a caller.
+pub(crate) const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Serial numbers of the tokens made in this process; 0 is never issued.
 static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
@@ -38,16 +39,32 @@ pub(crate) struct Parts<'a> {
     pub access_token: &'a str,
     pub refresh_token: Option<&'a str>,
     pub token_type: &'a str,
-    pub expires_in: Duration,
-    /// The wall-clock expiry, and the monotonic instant the lifetime counts from.
-    pub expires_at: SystemTime,
-    pub requested_at: Instant,
+    /// The lifetime as issued, in seconds (a fraction is rounded down).
+    pub expires_in: f64,
+    pub issued: Issued,
+}
+
+/// What a token's lifetime counts from.
+pub(crate) enum Issued {
+    /// A response: when its request was sent (monotonic), so network time makes
+    /// the token look older, never younger; and the same moment by the wall clock.
+    Requested { at: Instant, wall: SystemTime },
+    /// The token cache: the wall-clock expiry, the only clock processes share.
+    ExpiresAt(SystemTime),
 }
 
 impl Token {
-    /// The one validating constructor. On failure, names the field at fault
-    /// (never its value).
+    /// The one validating constructor, for responses and the token cache alike.
+    /// On failure, names the field at fault (never its value).
     pub(crate) fn new(parts: Parts<'_>) -> std::result::Result<Token, String> {
+        let seconds = parts.expires_in;
+        if !(1.0..=MAX_EXPIRES_IN_SECS as f64).contains(&seconds) {
+            return Err(format!(
+                "the token response's expires_in is out of range ({seconds} s; expected 1 s to one year)"
+            ));
+        }
+        // 3600 and 3600.0 alike; a fraction is rounded down, never up.
+        let expires_in = Duration::from_secs(seconds.floor() as u64);
         for (name, value) in [("access_token", Some(parts.access_token)), ("refresh_token", parts.refresh_token)] {
             if let Some(value) = value {
                 if !is_token_text(value) {
@@ -60,17 +77,27 @@ impl Token {
         if !parts.token_type.eq_ignore_ascii_case("bearer") {
             return Err("the token response's token_type is not bearer".into());
         }
-        if parts.expires_in.is_zero() || parts.expires_in.as_secs() > MAX_EXPIRES_IN_SECS {
-            return Err("the token response's expires_in is out of range (expected 1 s to one year)".into());
-        }
+        let (expires_at, requested_at) = match parts.issued {
+            Issued::Requested { at, wall } => (wall + expires_in, at),
+            Issued::ExpiresAt(expires_at) => {
+                let remaining = expires_at
+                    .duration_since(SystemTime::now())
+                    .map_err(|_| "the cached token has expired".to_string())?
+                    .min(expires_in);
+                let requested_at = (Instant::now() + remaining)
+                    .checked_sub(expires_in)
+                    .ok_or_else(|| "the cached token's lifetime predates the monotonic clock".to_string())?;
+                (expires_at, requested_at)
+            }
+        };
         Ok(Token {
             serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
             access_token: Secret::new(parts.access_token),
             refresh_token: parts.refresh_token.map(Secret::new),
             token_type: format!("{}\0", parts.token_type),
-            expires_in: parts.expires_in,
-            expires_at: parts.expires_at,
-            requested_at: parts.requested_at,
+            expires_in,
+            expires_at,
+            requested_at,
         })
     }
 
@@ -81,6 +108,7 @@ impl Token {
         self.serial
     }
 
+    /// The access token, for `Authorization: Bearer <token>`.
     pub fn access_token(&self) -> &str {
         self.access_token.expose()
     }
@@ -134,21 +162,6 @@ impl Token {
     pub fn remaining(&self) -> Duration {
         self.expires_at_instant().saturating_duration_since(Instant::now())
     }
-
-    /// Rebuilds a token read back from the persistent cache, or None when it is
-    /// malformed or already expired. Its monotonic expiry is derived from the
-    /// wall-clock expiry, the only clock processes share.
-    pub(crate) fn restore(
-        access_token: &str,
-        refresh_token: Option<&str>,
-        token_type: &str,
-        expires_in: Duration,
-        expires_at: SystemTime,
-    ) -> Option<Token> {
-        let remaining = expires_at.duration_since(SystemTime::now()).ok()?.min(expires_in);
-        let requested_at = (Instant::now() + remaining).checked_sub(expires_in)?;
-        Token::new(Parts { access_token, refresh_token, token_type, expires_in, expires_at, requested_at }).ok()
-    }
 }
 
 impl fmt::Debug for Token {
@@ -191,20 +204,12 @@ pub(crate) fn parse_response(body: &[u8], requested_at: Instant, requested_wall:
         Some(_) => return Err(protocol("the token response's expires_in is not a number".into())),
         None => return Err(protocol("the token response has no expires_in".into())),
     };
-    if !(1.0..=MAX_EXPIRES_IN_SECS as f64).contains(&seconds) {
-        return Err(protocol(format!(
-            "the token response's expires_in is out of range ({seconds} s; expected 1 s to one year)"
-        )));
-    }
-    // 3600 and 3600.0 alike; a fraction is rounded down, never up.
-    let expires_in = Duration::from_secs(seconds.floor() as u64);
     Token::new(Parts {
         access_token,
         refresh_token,
         token_type,
-        expires_in,
-        expires_at: requested_wall + expires_in,
-        requested_at,
+        expires_in: seconds,
+        issued: Issued::Requested { at: requested_at, wall: requested_wall },
     })
     .map_err(protocol)
 }

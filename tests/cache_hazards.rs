@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mock, MockServer};
+use common::{mock, wait_for_requests, MockServer};
 use sigma_auth::{Client, Config};
 
 const SECRET: &str = "demo-secret";
@@ -55,14 +55,6 @@ fn slot_files(mock: &MockServer, cache: &Path) -> (PathBuf, PathBuf) {
         .expect("a cache file");
     let lock = file.with_extension("lock");
     (file, lock)
-}
-
-fn wait_for_requests(mock: &MockServer, count: u64) {
-    let started = Instant::now();
-    while mock.token_requests() < count {
-        assert!(started.elapsed() < Duration::from_secs(10), "the request never reached the mock");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

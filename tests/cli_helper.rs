@@ -453,20 +453,30 @@ fn signal(child: &std::process::Child, signal: libc::c_int) {
     assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
 }
 
+/// `sigma-token ARGS --output-file DIR/out/NAME --watch`, running.
+struct Watch {
+    dir: PathBuf,
+    file: PathBuf,
+    child: std::process::Child,
+    errors: mpsc::Receiver<String>,
+}
+
+fn watch(mock: &MockServer, name: &str, file_name: &str, args: &[&str]) -> Watch {
+    let dir = temp_dir(name);
+    let out_dir = dir.join("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    let file = out_dir.join(file_name);
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--output-file", file.to_str().unwrap(), "--watch"]);
+    let mut child = sigma_token(&mock.url, &dir, &all).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let errors = stderr_lines(&mut child);
+    Watch { dir, file, child, errors }
+}
+
 #[test]
 fn watch_rewrites_the_file_once_per_refresh_and_exits_cleanly_on_sigterm() {
     let mock = mock(&["--expires-in", "4"]);
-    let dir = temp_dir("watch");
-    let out_dir = dir.join("out");
-    fs::create_dir_all(&out_dir).unwrap();
-    let file = out_dir.join("headers.json");
-    let mut child =
-        sigma_token(&mock.url, &dir, &["--format", "header-json", "--output-file", file.to_str().unwrap(), "--watch"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-    let errors = stderr_lines(&mut child);
+    let Watch { dir, file, mut child, errors } = watch(&mock, "watch", "headers.json", &["--format", "header-json"]);
 
     let started = Instant::now();
     let mut seen: Vec<(String, Instant)> = Vec::new();
@@ -491,7 +501,7 @@ fn watch_rewrites_the_file_once_per_refresh_and_exits_cleanly_on_sigterm() {
     // be reported as late; nothing may have failed.)
     let errors: Vec<String> = errors.try_iter().filter(|l| !l.contains("not been refreshed yet")).collect();
     assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(only_entry(&out_dir), ["headers.json"], "no temp file left");
+    assert_eq!(only_entry(file.parent().unwrap()), ["headers.json"], "no temp file left");
     assert_eq!(fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
 
     let tokens: Vec<String> = seen
@@ -519,17 +529,7 @@ fn watch_rewrites_the_file_once_per_refresh_and_exits_cleanly_on_sigterm() {
 #[test]
 fn watch_keeps_the_old_file_through_failed_refreshes_and_recovers() {
     let mock = mock(&["--expires-in", "4"]);
-    let dir = temp_dir("watch-fail");
-    let out_dir = dir.join("out");
-    fs::create_dir_all(&out_dir).unwrap();
-    let file = out_dir.join("token");
-    let mut child =
-        sigma_token(&mock.url, &dir, &["--timeout", "2", "--output-file", file.to_str().unwrap(), "--watch"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-    let errors = stderr_lines(&mut child);
+    let Watch { dir, file, mut child, errors } = watch(&mock, "watch-fail", "token", &["--timeout", "2"]);
 
     let started = Instant::now();
     while !file.exists() {
@@ -573,7 +573,7 @@ fn watch_keeps_the_old_file_through_failed_refreshes_and_recovers() {
     for line in &lines {
         assert!(line.starts_with("sigma-token: ") && !line.contains(&first) && !line.contains(SECRET), "{line}");
     }
-    assert_eq!(only_entry(&out_dir), ["token"]);
+    assert_eq!(only_entry(file.parent().unwrap()), ["token"]);
     fs::remove_dir_all(dir).unwrap();
 }
 

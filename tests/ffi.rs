@@ -217,9 +217,54 @@ fn status_names_and_version_are_static_strings() {
     assert_eq!(names[13], "UNKNOWN");
     assert_eq!(unsafe { text(sigma_status_name(u32::MAX)) }.unwrap(), "UNKNOWN");
     assert_eq!(unsafe { text(sigma_version()) }.unwrap(), sigma_auth::VERSION);
-    for code in 1..=12u32 {
-        // The Rust names and the C names agree.
-        let name = unsafe { text(sigma_status_name(code)) }.unwrap();
-        assert!(!name.is_empty());
+}
+
+/// The status codes are one table, `ErrorCode`: `sigma_status`, `sigma_status_name`
+/// and the committed header (values, names and descriptions) all agree with it.
+#[test]
+fn the_status_codes_in_c_and_the_header_are_the_rust_table() {
+    use sigma_auth::ErrorCode;
+
+    for &code in ErrorCode::ALL {
+        let status = sigma_status::from(code);
+        assert_eq!(status as u32, code as u32, "{code}");
+        assert_eq!(format!("{status:?}"), format!("SIGMA_STATUS_{}", code.name()));
+        assert_eq!(unsafe { text(sigma_status_name(code as u32)) }.unwrap(), code.name());
     }
+
+    // Every `SIGMA_STATUS_X = n,` of the header's enum, with its doc comment.
+    let header = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/include/sigma_auth.h")).unwrap();
+    let start = header.find("enum sigma_status\n").expect("the header declares enum sigma_status");
+    let body = &header[start..start + header[start..].find("};").unwrap()];
+    let (mut statuses, mut doc) = (Vec::new(), Vec::new());
+    for line in body.lines().map(str::trim) {
+        if line == "/**" {
+            doc.clear();
+        } else if let Some(text) = line.strip_prefix("* ") {
+            doc.push(text);
+        } else if let Some(entry) = line.strip_prefix("SIGMA_STATUS_") {
+            let (name, value) = entry.trim_end_matches(',').split_once(" = ").unwrap();
+            statuses.push((name.to_string(), value.parse::<u32>().unwrap(), doc.join(" ")));
+            doc.clear();
+        }
+    }
+    let expected: Vec<(String, u32, String)> = std::iter::once(("OK".to_string(), 0, String::new()))
+        .chain(ErrorCode::ALL.iter().map(|c| (c.name().to_string(), *c as u32, c.description().to_string())))
+        .collect();
+    assert_eq!(statuses, expected, "include/sigma_auth.h disagrees with ErrorCode (src/error.rs)");
+
+    // README's table of statuses, too.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rows: Vec<(String, u32, String)> = readme
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `SIGMA_STATUS_"))
+        .map(|row| {
+            let cells: Vec<&str> = row.trim_end_matches(" |").split(" | ").collect();
+            (cells[0].trim_end_matches('`').to_string(), cells[1].parse().unwrap(), cells[2].to_string())
+        })
+        .collect();
+    let expected: Vec<(String, u32, String)> = std::iter::once(("OK".to_string(), 0, "Success.".to_string()))
+        .chain(ErrorCode::ALL.iter().map(|c| (c.name().to_string(), *c as u32, c.description().to_string())))
+        .collect();
+    assert_eq!(rows, expected, "README.md's status table disagrees with ErrorCode (src/error.rs)");
 }

@@ -9,9 +9,9 @@ mod common;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{config, mock, MockServer};
+use common::{config, mock, wait_for_requests};
 use sigma_auth::{Client, ErrorCode};
 
 static FORKING: Mutex<()> = Mutex::new(());
@@ -35,14 +35,6 @@ fn in_child(seconds: u32, child: impl FnOnce() -> i32) -> i32 {
         libc::WEXITSTATUS(status)
     } else {
         128 + libc::WTERMSIG(status)
-    }
-}
-
-fn wait_for_requests(mock: &MockServer, count: u64) {
-    let started = Instant::now();
-    while mock.token_requests() < count {
-        assert!(started.elapsed() < Duration::from_secs(10), "the request never reached the mock");
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

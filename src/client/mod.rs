@@ -114,6 +114,7 @@ impl Client {
         Client { shared: Arc::new(Shared::new(config, Source::Credentials)) }
     }
 
+    /// The config the client was made from.
     pub fn config(&self) -> &Config {
         &self.shared.config
     }
@@ -165,18 +166,24 @@ impl Client {
         if self.shared.fast.is_current(serial) {
             return true;
         }
+        let current = self.usable_until(serial).is_some();
+        if current {
+            self.shared.fast.counters.served();
+        }
+        current
+    }
+
+    /// When the token with `serial` stops being usable, if it is the current
+    /// usable token; starts its background refresh when that is due, as
+    /// `token()` would.
+    fn usable_until(&self, serial: u64) -> Option<Instant> {
         let now = Instant::now();
         let process = self.shared.process();
-        match process.usable(now) {
-            Some(usable) if usable.token().serial() == serial => {
-                if usable.refresh_due {
-                    process.refresh_due(&self.shared, serial, now);
-                }
-                self.shared.fast.counters.served();
-                true
-            }
-            _ => false,
+        let usable = process.usable(now).filter(|usable| usable.token().serial() == serial)?;
+        if usable.refresh_due {
+            process.refresh_due(&self.shared, serial, now);
         }
+        Some(usable.usable_until())
     }
 
     /// The check a binding makes when its own deadline for the token with
@@ -190,18 +197,8 @@ impl Client {
     /// binding counts what it serves. With [`Client::serial_word`], what lets a
     /// binding check its token with two loads and a clock read, and no call.
     pub fn fresh_until(&self, serial: u64) -> u64 {
-        if serial == 0 {
-            return 0;
-        }
-        let now = Instant::now();
-        let process = self.shared.process();
-        match process.usable(now) {
-            Some(usable) if usable.token().serial() == serial => {
-                if usable.refresh_due {
-                    process.refresh_due(&self.shared, serial, now);
-                }
-                self.shared.fast.published.fresh_until(serial, usable.usable_until())
-            }
+        match self.usable_until(serial) {
+            Some(until) if serial != 0 => self.shared.fast.published.fresh_until(serial, until),
             _ => 0,
         }
     }

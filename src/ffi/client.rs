@@ -1,14 +1,12 @@
 //! `sigma_client`: a cached, self-refreshing token source.
 
 use std::ffi::{c_char, c_int};
-
-use super::token::into_raw;
-use super::{
-    call, free_handle, guard, handle, handle_out, out_arg, sigma_config, sigma_error, sigma_status, sigma_token,
-    string_arg, Handle, HandleType,
-};
 use std::sync::Arc;
 
+use super::{
+    arc_out, as_ref, box_out, call_out, free_box, guard, load, optional_string_arg, sigma_config, sigma_error,
+    sigma_status, sigma_token, string_arg, Boxed, Castable, Handle,
+};
 use crate::client::{Client, Fast};
 use crate::origin::Origin;
 
@@ -20,21 +18,20 @@ use crate::origin::Origin;
 /// keep using in a child process after fork(): the child gets fresh locks, its
 /// own connections and no inherited refresh token.
 pub struct sigma_client {
-    handle: Handle<Client>,
-    /// The client's lock-free part, held directly so the "still current?"
-    /// check needs no load of the handle.
-    fast: Arc<Fast>,
+    _opaque: [u8; 0],
 }
 
-impl HandleType for sigma_client {
-    type Value = Client;
-    fn wrap(handle: Handle<Client>) -> Self {
-        let fast = handle.load().fast().clone();
-        sigma_client { handle, fast }
-    }
-    fn handle(&self) -> &Handle<Client> {
-        &self.handle
-    }
+/// The client's lock-free part (`Fast`) is fixed at creation, so the "still
+/// current?" check reads it without loading the handle.
+impl Castable for sigma_client {
+    type Ownership = Boxed;
+    type RustType = Handle<Client, Arc<Fast>>;
+}
+
+/// A new client object.
+fn client_object(client: Client) -> *mut sigma_client {
+    let fast = client.fast().clone();
+    box_out(Handle::with_fixed(client, fast))
 }
 
 /// Creates a client from a copy of `config` (which may be freed afterwards). No
@@ -47,12 +44,10 @@ pub unsafe extern "C" fn sigma_client_new(
     client_out: *mut *mut sigma_client,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
+    call_out(error_out, client_out, "client_out", || {
         // SAFETY: NULL or a live config, per the contract.
-        let config = unsafe { handle(config, "config")? };
-        let out = out_arg(client_out, "client_out")?;
-        handle_out(out, Client::new((*config).clone()));
-        Ok(())
+        let config = unsafe { load(config, "config")? };
+        Ok(client_object(Client::new((*config).clone())))
     })
 }
 
@@ -75,14 +70,12 @@ pub unsafe extern "C" fn sigma_client_impersonate(
     client_out: *mut *mut sigma_client,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
+    call_out(error_out, client_out, "client_out", || {
         // SAFETY: NULL or a live client and NUL-terminated strings, per the contract.
-        let (admin, email) = unsafe { (handle(admin, "admin")?, string_arg(user_email, "user_email")?) };
-        // SAFETY: NULL or a NUL-terminated string, per the contract.
-        let tenant = if tenant.is_null() { None } else { Some(unsafe { string_arg(tenant, "tenant")? }) };
-        let out = out_arg(client_out, "client_out")?;
-        handle_out(out, admin.impersonate(email, tenant)?);
-        Ok(())
+        let (admin, email, tenant) = unsafe {
+            (load(admin, "admin")?, string_arg(user_email, "user_email")?, optional_string_arg(tenant, "tenant")?)
+        };
+        Ok(client_object(admin.impersonate(email, tenant)?))
     })
 }
 
@@ -99,14 +92,10 @@ pub unsafe extern "C" fn sigma_client_token(
     token_out: *mut *mut sigma_token,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
+    call_out(error_out, token_out, "token_out", || {
         // SAFETY: NULL or a live client, per the contract.
-        let client = unsafe { handle(client, "client")? };
-        let out = out_arg(token_out, "token_out")?;
-        let token = into_raw(client.token()?);
-        // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
-        unsafe { out.write(token) };
-        Ok(())
+        let client = unsafe { load(client, "client")? };
+        Ok(arc_out(client.token()?))
     })
 }
 
@@ -124,13 +113,16 @@ pub unsafe extern "C" fn sigma_client_cached_token(
 ) -> c_int {
     guard(0, || {
         // SAFETY: NULL or a live client, per the contract.
-        let (Ok(client), Ok(out)) = (unsafe { handle(client, "client") }, out_arg(token_out, "token_out")) else {
+        let Some(client) = (unsafe { as_ref(client) }) else {
             return 0;
         };
-        match client.cached_token() {
+        if token_out.is_null() {
+            return 0;
+        }
+        match client.load().cached_token() {
             Some(token) => {
-                // SAFETY: `out` is a checked, non-NULL `sigma_token **`.
-                unsafe { out.write(into_raw(token)) };
+                // SAFETY: non-NULL, and a writable `sigma_token *` per the contract.
+                unsafe { token_out.write(arc_out(token)) };
                 1
             }
             None => 0,
@@ -163,14 +155,14 @@ pub unsafe extern "C" fn sigma_client_token_is_current(
 pub unsafe extern "C" fn sigma_client_serial_is_current(client: *const sigma_client, serial: u64) -> c_int {
     guard(0, || {
         // SAFETY: NULL or a live client, per the contract.
-        let Some(object) = (unsafe { client.as_ref() }) else {
+        let Some(client) = (unsafe { as_ref(client) }) else {
             return 0;
         };
         // The common answer, from two loads: current, and its refresh not due.
-        if object.fast.is_current(serial) {
+        if client.fixed().is_current(serial) {
             return 1;
         }
-        c_int::from(serial != 0 && object.handle.load().is_current(serial))
+        c_int::from(serial != 0 && client.load().is_current(serial))
     })
 }
 
@@ -196,9 +188,9 @@ const _: () = assert!(SIGMA_SERIAL_DUE == crate::client::DUE);
 /// or call `sigma_client_fresh_until` first.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_client_serial_word(client: *const sigma_client) -> *const u64 {
-    // SAFETY: NULL or a live client, per the contract.
     guard(std::ptr::null(), || {
-        unsafe { client.as_ref() }.map_or(std::ptr::null(), |c| c.fast.published.word().as_ptr())
+        // SAFETY: NULL or a live client, per the contract.
+        unsafe { as_ref(client) }.map_or(std::ptr::null(), |c| c.fixed().published.word().as_ptr())
     })
 }
 
@@ -217,10 +209,7 @@ pub unsafe extern "C" fn sigma_client_serial_word(client: *const sigma_client) -
 pub unsafe extern "C" fn sigma_client_fresh_until(client: *const sigma_client, serial: u64) -> u64 {
     guard(0, || {
         // SAFETY: NULL or a live client, per the contract.
-        let Ok(client) = (unsafe { handle(client, "client") }) else {
-            return 0;
-        };
-        client.fresh_until(serial)
+        unsafe { as_ref(client) }.map_or(0, |c| c.load().fresh_until(serial))
     })
 }
 
@@ -247,10 +236,11 @@ pub unsafe extern "C" fn sigma_client_origin_allowed(
 ) -> c_int {
     guard(0, || {
         // SAFETY: NULL or a live client and NUL-terminated strings, per the contract.
-        let args = unsafe { (handle(client, "client"), string_arg(scheme, "scheme"), string_arg(host, "host")) };
-        let (Ok(client), Ok(scheme), Ok(host)) = args else {
+        let args = unsafe { (as_ref(client), string_arg(scheme, "scheme"), string_arg(host, "host")) };
+        let (Some(client), Ok(scheme), Ok(host)) = args else {
             return 0;
         };
+        let client = client.load();
         let origin = Origin::new(scheme, host, Some(port));
         c_int::from(origin.is_some_and(|o| client.config().allows_origin(&o)))
     })
@@ -264,12 +254,11 @@ pub unsafe extern "C" fn sigma_client_origin_allowed(
 pub unsafe extern "C" fn sigma_client_invalidate(client: *const sigma_client, rejected_access_token: *const c_char) {
     guard((), || {
         // SAFETY: NULL or a live client and a NUL-terminated string, per the contract.
-        let (Ok(client), Ok(rejected)) = (unsafe { handle(client, "client") }, unsafe {
-            string_arg(rejected_access_token, "rejected_access_token")
-        }) else {
+        let args = unsafe { (as_ref(client), string_arg(rejected_access_token, "rejected_access_token")) };
+        let (Some(client), Ok(rejected)) = args else {
             return;
         };
-        client.invalidate(rejected);
+        client.load().invalidate(rejected);
     })
 }
 
@@ -280,8 +269,8 @@ pub unsafe extern "C" fn sigma_client_invalidate(client: *const sigma_client, re
 pub unsafe extern "C" fn sigma_client_invalidate_serial(client: *const sigma_client, serial: u64) {
     guard((), || {
         // SAFETY: NULL or a live client, per the contract.
-        if let Ok(client) = unsafe { handle(client, "client") } {
-            client.invalidate_serial(serial);
+        if let Some(client) = unsafe { as_ref(client) } {
+            client.load().invalidate_serial(serial);
         }
     })
 }
@@ -292,5 +281,5 @@ pub unsafe extern "C" fn sigma_client_invalidate_serial(client: *const sigma_cli
 #[no_mangle]
 pub unsafe extern "C" fn sigma_client_free(client: *mut sigma_client) {
     // SAFETY: NULL or a client from `sigma_client_new`, freed once per the contract.
-    unsafe { free_handle(client) }
+    unsafe { free_box(client) }
 }

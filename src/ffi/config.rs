@@ -1,9 +1,11 @@
 //! `sigma_config`: where to get tokens and with which credentials.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::{c_char, c_int, CString};
 use std::time::Duration;
 
-use super::{call, free_handle, handle_out, out_arg, sigma_error, sigma_status, string_arg, Handle, HandleType};
+use super::{
+    box_out, call, call_out, free_box, guard, load, sigma_error, sigma_status, string_arg, Boxed, Castable, Handle,
+};
 use crate::config::{ClientAuth, Config};
 use crate::error::Result;
 
@@ -14,24 +16,18 @@ use crate::error::Result;
 /// `const sigma_config *` may run from many threads at once, and calls still
 /// running when the config is freed finish normally.
 pub struct sigma_config {
-    handle: Handle<Config>,
+    _opaque: [u8; 0],
 }
 
-impl HandleType for sigma_config {
-    type Value = Config;
-    fn wrap(handle: Handle<Config>) -> Self {
-        sigma_config { handle }
-    }
-    fn handle(&self) -> &Handle<Config> {
-        &self.handle
-    }
+impl Castable for sigma_config {
+    type Ownership = Boxed;
+    type RustType = Handle<Config>;
 }
 
-/// Writes a new config, labelled as used from C, to a checked `*out`.
-fn write_config(out: *mut *mut sigma_config, mut config: Config) -> Result<()> {
+/// A new config object, labelled as used from C.
+fn config_object(mut config: Config) -> Result<*mut sigma_config> {
     config.set_language("c")?;
-    handle_out(out, config);
-    Ok(())
+    Ok(box_out(Handle::new(config)))
 }
 
 /// Creates a config. `endpoint` is a cloud name (e.g. "aws-us-east") or an https
@@ -47,7 +43,7 @@ pub unsafe extern "C" fn sigma_config_new(
     config_out: *mut *mut sigma_config,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
+    call_out(error_out, config_out, "config_out", || {
         // SAFETY: NULL or NUL-terminated strings, per the contract.
         let (endpoint, id, secret) = unsafe {
             (
@@ -56,8 +52,7 @@ pub unsafe extern "C" fn sigma_config_new(
                 string_arg(client_secret, "client_secret")?,
             )
         };
-        let out = out_arg(config_out, "config_out")?;
-        write_config(out, Config::new(endpoint, id, secret)?)
+        config_object(Config::new(endpoint, id, secret)?)
     })
 }
 
@@ -70,9 +65,46 @@ pub unsafe extern "C" fn sigma_config_from_env(
     config_out: *mut *mut sigma_config,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
-        let out = out_arg(config_out, "config_out")?;
-        write_config(out, Config::from_env()?)
+    call_out(error_out, config_out, "config_out", || config_object(Config::from_env()?))
+}
+
+/// A copy of `text` for C, freed by the caller with `sigma_string_free`
+/// (NULL for none, or for text with a NUL byte, which settings never hold).
+fn owned_string(text: Option<&str>) -> *mut c_char {
+    text.and_then(|t| CString::new(t).ok()).map_or(std::ptr::null_mut(), CString::into_raw)
+}
+
+/// The API base URL the config's endpoint resolved to (a cloud name becomes
+/// its URL), e.g. `https://api.us-a.aws.sigmacomputing.com`: a copy the
+/// caller frees with `sigma_string_free`. NULL for a NULL `config`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_base_url(config: *const sigma_config) -> *mut c_char {
+    // SAFETY: NULL or a live config, per the contract.
+    guard(std::ptr::null_mut(), || match unsafe { load(config, "config") } {
+        Ok(config) => owned_string(Some(config.endpoint().api_base_url())),
+        Err(_) => std::ptr::null_mut(),
+    })
+}
+
+/// The config's client id (as the library keeps it: trimmed), a copy the
+/// caller frees with `sigma_string_free`. NULL for a NULL `config`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_client_id(config: *const sigma_config) -> *mut c_char {
+    // SAFETY: NULL or a live config, per the contract.
+    guard(std::ptr::null_mut(), || match unsafe { load(config, "config") } {
+        Ok(config) => owned_string(Some(config.client_id())),
+        Err(_) => std::ptr::null_mut(),
+    })
+}
+
+/// The config's token-cache directory, a copy the caller frees with
+/// `sigma_string_free`; NULL when it has none (and for a NULL `config`).
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_token_cache(config: *const sigma_config) -> *mut c_char {
+    // SAFETY: NULL or a live config, per the contract.
+    guard(std::ptr::null_mut(), || match unsafe { load(config, "config") } {
+        Ok(config) => owned_string(config.token_cache().and_then(|dir| dir.to_str())),
+        Err(_) => std::ptr::null_mut(),
     })
 }
 
@@ -80,23 +112,26 @@ pub unsafe extern "C" fn sigma_config_from_env(
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_free(config: *mut sigma_config) {
     // SAFETY: NULL or a config from `sigma_config_new`, freed once per the contract.
-    unsafe { free_handle(config) }
+    unsafe { free_box(config) }
 }
 
 /// Applies one setter to a config behind the common checks.
-unsafe fn set(
+///
+/// # Safety
+/// `config` is NULL or a live config used by this thread only.
+pub(super) unsafe fn set(
     config: *mut sigma_config,
     error_out: *mut *mut sigma_error,
     apply: impl FnOnce(&mut Config) -> Result<()>,
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live config used by this thread only, per the contract.
-        let object = unsafe { super::borrow(config, "config")? };
+        let handle = unsafe { super::borrow(config, "config")? };
         // Setters work on a copy, so a client or call reading the config meanwhile
         // (which the contract forbids, but a bug could do) never sees a torn value.
-        let mut copy = (*object.handle().load()).clone();
+        let mut copy = (*handle.load()).clone();
         apply(&mut copy)?;
-        object.handle().replace(copy);
+        handle.replace(copy);
         Ok(())
     })
 }
@@ -221,7 +256,7 @@ pub unsafe extern "C" fn sigma_config_set_language(
 }
 
 /// Lets HTTP adapters send this config's tokens to `origin`
-/// ("https://host[:port]") too, besides the endpoint's own origin (the default
+/// (`https://host[:port]`) too, besides the endpoint's own origin (the default
 /// and usually the only one). Plain http only for loopback hosts.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_allow_origin(

@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CString};
 use std::time::Duration;
 
-use super::{call, guard, out_arg, sigma_error, sigma_status, string_arg};
+use super::{call_out, guard, sigma_error, sigma_status, string_arg};
 use crate::error::Error;
 
 /// Signs a Sigma secure-embed URL: `claims_json` (a JSON object with at least
@@ -25,7 +25,7 @@ pub unsafe extern "C" fn sigma_embed_sign_url(
     url_out: *mut *mut c_char,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
+    call_out(error_out, url_out, "url_out", || {
         // SAFETY: NULL or NUL-terminated strings, per the contract.
         let (url, id, secret, claims) = unsafe {
             (
@@ -35,14 +35,11 @@ pub unsafe extern "C" fn sigma_embed_sign_url(
                 string_arg(claims_json, "claims_json")?,
             )
         };
-        let out = out_arg(url_out, "url_out")?;
         let claims: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(claims).map_err(|_| Error::invalid_argument("claims_json must be a JSON object"))?;
         let signed = crate::sign_embed_url(url, id, secret, &claims, Duration::from_secs(u64::from(ttl_seconds)))?;
         let signed = CString::new(signed).map_err(|_| Error::invalid_argument("the embed URL holds a NUL byte"))?;
-        // SAFETY: `out` is a checked, non-NULL `char **`.
-        unsafe { out.write(signed.into_raw()) };
-        Ok(())
+        Ok(signed.into_raw())
     })
 }
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 
-use super::{call, guard, handle, sigma_client, sigma_config, sigma_error, sigma_status};
+use super::{call, guard, lend, load, read, sigma_client, sigma_config, sigma_error, sigma_status, Castable, Lent};
+use crate::config::Config;
 use crate::error::Error;
 use crate::events::{Event, EventKind};
 use crate::per_process::{PerProcess, Tagged};
@@ -39,6 +40,16 @@ pub enum sigma_event_kind {
 /// One event, lent to the callback for the duration of the call only. Never
 /// holds a secret or a token (a token is named by its serial).
 pub struct sigma_event {
+    _opaque: [u8; 0],
+}
+
+impl Castable for sigma_event {
+    type Ownership = Lent;
+    type RustType = EventData;
+}
+
+/// What a `sigma_event` holds: the event, with its strings ready to lend to C.
+pub(crate) struct EventData {
     event: Event,
     grant: Option<&'static std::ffi::CStr>,
     request_id: Option<CString>,
@@ -79,7 +90,7 @@ impl Registration {
         let running = self.running();
         running.fetch_add(1, Ordering::SeqCst);
         if !self.closed.load(Ordering::SeqCst) {
-            let lent = sigma_event {
+            let data = EventData {
                 event: event.clone(),
                 grant: event.grant.map(|g| match g {
                     "client_credentials" => c"client_credentials",
@@ -92,7 +103,7 @@ impl Registration {
             let outer = IN_CALLBACK.with(|c| c.replace(self.context));
             // SAFETY: the callback and context are what the caller registered,
             // and the event lives until the call returns.
-            unsafe { (self.callback)(self.context as *mut c_void, &lent) };
+            unsafe { (self.callback)(self.context as *mut c_void, lend(&data)) };
             IN_CALLBACK.with(|c| c.set(outer));
         }
         running.fetch_sub(1, Ordering::SeqCst);
@@ -114,31 +125,35 @@ pub unsafe extern "C" fn sigma_config_set_event_callback(
     context: *mut c_void,
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
-    call(error_out, || {
-        // SAFETY: NULL or a live config used by this thread only, per the contract.
-        let object = unsafe { super::borrow(config, "config")? };
-        let mut copy = (*super::HandleType::handle(object).load()).clone();
-        match callback {
-            None => copy.clear_event_callback(),
-            Some(callback) => {
-                let registration = Arc::new(Registration {
-                    callback,
-                    context: context as usize,
-                    running: PerProcess::new(),
-                    closed: AtomicBool::new(false),
-                });
-                REGISTRATIONS.rcu(|all| {
-                    let mut all: Vec<Weak<Registration>> =
-                        all.iter().flat_map(|a| a.iter()).filter(|r| r.strong_count() > 0).cloned().collect();
-                    all.push(Arc::downgrade(&registration));
-                    Some(Arc::new(all))
-                });
-                copy.set_event_callback(move |event| registration.deliver(event));
-            }
+    // SAFETY: NULL or a live config used by this thread only, per the contract.
+    unsafe {
+        super::config::set(config, error_out, |config| {
+            set_event_callback(config, callback, context);
+            Ok(())
+        })
+    }
+}
+
+/// Registers `callback` with `context` and has `config` call it, or no callback.
+fn set_event_callback(config: &mut Config, callback: sigma_event_callback, context: *mut c_void) {
+    match callback {
+        None => config.clear_event_callback(),
+        Some(callback) => {
+            let registration = Arc::new(Registration {
+                callback,
+                context: context as usize,
+                running: PerProcess::new(),
+                closed: AtomicBool::new(false),
+            });
+            REGISTRATIONS.rcu(|all| {
+                let mut all: Vec<Weak<Registration>> =
+                    all.iter().flat_map(|a| a.iter()).filter(|r| r.strong_count() > 0).cloned().collect();
+                all.push(Arc::downgrade(&registration));
+                Some(Arc::new(all))
+            });
+            config.set_event_callback(move |event| registration.deliver(event));
         }
-        super::HandleType::handle(object).replace(copy);
-        Ok(())
-    })
+    }
 }
 
 /// After this returns, no callback registered with `context` is called again,
@@ -163,18 +178,12 @@ pub extern "C" fn sigma_event_callback_unregister(context: *mut c_void) {
     })
 }
 
-/// Runs an accessor on an event that may be NULL (then: `fallback`).
-unsafe fn read<T: Copy>(event: *const sigma_event, fallback: T, f: impl FnOnce(&sigma_event) -> T) -> T {
-    // SAFETY: NULL or the event lent to the running callback, per the contract.
-    guard(fallback, || unsafe { event.as_ref() }.map_or(fallback, f))
-}
-
 /// The event's kind (SIGMA_EVENT_TOKEN_OBTAINED for a NULL `event`, which is
 /// never meaningful: check for NULL first).
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_get_kind(event: *const sigma_event) -> sigma_event_kind {
     use sigma_event_kind::*;
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe {
         read(event, SIGMA_EVENT_TOKEN_OBTAINED, |e| match e.event.kind {
             EventKind::TokenObtained => SIGMA_EVENT_TOKEN_OBTAINED,
@@ -209,14 +218,14 @@ pub extern "C" fn sigma_event_kind_name(kind: u32) -> *const c_char {
 /// "client_credentials", "refresh_token" or "token_exchange", or NULL. Static.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_grant(event: *const sigma_event) -> *const c_char {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, std::ptr::null(), |e| e.grant.map_or(std::ptr::null(), |g| g.as_ptr())) }
 }
 
 /// The failure's status (RETRY_SCHEDULED, REFRESH_FAILED, FALLBACK_...), else SIGMA_STATUS_OK.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_status(event: *const sigma_event) -> sigma_status {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe {
         read(event, sigma_status::SIGMA_STATUS_OK, |e| e.event.status.map_or(sigma_status::SIGMA_STATUS_OK, Into::into))
     }
@@ -225,14 +234,14 @@ pub unsafe extern "C" fn sigma_event_status(event: *const sigma_event) -> sigma_
 /// The HTTP status of the response concerned, or 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_http_status(event: *const sigma_event) -> u16 {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| e.event.http_status.unwrap_or(0)) }
 }
 
 /// Sigma's requestId, or NULL. Valid during the callback only.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_request_id(event: *const sigma_event) -> *const c_char {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, std::ptr::null(), |e| e.request_id.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())) }
 }
 
@@ -240,21 +249,21 @@ pub unsafe extern "C" fn sigma_event_request_id(event: *const sigma_event) -> *c
 /// secret. Valid during the callback only.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_message(event: *const sigma_event) -> *const c_char {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, std::ptr::null(), |e| e.message.as_ref().map_or(std::ptr::null(), |s| s.as_ptr())) }
 }
 
 /// Which attempt of the request (1 for the first), or 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_attempt(event: *const sigma_event) -> u32 {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| e.event.attempt) }
 }
 
 /// How long before the next attempt, in microseconds (RETRY_SCHEDULED), or 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_wait_us(event: *const sigma_event) -> u64 {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| e.event.wait.map_or(0, |w| w.as_micros() as u64)) }
 }
 
@@ -262,28 +271,28 @@ pub unsafe extern "C" fn sigma_event_wait_us(event: *const sigma_event) -> u64 {
 /// REFRESH_FAILED), or 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_duration_us(event: *const sigma_event) -> u64 {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| e.event.duration.map_or(0, |d| d.as_micros() as u64)) }
 }
 
 /// The serial of the token concerned, or 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_serial(event: *const sigma_event) -> u64 {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| e.event.serial.unwrap_or(0)) }
 }
 
 /// The token's lifetime in seconds (TOKEN_OBTAINED), or 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_expires_in(event: *const sigma_event) -> i64 {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| e.event.expires_in.map_or(0, |d| d.as_secs() as i64)) }
 }
 
 /// 1 when a background refresh (not a waiting caller) did it, else 0.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_event_background(event: *const sigma_event) -> c_int {
-    // SAFETY: forwarded contract.
+    // SAFETY: NULL or the event lent to the running callback, per the contract.
     unsafe { read(event, 0, |e| c_int::from(e.event.background)) }
 }
 
@@ -325,7 +334,7 @@ pub unsafe extern "C" fn sigma_client_stats(
 ) -> sigma_status {
     call(error_out, || {
         // SAFETY: NULL or a live client, per the contract.
-        let client = unsafe { handle(client, "client")? };
+        let client = unsafe { load(client, "client")? };
         if stats_out.is_null() {
             return Err(Error::invalid_argument("stats_out is NULL"));
         }

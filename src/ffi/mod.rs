@@ -2,17 +2,27 @@
 //! system calls in `os.rs`).
 //!
 //! Every export follows one pattern: check pointers and UTF-8 first, then call
-//! the safe core behind a panic boundary ([`call`]), write outputs only on
-//! success, and on failure hand the caller an owned `sigma_error`.
+//! the safe core behind a panic boundary (`call`, or `call_out` for a call with
+//! an output), write outputs only on success, and on failure hand the caller an
+//! owned `sigma_error`.
 //!
-//! Ownership, one pattern per kind of object:
-//! - `sigma_config` and `sigma_client` are boxed [`Handle`]s: a slot holding an
-//!   `Arc` of the Rust value. A call borrows the value with a lock-free load
-//!   that keeps it alive until the call returns, so `_free` racing with calls on
-//!   other threads lets those calls finish (made with [`handle_out`], read with
-//!   [`handle`], freed with [`free_handle`]).
-//! - `sigma_token` is the core's `Arc<Token>` made raw (see `token.rs`).
-//! - `sigma_error` is a plain box.
+//! Ownership, one pattern for every C type: the type is an opaque struct, and
+//! its `Castable` impl declares the Rust value a pointer to it really points to
+//! and how C holds it (see ARCHITECTURE.md for a new type in a few lines):
+//! - `Boxed`: one owner. Made with `box_out`, freed with `free_box`
+//!   (`sigma_config`, `sigma_client`, `sigma_error`).
+//! - `Shared`: each pointer handed out is one reference of an `Arc`. Made with
+//!   `arc_out`, freed with `free_arc` (`sigma_token`: the core's own
+//!   `Arc<Token>`, so the same token handed out twice has the same address).
+//! - `Lent`: lent by the library for the duration of a callback, never freed
+//!   by C (`sigma_event`).
+//!
+//! A call borrows an object with `borrow` (INVALID_ARGUMENT naming a NULL
+//! argument), or `read` for an accessor that answers a fallback instead.
+//! `sigma_config` and `sigma_client` box a `Handle`: a lock-free slot holding an
+//! `Arc` of the Rust value. A call borrows the value with `load`, which keeps it
+//! alive until the call returns, so `_free` racing with calls on other threads
+//! lets those calls finish.
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // the safety contract is in the header docs
 
@@ -40,6 +50,95 @@ pub use event::*;
 pub use status::*;
 pub use token::*;
 
+/// How C holds the objects of a C type (see the module documentation).
+pub(crate) trait Ownership {}
+
+/// One owner: made with [`box_out`], freed with [`free_box`].
+pub(crate) enum Boxed {}
+
+/// One `Arc` reference per pointer handed out: made with [`arc_out`], freed
+/// with [`free_arc`].
+pub(crate) enum Shared {}
+
+/// Lent to C for the duration of a call ([`lend`]); never freed by C.
+pub(crate) enum Lent {}
+
+impl Ownership for Boxed {}
+impl Ownership for Shared {}
+impl Ownership for Lent {}
+
+/// A C type: an opaque struct whose pointers really point to a `RustType`,
+/// held as its `Ownership` says.
+pub(crate) trait Castable {
+    type Ownership: Ownership;
+    type RustType;
+}
+
+/// Hands `value` to C as a new object it owns, to free with [`free_box`].
+fn box_out<C: Castable<Ownership = Boxed>>(value: C::RustType) -> *mut C {
+    Box::into_raw(Box::new(value)).cast()
+}
+
+/// Hands C one reference to `value`, to release with [`free_arc`].
+fn arc_out<C: Castable<Ownership = Shared>>(value: Arc<C::RustType>) -> *mut C {
+    Arc::into_raw(value).cast_mut().cast()
+}
+
+/// Lends `value` to C for as long as the borrow lasts.
+fn lend<C: Castable<Ownership = Lent>>(value: &C::RustType) -> *const C {
+    (value as *const C::RustType).cast()
+}
+
+/// Frees an object made by [`box_out`]; NULL is ignored.
+///
+/// # Safety
+/// `ptr` is NULL or came from [`box_out`], and is freed only once.
+unsafe fn free_box<C: Castable<Ownership = Boxed>>(ptr: *mut C) {
+    if !ptr.is_null() {
+        // SAFETY: made by `Box::into_raw` in `box_out`, freed once per the contract.
+        guard((), || drop(unsafe { Box::from_raw(ptr.cast::<C::RustType>()) }));
+    }
+}
+
+/// Releases a reference made by [`arc_out`]; NULL is ignored.
+///
+/// # Safety
+/// `ptr` is NULL or came from [`arc_out`], and is released only once.
+unsafe fn free_arc<C: Castable<Ownership = Shared>>(ptr: *mut C) {
+    if !ptr.is_null() {
+        // SAFETY: made by `Arc::into_raw` in `arc_out`, released once per the contract.
+        guard((), || drop(unsafe { Arc::from_raw(ptr.cast_const().cast::<C::RustType>()) }));
+    }
+}
+
+/// The Rust value behind a C pointer, or None for NULL.
+///
+/// # Safety
+/// `ptr` is NULL or a live object of type `C` for the returned lifetime.
+unsafe fn as_ref<'a, C: Castable>(ptr: *const C) -> Option<&'a C::RustType> {
+    // SAFETY: upheld by the caller; a `C *` points to a `C::RustType`.
+    unsafe { ptr.cast::<C::RustType>().as_ref() }
+}
+
+/// The Rust value behind a C pointer, or INVALID_ARGUMENT naming the argument.
+///
+/// # Safety
+/// As for [`as_ref`].
+unsafe fn borrow<'a, C: Castable>(ptr: *const C, name: &str) -> Result<&'a C::RustType> {
+    // SAFETY: upheld by the caller.
+    unsafe { as_ref(ptr) }.ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
+}
+
+/// Runs an accessor behind the panic boundary on an object that may be NULL,
+/// answering `fallback` for NULL or a panic.
+///
+/// # Safety
+/// As for [`as_ref`].
+unsafe fn read<C: Castable, T: Copy>(ptr: *const C, fallback: T, f: impl FnOnce(&C::RustType) -> T) -> T {
+    // SAFETY: upheld by the caller.
+    guard(fallback, || unsafe { as_ref(ptr) }.map_or(fallback, f))
+}
+
 /// Runs `body` behind the panic boundary. On failure, stores an owned error in
 /// `*error_out` (when `error_out` is not NULL) and returns its status.
 fn call(error_out: *mut *mut sigma_error, body: impl FnOnce() -> Result<()>) -> sigma_status {
@@ -51,25 +150,36 @@ fn call(error_out: *mut *mut sigma_error, body: impl FnOnce() -> Result<()>) -> 
             let status = sigma_status::from(error.code());
             if !error_out.is_null() {
                 // SAFETY: the caller passes either NULL or a valid `sigma_error **`.
-                unsafe { error_out.write(sigma_error::into_raw(error)) };
+                unsafe { error_out.write(box_out(ErrorData::new(error))) };
             }
             status
         }
     }
 }
 
+/// [`call`] for a call with one output: fails with INVALID_ARGUMENT naming
+/// `out_name` when `out` is NULL, before any work; otherwise runs `body` and
+/// writes what it returns to `*out`, only on success.
+fn call_out<T>(
+    error_out: *mut *mut sigma_error,
+    out: *mut *mut T,
+    out_name: &str,
+    body: impl FnOnce() -> Result<*mut T>,
+) -> sigma_status {
+    call(error_out, || {
+        if out.is_null() {
+            return Err(Error::invalid_argument(format!("{out_name} is NULL")));
+        }
+        let value = body()?;
+        // SAFETY: non-NULL, and a writable `T *` per the contract.
+        unsafe { out.write(value) };
+        Ok(())
+    })
+}
+
 /// Runs an accessor behind the panic boundary, answering `fallback` on a panic.
 fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
-}
-
-/// Borrows `*ptr`, or fails with INVALID_ARGUMENT naming the argument.
-///
-/// # Safety
-/// `ptr` is NULL or points to a live `T` for the returned lifetime.
-unsafe fn borrow<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
-    // SAFETY: upheld by the caller.
-    unsafe { ptr.as_ref() }.ok_or_else(|| Error::invalid_argument(format!("{name} is NULL")))
 }
 
 /// Reads a NUL-terminated UTF-8 argument.
@@ -85,18 +195,24 @@ unsafe fn string_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
     bytes.to_str().map_err(|_| Error::invalid_argument(format!("{name} is not valid UTF-8")))
 }
 
-/// Checks an output pointer before any work is done.
-fn out_arg<T>(out: *mut *mut T, name: &str) -> Result<*mut *mut T> {
-    if out.is_null() {
-        return Err(Error::invalid_argument(format!("{name} is NULL")));
+/// Reads an optional NUL-terminated UTF-8 argument: None for NULL.
+///
+/// # Safety
+/// As for [`string_arg`].
+unsafe fn optional_string_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
     }
-    Ok(out)
+    // SAFETY: upheld by the caller.
+    unsafe { string_arg(ptr, name) }.map(Some)
 }
 
-/// The inside of a C object the caller creates and frees: the Rust value in a
-/// lock-free slot (see the module documentation).
-pub(crate) struct Handle<T> {
+/// The inside of a C object whose Rust value a setter may replace while calls
+/// read it (`sigma_config`, `sigma_client`): the value in a lock-free slot,
+/// and `fixed`, parts set at creation that calls read without loading the slot.
+pub(crate) struct Handle<T, Fixed = ()> {
     slot: ArcSwapOption<T>,
+    fixed: Fixed,
 }
 
 /// A value borrowed from a [`Handle`] for the duration of one call.
@@ -111,7 +227,13 @@ impl<T> std::ops::Deref for Loaded<T> {
 
 impl<T> Handle<T> {
     fn new(value: T) -> Self {
-        Handle { slot: ArcSwapOption::from_pointee(value) }
+        Handle::with_fixed(value, ())
+    }
+}
+
+impl<T, Fixed> Handle<T, Fixed> {
+    fn with_fixed(value: T, fixed: Fixed) -> Self {
+        Handle { slot: ArcSwapOption::from_pointee(value), fixed }
     }
 
     fn load(&self) -> Loaded<T> {
@@ -122,41 +244,22 @@ impl<T> Handle<T> {
     fn replace(&self, value: T) {
         self.slot.store(Some(Arc::new(value)));
     }
-}
 
-/// The C objects that are [`Handle`]s.
-pub(crate) trait HandleType: Sized {
-    type Value;
-    fn wrap(handle: Handle<Self::Value>) -> Self;
-    fn handle(&self) -> &Handle<Self::Value>;
-}
-
-/// Writes a new object owning `value` to a checked `*out`.
-fn handle_out<H: HandleType>(out: *mut *mut H, value: H::Value) {
-    let object = Box::into_raw(Box::new(H::wrap(Handle::new(value))));
-    // SAFETY: `out` was checked non-NULL by `out_arg` and points to a writable `H *`.
-    unsafe { out.write(object) };
-}
-
-/// Borrows the value of the object at `ptr`, or INVALID_ARGUMENT naming it.
-///
-/// # Safety
-/// `ptr` is NULL or an object made by [`handle_out`] and not yet freed when
-/// this call began.
-unsafe fn handle<H: HandleType>(ptr: *const H, name: &str) -> Result<Loaded<H::Value>> {
-    // SAFETY: upheld by the caller.
-    let object = unsafe { borrow(ptr, name)? };
-    Ok(object.handle().load())
-}
-
-/// Frees an object made by [`handle_out`]; NULL is ignored. Calls on it still
-/// running in other threads keep the value alive until they return.
-///
-/// # Safety
-/// `ptr` is NULL or an object made by [`handle_out`], freed only once.
-unsafe fn free_handle<H: HandleType>(ptr: *mut H) {
-    if !ptr.is_null() {
-        // SAFETY: made by `Box::into_raw` in `handle_out`, freed once per the contract.
-        guard((), || drop(unsafe { Box::from_raw(ptr) }));
+    fn fixed(&self) -> &Fixed {
+        &self.fixed
     }
+}
+
+/// Borrows the value of the handle object at `ptr` for this call, or
+/// INVALID_ARGUMENT naming it.
+///
+/// # Safety
+/// `ptr` is NULL or an object made by [`box_out`] and not yet freed when this
+/// call began.
+unsafe fn load<C, T, Fixed>(ptr: *const C, name: &str) -> Result<Loaded<T>>
+where
+    C: Castable<Ownership = Boxed, RustType = Handle<T, Fixed>>,
+{
+    // SAFETY: upheld by the caller.
+    Ok(unsafe { borrow(ptr, name)? }.load())
 }

@@ -1,4 +1,9 @@
 //! `sigma_status`, `sigma_status_name` and `sigma_version`.
+//!
+//! The codes are one table, `ErrorCode` in `src/error.rs`. `sigma_status` repeats
+//! it as a literal enum only because cbindgen cannot expand the macro that
+//! declares `ErrorCode`; the assertion below and the header test in
+//! `tests/ffi.rs` keep the two equal (values, names and descriptions).
 
 use std::ffi::c_char;
 
@@ -10,9 +15,10 @@ use crate::error::ErrorCode;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum sigma_status {
     SIGMA_STATUS_OK = 0,
-    /// NULL where not allowed, not UTF-8, malformed URL, unknown cloud name.
+    /// An argument or setting is missing or malformed (a NULL, not UTF-8, a bad
+    /// URL, an unknown cloud name).
     SIGMA_STATUS_INVALID_ARGUMENT = 1,
-    /// An `http://` endpoint that is not loopback.
+    /// A plain http:// endpoint that is not on loopback.
     SIGMA_STATUS_INSECURE_URL = 2,
     /// DNS, connect, TLS or a connection reset.
     SIGMA_STATUS_NETWORK = 3,
@@ -37,22 +43,41 @@ pub enum sigma_status {
     SIGMA_STATUS_FORBIDDEN = 12,
 }
 
+impl sigma_status {
+    /// The status of an error code: the variant of the same name.
+    const fn of(code: ErrorCode) -> sigma_status {
+        use sigma_status::*;
+        match code {
+            ErrorCode::InvalidArgument => SIGMA_STATUS_INVALID_ARGUMENT,
+            ErrorCode::InsecureUrl => SIGMA_STATUS_INSECURE_URL,
+            ErrorCode::Network => SIGMA_STATUS_NETWORK,
+            ErrorCode::Timeout => SIGMA_STATUS_TIMEOUT,
+            ErrorCode::InvalidClient => SIGMA_STATUS_INVALID_CLIENT,
+            ErrorCode::InvalidGrant => SIGMA_STATUS_INVALID_GRANT,
+            ErrorCode::RateLimited => SIGMA_STATUS_RATE_LIMITED,
+            ErrorCode::Server => SIGMA_STATUS_SERVER,
+            ErrorCode::Http => SIGMA_STATUS_HTTP,
+            ErrorCode::Protocol => SIGMA_STATUS_PROTOCOL,
+            ErrorCode::Internal => SIGMA_STATUS_INTERNAL,
+            ErrorCode::Forbidden => SIGMA_STATUS_FORBIDDEN,
+        }
+    }
+}
+
+// Every code maps to the status with its value (the names are compared by
+// `tests/ffi.rs`, which reads the header).
+const _: () = {
+    let mut i = 0;
+    while i < ErrorCode::ALL.len() {
+        let code = ErrorCode::ALL[i];
+        assert!(sigma_status::of(code) as u32 == code as u32);
+        i += 1;
+    }
+};
+
 impl From<ErrorCode> for sigma_status {
     fn from(code: ErrorCode) -> Self {
-        match code {
-            ErrorCode::InvalidArgument => sigma_status::SIGMA_STATUS_INVALID_ARGUMENT,
-            ErrorCode::InsecureUrl => sigma_status::SIGMA_STATUS_INSECURE_URL,
-            ErrorCode::Network => sigma_status::SIGMA_STATUS_NETWORK,
-            ErrorCode::Timeout => sigma_status::SIGMA_STATUS_TIMEOUT,
-            ErrorCode::InvalidClient => sigma_status::SIGMA_STATUS_INVALID_CLIENT,
-            ErrorCode::InvalidGrant => sigma_status::SIGMA_STATUS_INVALID_GRANT,
-            ErrorCode::RateLimited => sigma_status::SIGMA_STATUS_RATE_LIMITED,
-            ErrorCode::Server => sigma_status::SIGMA_STATUS_SERVER,
-            ErrorCode::Http => sigma_status::SIGMA_STATUS_HTTP,
-            ErrorCode::Protocol => sigma_status::SIGMA_STATUS_PROTOCOL,
-            ErrorCode::Internal => sigma_status::SIGMA_STATUS_INTERNAL,
-            ErrorCode::Forbidden => sigma_status::SIGMA_STATUS_FORBIDDEN,
-        }
+        sigma_status::of(code)
     }
 }
 
@@ -61,23 +86,11 @@ impl From<ErrorCode> for sigma_status {
 /// a C caller passes is safe. The string is static: never free it.
 #[no_mangle]
 pub extern "C" fn sigma_status_name(status: u32) -> *const c_char {
-    let name: &'static std::ffi::CStr = match status {
-        0 => c"OK",
-        1 => c"INVALID_ARGUMENT",
-        2 => c"INSECURE_URL",
-        3 => c"NETWORK",
-        4 => c"TIMEOUT",
-        5 => c"INVALID_CLIENT",
-        6 => c"INVALID_GRANT",
-        7 => c"RATE_LIMITED",
-        8 => c"SERVER",
-        9 => c"HTTP",
-        10 => c"PROTOCOL",
-        11 => c"INTERNAL",
-        12 => c"FORBIDDEN",
-        _ => c"UNKNOWN",
+    let name = match status {
+        0 => "OK\0",
+        value => ErrorCode::from_value(value).map_or("UNKNOWN\0", ErrorCode::name_with_nul),
     };
-    name.as_ptr()
+    name.as_ptr().cast()
 }
 
 /// The library version, e.g. "0.1.0". The string is static: never free it.

@@ -132,6 +132,21 @@ static void test_setters(void) {
   CHECK_STATUS(sigma_config_set_token_cache(config, NULL, NULL), SIGMA_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(sigma_config_set_token_cache(config, "", NULL), SIGMA_STATUS_INVALID_ARGUMENT);
 
+  /* What the config says of itself: owned copies. */
+  char *base = sigma_config_base_url(config), *id = sigma_config_client_id(config);
+  char *cache = sigma_config_token_cache(config);
+  CHECK(base != NULL && strcmp(base, url) == 0);
+  CHECK(id != NULL && strcmp(id, "demo-client") == 0);
+  CHECK(cache == NULL);
+  CHECK(sigma_config_base_url(NULL) == NULL && sigma_config_client_id(NULL) == NULL);
+  CHECK(sigma_config_token_cache(NULL) == NULL);
+  sigma_string_free(base);
+  sigma_string_free(id);
+  CHECK_STATUS(sigma_config_set_token_cache(config, "/tmp/sigma-abi-cache", NULL), SIGMA_STATUS_OK);
+  cache = sigma_config_token_cache(config);
+  CHECK(cache != NULL && strcmp(cache, "/tmp/sigma-abi-cache") == 0);
+  sigma_string_free(cache);
+
   sigma_token *token = NULL;
   CHECK_STATUS(sigma_token_get(config, &token, NULL), SIGMA_STATUS_OK);
   sigma_token_free(token);

@@ -39,6 +39,15 @@ pub const NETWORK_VARIABLES: [&str; 10] = [
     "SSL_CERT_DIR",
 ];
 
+/// Waits (up to 10 s) until the mock has seen `count` token requests.
+pub fn wait_for_requests(mock: &MockServer, count: u64) {
+    let started = Instant::now();
+    while mock.token_requests() < count {
+        assert!(started.elapsed() < Duration::from_secs(10), "the request never reached the mock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
     let value = f();

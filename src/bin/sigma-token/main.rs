@@ -115,13 +115,35 @@ EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
 SIGMA_API_BASE_URL (env format and exec) is the API base URL, the token URL without
 its /v2/auth/token, e.g. https://api.us-a.aws.sigmacomputing.com.
 
-EXIT STATUS:
-    0 success; otherwise the sigma_status code: 1 invalid argument, 2 insecure URL,
-    3 network, 4 timeout, 5 invalid client, 6 invalid grant, 7 rate limited,
-    8 server error, 9 unexpected HTTP status, 10 protocol, 11 internal,
-    12 forbidden; 64 usage error. exec: COMMAND's status, or 126/127 as above.";
+EXIT STATUS (the library's sigma_status codes, and the command's own):";
 
 const EXIT_USAGE: u8 = 64;
+
+/// The help: [`HELP`], then the exit statuses, one line each, from the
+/// library's table of error codes.
+fn help() -> String {
+    let mut help = format!("{HELP}\n    0   success\n");
+    for code in sigma_auth::ErrorCode::ALL {
+        let mut line = format!("    {:<3} {:<17}", *code as u8, code.name());
+        for word in code.description().split(' ') {
+            if line.len() + 1 + word.len() > HELP_WIDTH {
+                help.push_str(&line);
+                help.push('\n');
+                line = " ".repeat(25);
+            }
+            line.push(' ');
+            line.push_str(word);
+        }
+        help.push_str(&line);
+        help.push('\n');
+    }
+    help.push_str(&format!("    {EXIT_USAGE:<3} usage error\n"));
+    help.push_str("    exec: COMMAND's status, or 126/127 as above.");
+    help
+}
+
+/// Where the generated lines of the help wrap.
+const HELP_WIDTH: usize = 100;
 
 /// A failure with the exit status it maps to: the library's `sigma_status`
 /// code, or INVALID_ARGUMENT / INTERNAL for the command's own checks.
@@ -205,7 +227,7 @@ fn main() -> ExitCode {
     };
     let result = match command {
         Command::Help => {
-            println!("{HELP}");
+            println!("{}", help());
             return ExitCode::SUCCESS;
         }
         Command::Version => {
