@@ -53,7 +53,8 @@ CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
 
 step "go module through a file module proxy (no Rust)"
 mkdir -p "$work/go"
-cp tests/dist/go/main.go "$work/go/"
+# The Go example, importing the released module instead of the source tree's.
+sed 's|github.com/sigma-auth/sigma-auth/bindings/go|github.com/sigma-auth/sigma-auth-go|' examples/go/main.go >"$work/go/main.go"
 (
   cd "$work/go"
   export GOPROXY="file://$root/dist/goproxy,https://proxy.golang.org" GOFLAGS=-mod=mod
@@ -61,7 +62,10 @@ cp tests/dist/go/main.go "$work/go/"
   norust go mod init check >/dev/null 2>&1
   norust go get "github.com/sigma-auth/sigma-auth-go@v$version" >/dev/null
   norust go build -o check .
-  norust ./check "$MOCK_URL"
+  output=$(norust ./check)
+  echo "$output"
+  grep -q "sigmaauth $version (library $version)" <<<"$output" || fail "the Go module's version is not the library's"
+  grep -q "GET /v2/whoami: 200" <<<"$output" || fail "the Go program did not reach whoami"
   ldd ./check | grep -q sigma_auth && fail "the Go binary links a shared libsigma_auth" || true
   chmod -R u+w "$work/gopath"
 )

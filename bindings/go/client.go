@@ -346,18 +346,11 @@ func (c *Client) fetch() (*tokenView, error) {
 // them c's one admin token. The returned client is also an
 // oauth2.TokenSource; Close it when done (c stays usable).
 func (c *Client) Impersonate(email, tenant string) (*Client, error) {
-	cEmail, err := cString("email", email)
+	cEmail, cTenant, free, err := userStrings(email, tenant)
 	if err != nil {
 		return nil, err
 	}
-	defer freeString(cEmail)
-	var cTenant *C.char
-	if tenant != "" {
-		if cTenant, err = cString("tenant", tenant); err != nil {
-			return nil, err
-		}
-		defer freeString(cTenant)
-	}
+	defer free()
 	// The derived client sends its events (and c's, for its sake) to c's
 	// sink: it holds a reference of its own.
 	if !c.events.retain() {

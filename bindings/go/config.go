@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"strings"
@@ -67,19 +68,22 @@ type Config struct {
 
 // ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
 // SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE if set. A missing one is an
-// ErrInvalidArgument naming it.
+// ErrInvalidArgument naming it. The library reads and checks them; Endpoint
+// is the API base URL it resolved (a cloud name becomes its URL). The secret,
+// which never comes back out of the library, is the one Go reads, with the
+// same trimming.
 func ConfigFromEnv() (Config, error) {
 	var native *C.sigma_config
 	var cerr *C.sigma_error
 	if status := C.sigma_config_from_env(&native, &cerr); status != C.SIGMA_STATUS_OK {
 		return Config{}, takeError(status, cerr)
 	}
-	C.sigma_config_free(native)
+	defer C.sigma_config_free(native)
 	return Config{
-		Endpoint:     strings.TrimSpace(os.Getenv("SIGMA_BASE_URL")),
-		ClientID:     strings.TrimSpace(os.Getenv("SIGMA_CLIENT_ID")),
+		Endpoint:     takeString(C.sigma_config_base_url(native)),
+		ClientID:     takeString(C.sigma_config_client_id(native)),
 		ClientSecret: NewSecret(strings.TrimSpace(os.Getenv("SIGMA_CLIENT_SECRET"))),
-		TokenCache:   os.Getenv("SIGMA_TOKEN_CACHE"),
+		TokenCache:   takeString(C.sigma_config_token_cache(native)),
 	}, nil
 }
 
@@ -180,10 +184,10 @@ func (c Config) apply(native *C.sigma_config) error {
 		}
 	}
 	if c.MaxAttempts != 0 {
-		if c.MaxAttempts < 0 || c.MaxAttempts > 1<<31 {
-			return &Error{Code: StatusInvalidArgument, Message: "INVALID_ARGUMENT: MaxAttempts must be between 1 and 10"}
-		}
-		if err := check(C.sigma_config_set_max_attempts(native, C.uint32_t(c.MaxAttempts), &cerr)); err != nil {
+		// Beyond what C's uint32_t holds: clamped, and refused by the library
+		// with its own message (the range rules live there only).
+		attempts := min(max(c.MaxAttempts, 0), math.MaxUint32)
+		if err := check(C.sigma_config_set_max_attempts(native, C.uint32_t(attempts), &cerr)); err != nil {
 			return err
 		}
 	}
@@ -232,9 +236,11 @@ func (c Config) apply(native *C.sigma_config) error {
 
 // millis converts a duration for C; a negative one becomes 0, which the library
 // refuses with a clear message.
+// millis converts a duration for the library; a negative one becomes the
+// largest value, which the library refuses with its own message.
 func millis(d time.Duration) C.uint64_t {
 	if d < 0 {
-		return 0
+		return C.uint64_t(math.MaxUint64)
 	}
 	return C.uint64_t(d / time.Millisecond)
 }

@@ -33,6 +33,31 @@ func freeString(p *C.char) {
 	C.free(unsafe.Pointer(p))
 }
 
+// takeString copies, then frees, a string the library returned for the
+// caller to free; "" for NULL.
+func takeString(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	defer C.sigma_string_free(p)
+	return C.GoString(p)
+}
+
+// userStrings copies a user's email, and tenant (NULL when empty), into C
+// memory, for impersonation; free releases both.
+func userStrings(email, tenant string) (cEmail, cTenant *C.char, free func(), err error) {
+	if cEmail, err = cString("email", email); err != nil {
+		return nil, nil, nil, err
+	}
+	if tenant != "" {
+		if cTenant, err = cString("tenant", tenant); err != nil {
+			freeString(cEmail)
+			return nil, nil, nil, err
+		}
+	}
+	return cEmail, cTenant, func() { freeString(cEmail); freeString(cTenant) }, nil
+}
+
 // takeError converts and frees a C error. status is the call's return value.
 func takeError(status C.sigma_status, e *C.sigma_error) error {
 	defer C.sigma_error_free(e)

@@ -8,6 +8,7 @@ import "C"
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 )
 
@@ -20,9 +21,6 @@ import (
 // "oauth_token" and "connection_oauth_tokens" (with "ver": "1.1" only) are
 // passed through as given: encrypt them first, as Sigma's Node SDK does.
 func SignEmbedURL(url, clientID string, secret Secret, claims map[string]any, ttl time.Duration) (string, error) {
-	if ttl < time.Second || ttl > 30*24*time.Hour {
-		return "", &Error{Code: StatusInvalidArgument, Message: "INVALID_ARGUMENT: ttl must be 1 second to 30 days"}
-	}
 	body, err := json.Marshal(claims)
 	if err != nil {
 		return "", &Error{Code: StatusInvalidArgument, Message: "INVALID_ARGUMENT: claims: " + err.Error()}
@@ -49,10 +47,11 @@ func SignEmbedURL(url, clientID string, secret Secret, claims map[string]any, tt
 	defer freeSecret(cClaims) // may hold oauth tokens
 	var signed *C.char
 	var cerr *C.sigma_error
-	status := C.sigma_embed_sign_url(cURL, cID, cSecret, cClaims, C.uint32_t(ttl/time.Second), &signed, &cerr)
+	// Seconds as C's uint32_t, clamped: the library refuses what is out of its range.
+	seconds := C.uint32_t(min(max(ttl/time.Second, 0), math.MaxUint32))
+	status := C.sigma_embed_sign_url(cURL, cID, cSecret, cClaims, seconds, &signed, &cerr)
 	if status != C.SIGMA_STATUS_OK {
 		return "", takeError(status, cerr)
 	}
-	defer C.sigma_string_free(signed)
-	return C.GoString(signed), nil
+	return takeString(signed), nil
 }

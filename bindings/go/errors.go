@@ -1,29 +1,46 @@
 package sigmaauth
 
+/*
+#include "sigma_auth.h"
+*/
+import "C"
+
 import "errors"
 
-// Status mirrors the C sigma_status; the values never change.
+// Status mirrors the C sigma_status; the values never change. The constants
+// are the header's, so the compiler checks every name against it.
 type Status uint32
 
 const (
-	StatusOK              Status = 0
-	StatusInvalidArgument Status = 1
-	StatusInsecureURL     Status = 2
-	StatusNetwork         Status = 3
-	StatusTimeout         Status = 4
-	StatusInvalidClient   Status = 5
-	StatusInvalidGrant    Status = 6
-	StatusRateLimited     Status = 7
-	StatusServer          Status = 8
-	StatusHTTP            Status = 9
-	StatusProtocol        Status = 10
-	StatusInternal        Status = 11
-	StatusForbidden       Status = 12
+	StatusOK              = Status(C.SIGMA_STATUS_OK)
+	StatusInvalidArgument = Status(C.SIGMA_STATUS_INVALID_ARGUMENT)
+	StatusInsecureURL     = Status(C.SIGMA_STATUS_INSECURE_URL)
+	StatusNetwork         = Status(C.SIGMA_STATUS_NETWORK)
+	StatusTimeout         = Status(C.SIGMA_STATUS_TIMEOUT)
+	StatusInvalidClient   = Status(C.SIGMA_STATUS_INVALID_CLIENT)
+	StatusInvalidGrant    = Status(C.SIGMA_STATUS_INVALID_GRANT)
+	StatusRateLimited     = Status(C.SIGMA_STATUS_RATE_LIMITED)
+	StatusServer          = Status(C.SIGMA_STATUS_SERVER)
+	StatusHTTP            = Status(C.SIGMA_STATUS_HTTP)
+	StatusProtocol        = Status(C.SIGMA_STATUS_PROTOCOL)
+	StatusInternal        = Status(C.SIGMA_STATUS_INTERNAL)
+	StatusForbidden       = Status(C.SIGMA_STATUS_FORBIDDEN)
 )
 
-var statusNames = [...]string{"OK", "INVALID_ARGUMENT", "INSECURE_URL", "NETWORK", "TIMEOUT", "INVALID_CLIENT",
-	"INVALID_GRANT", "RATE_LIMITED", "SERVER", "HTTP", "PROTOCOL", "INTERNAL", "FORBIDDEN"}
+// statusNames are the library's names (sigma_status_name) of the values it
+// knows, read once.
+var statusNames = func() []string {
+	var names []string
+	for s := C.uint32_t(0); ; s++ {
+		name := C.GoString(C.sigma_status_name(s))
+		if name == "UNKNOWN" {
+			return names
+		}
+		names = append(names, name)
+	}
+}()
 
+// String is the status's name, e.g. "INVALID_CLIENT", or "UNKNOWN".
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s]

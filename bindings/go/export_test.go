@@ -7,3 +7,6 @@ func LiveEventSinks() int64 { return liveEventSinks.Load() }
 // ForgetStatelessConfigs empties the table of GetToken's shared native
 // configs, which the whole test binary fills (it keeps 16).
 func ForgetStatelessConfigs() { forgetStatelessConfigs() }
+
+// KnownStatusCount is how many statuses the C library names.
+func KnownStatusCount() int { return len(statusNames) }

@@ -120,4 +120,12 @@ func TestSignEmbedURLIsValidForTheMock(t *testing.T) {
 		strings.Contains(fmt.Sprintf("%+v %#v", err, err), "S3CRET-EMBED") {
 		t.Fatalf("a bad claim must be ErrInvalidArgument naming it, without the secret: %v", err)
 	}
+	// The library's range for the lifetime, and its message.
+	for _, ttl := range []time.Duration{0, -time.Hour, 31 * 24 * time.Hour, 1 << 62} {
+		_, err = sigmaauth.SignEmbedURL("https://app.sigmacomputing.com/o/w", "demo-embed",
+			sigmaauth.NewSecret("S3CRET-EMBED"), map[string]any{"sub": "v@example.com"}, ttl)
+		if !errors.Is(err, sigmaauth.ErrInvalidArgument) {
+			t.Fatalf("ttl %v: %v", ttl, err)
+		}
+	}
 }

@@ -87,6 +87,10 @@ func TestEveryStatusMapsToItsSentinel(t *testing.T) {
 		{"cloud", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.Endpoint = "aws-mars" }},
 		{"http", sigmaauth.ErrInsecureURL, "", func(c *sigmaauth.Config) { c.Endpoint = "http://api.sigmacomputing.com" }},
 		{"attempts", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.MaxAttempts = 11 }},
+		{"attempts-huge", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.MaxAttempts = 1 << 40 }},
+		{"attempts-negative", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.MaxAttempts = -1 }},
+		{"margin-negative", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.RefreshMargin = -time.Second }},
+		{"timeout-negative", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.Timeout = -time.Second }},
 		{"ca", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.CAFile = "/nonexistent.pem" }},
 		{"nul", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.ClientID = "a\x00b" }},
 		{"utf8", sigmaauth.ErrInvalidArgument, "", func(c *sigmaauth.Config) { c.ClientID = "\xff" }},
@@ -324,12 +328,22 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatalf("want the missing variable named, got %v", err)
 	}
 	t.Setenv("SIGMA_CLIENT_SECRET", secret)
+	t.Setenv("SIGMA_CLIENT_ID", "  demo-client ") // the library trims, as it reads
+	cache := t.TempDir()
+	t.Setenv("SIGMA_TOKEN_CACHE", cache)
 	c, err := sigmaauth.ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c.Endpoint != m.URL || c.ClientID != "demo-client" || c.TokenCache != cache {
+		t.Fatalf("%+v", c)
+	}
 	if _, err := sigmaauth.GetToken(c); err != nil {
 		t.Fatal(err)
+	}
+	t.Setenv("SIGMA_BASE_URL", "aws-us-east") // a cloud name becomes its URL
+	if c, err := sigmaauth.ConfigFromEnv(); err != nil || c.Endpoint != "https://api.us-a.aws.sigmacomputing.com" {
+		t.Fatalf("%v %v", c.Endpoint, err)
 	}
 }
 

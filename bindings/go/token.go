@@ -88,18 +88,11 @@ func RefreshToken(cfg Config, refreshToken Secret) (*Token, error) {
 // caching: a new admin token with cfg's credentials (an admin's), then one
 // token exchange. Use Client.Impersonate to keep a user's token fresh.
 func ImpersonateToken(cfg Config, email, tenant string) (*Token, error) {
-	cEmail, err := cString("email", email)
+	cEmail, cTenant, free, err := userStrings(email, tenant)
 	if err != nil {
 		return nil, err
 	}
-	defer freeString(cEmail)
-	var cTenant *C.char
-	if tenant != "" {
-		if cTenant, err = cString("tenant", tenant); err != nil {
-			return nil, err
-		}
-		defer freeString(cTenant)
-	}
+	defer free()
 	return request(cfg, func(native *C.sigma_config, out **C.sigma_token, cerr **C.sigma_error) C.sigma_status {
 		return C.sigma_token_impersonate(native, cEmail, cTenant, out, cerr)
 	})

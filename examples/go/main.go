@@ -34,7 +34,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("Got %v.\n", token)
+	fmt.Printf("sigmaauth %s (library %s): got %v.\n", sigmaauth.Version, sigmaauth.LibraryVersion(), token)
 	access := token.AccessToken.Reveal()
 	fmt.Printf("Authorization: Bearer %.12s... (%d characters)\n", access, len(access))
 

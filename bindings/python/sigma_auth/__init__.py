@@ -11,7 +11,7 @@ package is a thin, typed ctypes layer over it. ``sigma_auth.requests`` and
 """
 
 from ._client import Client
-from ._config import Config
+from ._config import Config, ConfigOptions
 from ._errors import (
     Forbidden,
     HTTPError,
@@ -38,6 +38,7 @@ __version__: str = _lib.sigma_version().decode()
 __all__ = [
     "Client",
     "Config",
+    "ConfigOptions",
     "Token",
     "Secret",
     "Event",

@@ -6,9 +6,11 @@ import ctypes
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Optional, TypedDict, Union
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11; annotations only
+
     from ._events import Event
 
 from . import _events, _native
@@ -29,12 +31,44 @@ def encode(name: str, value: object) -> bytes:
     return value.encode("utf-8")  # lone surrogates raise UnicodeEncodeError, a ValueError
 
 
+_U32_MAX, _U64_MAX = 2**32 - 1, 2**64 - 1
+
+
 def _millis(name: str, seconds: object) -> int:
+    """Seconds as the library's milliseconds. A value C's uint64_t cannot hold
+    (negative, NaN, infinite, huge) becomes the largest, which the library
+    refuses with its own message: the range rules live in one place."""
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ValueError(f"{name} must be a finite number of seconds >= 0")
+    if not 0 <= seconds < _U64_MAX / 1000:  # NaN too
+        return _U64_MAX
     return int(seconds * 1000)
+
+
+def _check_names(options: Mapping[str, object]) -> None:
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r} (the options are: {', '.join(sorted(_OPTIONS))})")
+
+
+class ConfigOptions(TypedDict, total=False):
+    """The keyword options of ``Config`` and ``Config.from_env``, all optional.
+    Times are in seconds."""
+
+    timeout: Optional[float]
+    connect_timeout: Optional[float]
+    max_attempts: Optional[int]
+    ca_file: Union[str, "os.PathLike[str]", None]
+    basic_auth: bool
+    refresh_margin: Optional[float]
+    user_agent_suffix: Optional[str]
+    token_cache: Union[str, "os.PathLike[str]", None]
+    allowed_origins: Iterable[str]
+    subject_token_claims: Optional[Mapping[str, object]]
+    on_event: Optional[Callable[["Event"], object]]
+
+
+_OPTIONS = frozenset(ConfigOptions.__annotations__)
 
 
 class Config(Managed):
@@ -50,7 +84,8 @@ class Config(Managed):
     fallbacks), from the thread that did the work; it must not block for long.
     ``subject_token_claims`` adds claims (such as ``{"aud": "sigmacomputing"}``)
     to the subject token of ``Client.impersonate``. ``client_secret`` may be a
-    ``str`` or a ``sigma_auth.Secret``.
+    ``str`` or a ``sigma_auth.Secret``. The library checks every value (and
+    raises ``InvalidArgument``, a ``ValueError``, with its reason).
     """
 
     def __init__(
@@ -58,95 +93,76 @@ class Config(Managed):
         endpoint: str,
         client_id: str,
         client_secret: Union[str, Secret],
-        *,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        ca_file: Union[str, "os.PathLike[str]", None] = None,
-        basic_auth: bool = False,
-        refresh_margin: Optional[float] = None,
-        user_agent_suffix: Optional[str] = None,
-        token_cache: Union[str, "os.PathLike[str]", None] = None,
-        allowed_origins: Iterable[str] = (),
-        subject_token_claims: Optional[Mapping[str, object]] = None,
-        on_event: Optional[Callable[["Event"], object]] = None,
+        **options: "Unpack[ConfigOptions]",
     ) -> None:
         client_secret = hide(client_secret)  # first: no frame of ours holds it in clear
-        self._endpoint = endpoint
-        self._client_id = client_id
+        _check_names(options)
         pointer = _native.config_p()
         error = _native.error_p()
         check(lib.sigma_config_new(encode("endpoint", endpoint), encode("client_id", client_id),
                                    client_secret._encode("client_secret"), ctypes.byref(pointer),
                                    ctypes.byref(error)), error)
-        self._finish(pointer, timeout, connect_timeout, max_attempts, ca_file, basic_auth, refresh_margin,
-                     user_agent_suffix, token_cache, allowed_origins, subject_token_claims, on_event)
+        self._finish(pointer, options)
 
     @classmethod
-    def from_env(cls, **options: object) -> "Config":
+    def from_env(cls, **options: "Unpack[ConfigOptions]") -> "Config":
         """Reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
-        SIGMA_CLIENT_SECRET; the keyword options are those of ``Config()``."""
+        SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE if set (all read by the
+        library); the keyword options are those of ``Config()``."""
+        _check_names(options)
         self = cls.__new__(cls)
-        self._endpoint = os.environ.get("SIGMA_BASE_URL", "")
-        self._client_id = os.environ.get("SIGMA_CLIENT_ID", "")
         pointer = _native.config_p()
         error = _native.error_p()
         check(lib.sigma_config_from_env(ctypes.byref(pointer), ctypes.byref(error)), error)
-        self._finish(pointer, **options)  # type: ignore[arg-type]
+        self._finish(pointer, options)
         return self
 
-    def _finish(
-        self,
-        pointer: "ctypes._Pointer[_native.sigma_config]",
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        ca_file: Union[str, "os.PathLike[str]", None] = None,
-        basic_auth: bool = False,
-        refresh_margin: Optional[float] = None,
-        user_agent_suffix: Optional[str] = None,
-        token_cache: Union[str, "os.PathLike[str]", None] = None,
-        allowed_origins: Iterable[str] = (),
-        subject_token_claims: Optional[Mapping[str, object]] = None,
-        on_event: Optional[Callable[["Event"], object]] = None,
-    ) -> None:
+    def _finish(self, pointer: "ctypes._Pointer[_native.sigma_config]", options: ConfigOptions) -> None:
         self._handle = Handle(pointer, lib.sigma_config_free, "Config")
         try:
+            # For repr: what the library made of the endpoint and client id.
+            self._endpoint = _native.take_string(lib.sigma_config_base_url(pointer))
+            self._client_id = _native.take_string(lib.sigma_config_client_id(pointer))
             with self._borrow() as config_pointer:
                 error = _native.error_p()
                 check(lib.sigma_config_set_event_callback(config_pointer, _events._trampoline,
-                                                          _events.register(on_event), ctypes.byref(error)), error)
+                                                          _events.register(options.get("on_event")),
+                                                          ctypes.byref(error)), error)
             version = f"python/{sys.version_info[0]}.{sys.version_info[1]}"
             self._set(lib.sigma_config_set_language, version.encode())
-            if timeout is not None:
-                self._set(lib.sigma_config_set_timeout_ms, _millis("timeout", timeout))
-            if connect_timeout is not None:
-                self._set(lib.sigma_config_set_connect_timeout_ms, _millis("connect_timeout", connect_timeout))
+            for name, setter in (("timeout", lib.sigma_config_set_timeout_ms),
+                                 ("connect_timeout", lib.sigma_config_set_connect_timeout_ms),
+                                 ("refresh_margin", lib.sigma_config_set_refresh_margin_ms)):
+                seconds = options.get(name)
+                if seconds is not None:
+                    self._set(setter, _millis(name, seconds))
+            max_attempts = options.get("max_attempts")
             if max_attempts is not None:
                 if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
                     raise TypeError("max_attempts must be int")
-                if not 0 <= max_attempts <= 0xFFFFFFFF:
-                    raise ValueError("max_attempts must be between 1 and 10")
-                self._set(lib.sigma_config_set_max_attempts, max_attempts)
-            if ca_file is not None:
-                self._set(lib.sigma_config_set_ca_file, encode("ca_file", os.fspath(ca_file)))
+                # Beyond what C's uint32_t holds: clamped, and refused by the library.
+                self._set(lib.sigma_config_set_max_attempts, min(max(max_attempts, 0), _U32_MAX))
+            for name, setter, path in (("ca_file", lib.sigma_config_set_ca_file, options.get("ca_file")),
+                                       ("token_cache", lib.sigma_config_set_token_cache, options.get("token_cache"))):
+                if path is not None:
+                    self._set(setter, encode(name, os.fspath(path)))
+            basic_auth = options.get("basic_auth", False)
             if not isinstance(basic_auth, bool):
                 raise TypeError("basic_auth must be bool")
             if basic_auth:
                 self._set(lib.sigma_config_set_basic_auth, 1)
-            if refresh_margin is not None:
-                self._set(lib.sigma_config_set_refresh_margin_ms, _millis("refresh_margin", refresh_margin))
-            if user_agent_suffix is not None:
-                self._set(lib.sigma_config_set_user_agent_suffix, encode("user_agent_suffix", user_agent_suffix))
-            if token_cache is not None:
-                self._set(lib.sigma_config_set_token_cache, encode("token_cache", os.fspath(token_cache)))
-            if isinstance(allowed_origins, str):
+            suffix = options.get("user_agent_suffix")
+            if suffix is not None:
+                self._set(lib.sigma_config_set_user_agent_suffix, encode("user_agent_suffix", suffix))
+            origins = options.get("allowed_origins", ())
+            if isinstance(origins, str):
                 raise TypeError("allowed_origins must be a list of origins, not one str")
-            for origin in allowed_origins:
+            for origin in origins:
                 self._set(lib.sigma_config_allow_origin, encode("allowed_origins", origin))
-            if subject_token_claims is not None:
+            claims = options.get("subject_token_claims")
+            if claims is not None:
                 self._set(lib.sigma_config_set_subject_token_claims,
-                          encode("subject_token_claims", json.dumps(dict(subject_token_claims))))
+                          encode("subject_token_claims", json.dumps(dict(claims))))
         except BaseException:
             self.close()
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from typing import Optional
 from pathlib import Path
 
 LIBRARY_ENV = "SIGMA_AUTH_LIBRARY"
@@ -69,6 +70,9 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_config_set_refresh_margin_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
     "sigma_config_set_token_cache": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_user_agent_suffix": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_config_base_url": (ctypes.c_void_p, [config_p]),
+    "sigma_config_client_id": (ctypes.c_void_p, [config_p]),
+    "sigma_config_token_cache": (ctypes.c_void_p, [config_p]),
     "sigma_config_set_language": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_allow_origin": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_subject_token_claims": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
@@ -156,3 +160,14 @@ def _load() -> ctypes.CDLL:
 
 
 lib = _load()
+
+
+def take_string(raw: Optional[int]) -> str:
+    """Copies, then frees, a string the library returned for the caller to free
+    (sigma_string_free); "" for NULL."""
+    if not raw:
+        return ""
+    try:
+        return ctypes.string_at(raw).decode("utf-8", "replace")
+    finally:
+        lib.sigma_string_free(raw)

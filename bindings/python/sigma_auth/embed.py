@@ -35,16 +35,12 @@ def sign_url(url: str, client_id: str, secret: Union[str, Secret], *, email: str
     secret = hide(secret)  # first: no frame of ours holds it in clear
     if isinstance(ttl, bool) or not isinstance(ttl, int):
         raise TypeError("ttl must be int (seconds)")
-    if not 0 < ttl <= 0xFFFFFFFF:
-        raise ValueError("ttl must be a positive number of seconds (Sigma allows at most 2592000)")
     if "sub" in claims:
         raise TypeError("give the user as email=..., not sub=...")
     body = json.dumps({"sub": email, **claims})
     signed = ctypes.c_void_p()
     error = _native.error_p()
     check(lib.sigma_embed_sign_url(encode("url", url), encode("client_id", client_id), secret._encode("secret"),
-                                   encode("claims", body), ttl, ctypes.byref(signed), ctypes.byref(error)), error)
-    try:
-        return ctypes.string_at(signed).decode("ascii")
-    finally:
-        lib.sigma_string_free(signed)
+                                   encode("claims", body), min(max(ttl, 0), 0xFFFFFFFF),  # the library refuses
+                                   ctypes.byref(signed), ctypes.byref(error)), error)          # what is out of range
+    return _native.take_string(signed.value)

@@ -71,3 +71,22 @@ def test_every_header_function_is_declared_identically() -> None:
         want_restype, want_args = _native.SIGNATURES[name]
         assert restype == want_restype, name
         assert argtypes == want_args, name
+
+
+def header_statuses() -> dict[str, int]:
+    text = HEADER.read_text()
+    return {name: int(value) for name, value in re.findall(r"^\s*SIGMA_STATUS_(\w+) = (\d+),", text, flags=re.M)}
+
+
+def test_the_status_enum_is_the_headers_and_every_status_has_its_exception() -> None:
+    from sigma_auth import Status, _errors
+
+    statuses = header_statuses()
+    assert len(statuses) >= 13 and statuses["OK"] == 0
+    assert {s.name: s.value for s in Status} == statuses
+    for name, value in statuses.items():
+        # The library's own name for each value, too.
+        assert _native.lib.sigma_status_name(value).decode() == name
+        if value:
+            assert _errors._CLASSES[Status(value)].__name__, name
+    assert set(_errors._CLASSES) == {s for s in Status if s is not Status.OK}

@@ -257,7 +257,23 @@ def test_config_from_env(mock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(sigma_auth.InvalidArgument, match="SIGMA_CLIENT_SECRET"):
         Config.from_env()
     monkeypatch.setenv("SIGMA_CLIENT_SECRET", SECRET)
-    assert get_token(Config.from_env(timeout=5)).token_type == "bearer"
+    monkeypatch.setenv("SIGMA_CLIENT_ID", "  demo-client  ")  # the library trims, as it reads
+    config = Config.from_env(timeout=5)
+    assert get_token(config).token_type == "bearer"
+    assert repr(config) == f"<sigma_auth.Config endpoint='{mock.url}' client_id='demo-client'>"
+    with pytest.raises(TypeError, match="timeout_seconds"):
+        Config.from_env(timeout_seconds=5)  # type: ignore[call-arg]
+
+
+def test_out_of_range_options_get_the_librarys_own_message(mock: Any) -> None:
+    for options, says in (({"timeout": -1}, "timeout must be between"), ({"timeout": float("nan")}, "timeout"),
+                          ({"refresh_margin": -5}, "refresh margin must be between"),
+                          ({"max_attempts": 2**40}, "max attempts must be between 1 and 10"),
+                          ({"max_attempts": -1}, "max attempts must be between 1 and 10")):
+        with pytest.raises(sigma_auth.InvalidArgument, match=says):
+            config(mock, **options)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'timeot'"):
+        config(mock, timeot=5)
 
 
 def test_https_with_the_mocks_ca(start_mock: Any, tmp_path: Any) -> None:
