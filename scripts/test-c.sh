@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=${PROFILE:-debug}
 . scripts/mock.sh
+. scripts/summary.sh
 
 # Each run gets a fresh mock, and a second one that holds every token answer 500 ms.
 start_mocks() {
@@ -15,7 +16,8 @@ start_mocks() {
 
 echo "== C ABI test (plain)"
 start_mocks
-"build/$PROFILE/test_abi" "$MOCK_URL" "$SLOW_URL"
+checks=$("build/$PROFILE/test_abi" "$MOCK_URL" "$SLOW_URL" | tail -1)
+echo "$checks"
 
 echo "== C ABI test (AddressSanitizer + UBSan)"
 start_mocks
@@ -62,3 +64,4 @@ for program in get_token get_token_static; do
 done
 rm -rf "$prefix"
 echo "make install; pkg-config dynamic (no LD_LIBRARY_PATH) and static: ok"
+summarize "C ABI tests: ${checks%%,*} checks, each plain, under ASan+UBSan and under valgrind; fork storm; C and C++ examples; make install"

@@ -2,12 +2,15 @@
 # A short smoke of each fuzz target (the long runs are recorded in SECURITY.md).
 # Needs cargo-fuzz (cargo install cargo-fuzz); stable Rust via RUSTC_BOOTSTRAP.
 set -euo pipefail
-cd "$(dirname "$0")/../fuzz"
+cd "$(dirname "$0")/.."
+. scripts/summary.sh
+cd fuzz
 seconds=${FUZZ_SECONDS:-15}
 if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "cargo-fuzz is not installed: skipping the fuzz smoke (cargo install cargo-fuzz)"
+  summarize "Fuzz smoke: SKIPPED, cargo-fuzz is not installed (cargo install cargo-fuzz)"
   exit 0
 fi
+runs=0
 for target in token_response endpoint; do
   corpus=$(mktemp -d)
   log=$(mktemp)
@@ -22,4 +25,6 @@ for target in token_response endpoint; do
     exit 1
   fi
   rm -rf "$corpus" "$log"
+  runs=$((runs + 1))
 done
+summarize "Fuzz smoke: $runs targets, ${seconds} s each, no crash"

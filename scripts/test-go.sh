@@ -7,19 +7,33 @@ PROFILE=${PROFILE:-debug}
 cargo build -q --locked --release -p sigma-auth
 export SIGMA_MOCK_BIN="$PWD/target/$PROFILE/sigma-mock"
 
+. scripts/summary.sh
+counts="$PWD/scripts/go-test-counts.py"
+runs=()
+# go test -json, summarised: the failing tests' output, and the counts.
+go_test() {
+  local label=$1 line
+  shift
+  line=$(go test -count=1 -json "$@" ./... | python3 "$counts") || { echo "$line"; exit 1; }
+  echo "$line"
+  runs+=("${line%%,*} $label")
+}
+
 cd bindings/go
 echo "== go vet"
 go vet ./...
 echo "== go test"
-go test -count=1 ./...
+go_test plain
 echo "== go test -race"
-go test -count=1 -race ./...
+go_test race -race
 echo "== go test with GOGC=1 (flushes out missing KeepAlives)"
-GOGC=1 go test -count=1 ./...
+GOGC=1 go_test GOGC=1
 echo "== go test, dynamically linked"
 ldconfig -n "$PWD/../../target/release" # the SONAME link, libsigma_auth.so.0.N
-LD_LIBRARY_PATH="$PWD/../../target/release" go test -count=1 -tags sigma_dynamic ./...
+LD_LIBRARY_PATH="$PWD/../../target/release" go_test dynamic -tags sigma_dynamic
 cd ../..
+joined=$(printf '%s; ' "${runs[@]}")
+summarize "Go tests: ${joined%; }"
 
 echo "== example"
 . scripts/mock.sh

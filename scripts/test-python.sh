@@ -16,8 +16,12 @@ echo "== mypy --strict"
 
 echo "== pytest"
 # Run from outside the source tree so the installed package (with its library) is tested.
+. scripts/summary.sh
+pytest_log=$(mktemp)
 SIGMA_MOCK_BIN="$PWD/target/$PROFILE/sigma-mock" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-  --rootdir bindings/python bindings/python/tests
+  --rootdir bindings/python bindings/python/tests | tee "$pytest_log"
+summarize "Python tests: $(tail -1 "$pytest_log" | sed 's/ in [0-9.]*s.*//; s/=//g; s/^ *//') (mypy --strict clean)"
+rm -f "$pytest_log"
 
 echo "== example"
 . scripts/mock.sh

@@ -3,6 +3,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PROFILE=${PROFILE:-debug}
+# Each layer adds its counts to this file; they are printed at the end.
+SIGMA_TEST_SUMMARY=$(mktemp)
+export SIGMA_TEST_SUMMARY
+trap 'rm -f "$SIGMA_TEST_SUMMARY"' EXIT
+. scripts/summary.sh
 CARGO_FLAGS=()
 [ "$PROFILE" = release ] && CARGO_FLAGS=(--release)
 
@@ -10,7 +15,8 @@ echo "== Rust: build, lint, header freshness"
 cargo build --locked --workspace --all-targets "${CARGO_FLAGS[@]}"
 cargo clippy --locked --workspace --all-targets "${CARGO_FLAGS[@]}" -- -D warnings
 cargo fmt --all --check
-(cd bindings/go && test -z "$(gofmt -l . ../../examples/go ../../bench/go ../../tests/dist/go ../../tools/gomodzip)")
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps -q -p sigma-auth
+(cd bindings/go && test -z "$(gofmt -l . ../../examples/go ../../bench/go ../../tools/gomodzip)")
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- include/sigma_auth.h; then
   git --no-pager diff --stat -- include/sigma_auth.h
   echo "include/sigma_auth.h differs from what cbindgen generates from src/ffi: commit the regenerated header" >&2
@@ -27,7 +33,10 @@ if [ "$reported" != "$(cat native-static-libs.txt)" ]; then
 fi
 
 echo "== Rust: tests (core, C ABI from Rust, mock)"
-cargo test --locked --workspace "${CARGO_FLAGS[@]}"
+rust_log=$(mktemp)
+cargo test --locked --workspace "${CARGO_FLAGS[@]}" 2>&1 | tee "$rust_log"
+summarize "Rust tests: $(awk '/^test result:/ { p += $4; i += $8; b++ } END { print p " passed, " i " ignored, in " b " test binaries" }' "$rust_log")"
+rm -f "$rust_log"
 
 echo "== C and C++"
 make -s c-tests examples PROFILE="$PROFILE"
@@ -41,3 +50,7 @@ scripts/test-go.sh
 
 echo "== Fuzz smoke"
 scripts/test-fuzz.sh
+
+echo
+echo "== Summary"
+cat "$SIGMA_TEST_SUMMARY"
