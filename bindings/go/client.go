@@ -287,12 +287,21 @@ func (c *Client) wait(ctx context.Context) (*tokenView, error) {
 	}
 	c.flightMu.Lock()
 	f := c.flight
-	if f == nil {
+	started := f == nil
+	if started {
 		f = &flight{done: make(chan struct{})}
 		c.flight = f
-		go c.fly(f)
 	}
 	c.flightMu.Unlock()
+	if started {
+		if ctx.Done() == nil {
+			// Nothing can end this caller's wait early, so it makes the call
+			// itself: no goroutine to start and hand the result back from.
+			c.fly(f)
+		} else {
+			go c.fly(f)
+		}
+	}
 	select {
 	case <-f.done:
 		if f.err == nil {
@@ -306,6 +315,8 @@ func (c *Client) wait(ctx context.Context) (*tokenView, error) {
 
 // fly makes the one blocking C call for a token (the only goroutine that
 // holds an OS thread while a request is in flight), then wakes every waiter.
+// It runs on a goroutine of its own, or on the caller's when the caller's
+// context can never end its wait.
 func (c *Client) fly(f *flight) {
 	f.view, f.err = c.fetch()
 	if f.err == nil {

@@ -171,8 +171,29 @@ impl Ord for Deadline {
 /// A deadline for a token since replaced finds another value in the word and
 /// leaves it alone.
 struct Timer {
-    queue: Mutex<BinaryHeap<Deadline>>,
+    queue: Mutex<Queue>,
     wake: Condvar,
+}
+
+/// The deadlines, and how many were still wanted at the last clean-up: a
+/// token replaced before its deadline leaves its entry behind, so a program
+/// that replaces tokens quickly would grow the heap without bound. When it
+/// has doubled since, the entries of replaced tokens are dropped, which keeps
+/// it within twice the clients with a token (one entry each).
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Deadline>,
+    wanted: usize,
+}
+
+impl Queue {
+    fn push(&mut self, deadline: Deadline) {
+        self.heap.push(deadline);
+        if self.heap.len() > 64.max(2 * self.wanted) {
+            self.heap.retain(|d| d.slot.word.load(Ordering::Acquire) == d.serial);
+            self.wanted = self.heap.len();
+        }
+    }
 }
 
 /// Per process: a child starts its own thread (its parent's did not follow).
@@ -187,7 +208,7 @@ impl Timer {
             return false;
         };
         let mut queue = lock(&timer.queue);
-        let earlier = queue.peek().is_none_or(|top| at_ns < top.at_ns);
+        let earlier = queue.heap.peek().is_none_or(|top| at_ns < top.at_ns);
         queue.push(Deadline { at_ns, serial, slot });
         drop(queue);
         if earlier {
@@ -197,7 +218,7 @@ impl Timer {
     }
 
     fn start() -> Option<Arc<Timer>> {
-        let timer = Arc::new(Timer { queue: Mutex::new(BinaryHeap::new()), wake: Condvar::new() });
+        let timer = Arc::new(Timer { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
         let runner = timer.clone();
         std::thread::Builder::new().name("sigma-auth-timer".into()).spawn(move || runner.run()).ok()?;
         Some(timer)
@@ -207,10 +228,10 @@ impl Timer {
         let mut queue = lock(&self.queue);
         loop {
             let now = os::monotonic_ns();
-            let next = queue.peek().map(|top| top.at_ns);
+            let next = queue.heap.peek().map(|top| top.at_ns);
             match next {
                 Some(at) if at <= now => {
-                    let Deadline { serial, slot, .. } = queue.pop().expect("peeked");
+                    let Deadline { serial, slot, .. } = queue.heap.pop().expect("peeked");
                     let _ = slot.word.compare_exchange(serial, serial | DUE, Ordering::AcqRel, Ordering::Acquire);
                 }
                 Some(at) => {
@@ -277,6 +298,18 @@ mod tests {
         soon.publish(32, Instant::now() + Duration::from_millis(20));
         assert!(wait_for(|| soon.word().load(Ordering::Acquire) == 32 | DUE));
         assert!(late.fresh(31));
+    }
+
+    #[test]
+    fn deadlines_of_replaced_tokens_do_not_pile_up() {
+        let published = Published::new();
+        for serial in 1_000..11_000 {
+            published.publish(serial, Instant::now() + Duration::from_secs(3600));
+        }
+        let timer = TIMER.get(|_| Timer::start());
+        let len = lock(&timer.as_ref().expect("a timer").queue).heap.len();
+        assert!(len < 1_000, "{len} deadlines kept for one client and some test clients");
+        assert!(published.fresh(10_999));
     }
 
     #[test]
