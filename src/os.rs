@@ -25,7 +25,7 @@ fn watch_forks() {
         return;
     }
     #[cfg(unix)]
-    // SAFETY: registers a child handler that only increments an atomic, which is
+    // SAFETY: registers a child handler that only does atomic operations, which are
     // async-signal-safe as a handler run in the child of fork() must be.
     unsafe {
         libc::pthread_atfork(None, None, Some(after_fork_in_child));
@@ -35,6 +35,8 @@ fn watch_forks() {
 #[cfg(unix)]
 extern "C" fn after_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+    // Atomic stores only, like the line above: async-signal-safe.
+    crate::client::after_fork_in_child();
 }
 
 /// The effective user id: cache files must belong to it.

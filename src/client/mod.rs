@@ -29,7 +29,7 @@ pub use impersonate::impersonate_token;
 pub(crate) use impersonate::Subject;
 use process::Process;
 use published::Published;
-pub(crate) use published::DUE;
+pub(crate) use published::{after_fork_in_child, DUE};
 
 /// Nanoseconds on the clock of [`Client::fresh_until`] (CLOCK_MONOTONIC).
 pub fn monotonic_ns() -> u64 {
@@ -98,7 +98,7 @@ impl Shared {
     /// with this process's timer).
     fn new_process(&self, inherited: Option<&Process>) -> Process {
         let process = Process::new(&self.config, inherited);
-        process.publish_current(&self.fast.published);
+        process.publish_inherited(&self.fast.published);
         process
     }
 

@@ -109,10 +109,11 @@ impl Process {
         }
     }
 
-    /// Publishes the current token, if any (for a state just made).
-    pub(super) fn publish_current(&self, published: &Published) {
+    /// Publishes the token inherited from a parent process, if any (for a
+    /// state just made in a child).
+    pub(super) fn publish_inherited(&self, published: &Published) {
         if let Some(cached) = self.current.load().as_ref() {
-            published.publish(cached.token.serial(), cached.refresh_at.min(cached.usable_until));
+            published.publish_inherited(cached.token.serial(), cached.refresh_at.min(cached.usable_until));
         }
     }
 

@@ -20,14 +20,13 @@
 //! since serial numbers are never reused within a process, it can only see a
 //! value that is not its serial.
 //!
-//! After fork, the child's words are copies that no timer will update (the
-//! timer thread did not follow): the library's own check compares the fork
-//! generation the word was published in, the Python binding forgets its
-//! tokens in the child, and a child's first request publishes anew.
+//! After fork, the child's words are copies that no timer would update (the
+//! timer thread did not follow): the fork handler clears them (see
+//! [`after_fork_in_child`]), and the child's first check publishes its own.
 
 use std::cmp::Ordering as Order;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -47,6 +46,38 @@ pub(crate) struct Slot {
     due_ns: AtomicU64,
     /// The fork generation (`os::fork_generation`) the word was published in.
     generation: AtomicU64,
+    /// Whether a fork clears it ([`after_fork_in_child`]): true for the slots
+    /// of [`SLOTS`]; a slot made beyond them is published with [`DUE`] set, so
+    /// readers also check their deadline (which the library gives 1 ms ahead).
+    registered: bool,
+}
+
+impl Slot {
+    const fn new(registered: bool) -> Slot {
+        Slot { word: AtomicU64::new(0), due_ns: AtomicU64::new(0), generation: AtomicU64::new(0), registered }
+    }
+}
+
+/// The slots a fork clears: a static array, so the fork handler reaches them
+/// with atomic operations only. Enough for this many clients alive at once;
+/// later ones get slots of their own (see [`Slot::registered`]).
+const REGISTERED: usize = 4096;
+static SLOTS: [Slot; REGISTERED] = [const { Slot::new(true) }; REGISTERED];
+/// How many of [`SLOTS`] were ever handed out (they are then reused, never returned).
+static HANDED_OUT: AtomicUsize = AtomicUsize::new(0);
+
+/// In a child just forked (from `os.rs`'s `pthread_atfork` handler): clears
+/// every published word. The child inherited copies that no timer will ever
+/// mark due (the parent's timer thread did not follow), and a reader that
+/// never calls the library (a binding whose own fork hook did not run, as
+/// when a C extension forks) would trust them forever. Cleared, they send
+/// every reader to the library once, which publishes the child's own words.
+/// Atomic loads and stores only: async-signal-safe, as a fork handler must be.
+pub(crate) fn after_fork_in_child() {
+    let used = HANDED_OUT.load(Ordering::Acquire).min(REGISTERED);
+    for slot in &SLOTS[..used] {
+        slot.word.store(0, Ordering::Release);
+    }
 }
 
 /// Slots given back by dropped clients. Per process: a child never waits on a
@@ -65,10 +96,11 @@ fn free_list() -> crate::per_process::Local<FreeList> {
 
 /// A slot from `free`, else a new one (never freed).
 fn take(free: &FreeList) -> &'static Slot {
-    let reused = lock(free).pop();
-    reused.unwrap_or_else(|| {
-        Box::leak(Box::new(Slot { word: AtomicU64::new(0), due_ns: AtomicU64::new(0), generation: AtomicU64::new(0) }))
-    })
+    if let Some(reused) = lock(free).pop() {
+        return reused;
+    }
+    let next = HANDED_OUT.fetch_add(1, Ordering::AcqRel);
+    SLOTS.get(next).unwrap_or_else(|| Box::leak(Box::new(Slot::new(false))))
 }
 
 fn give_back(free: &FreeList, slot: &'static Slot) {
@@ -94,9 +126,17 @@ impl Published {
         self.0.generation.store(os::fork_generation(), Ordering::Release);
         // Without a timer thread (none could be started) the bit is set at
         // once: readers then check the clock on every call instead.
-        let timed = Timer::schedule(due_ns, self.0, serial);
+        let timed = self.0.registered && Timer::schedule(due_ns, self.0, serial);
         let word = if timed && os::monotonic_ns() < due_ns { serial } else { serial | DUE };
         self.0.word.store(word, Ordering::Release);
+    }
+
+    /// Publishes the token a child process inherited, unless this process
+    /// already published one (another thread may have got a newer token since).
+    pub(crate) fn publish_inherited(&self, serial: u64, due: Instant) {
+        if self.0.generation.load(Ordering::Acquire) != os::fork_generation() {
+            self.publish(serial, due);
+        }
     }
 
     /// There is no current token.
@@ -316,6 +356,7 @@ mod tests {
     fn slots_are_handed_back_cleared_and_reused() {
         let free = FreeList::default();
         let slot = take(&free);
+        assert!(slot.registered || HANDED_OUT.load(Ordering::Acquire) > REGISTERED);
         slot.word.store(11, Ordering::Release);
         give_back(&free, slot);
         assert_eq!(slot.word.load(Ordering::Acquire), 0);

@@ -5,9 +5,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import itertools
-import os
 import time
-import weakref
 from typing import Optional, Tuple, Union
 
 from . import _native
@@ -21,21 +19,6 @@ from ._token import Token, _take
 lib = _native.lib
 _monotonic_ns = time.monotonic_ns  # the clock of sigma_client_fresh_until (CLOCK_MONOTONIC)
 _DUE = 1 << 63  # SIGMA_SERIAL_DUE
-
-
-# Every live client, so a child process after fork can forget the tokens they
-# hold: its copy of the library's serial words is stale until the child's
-# first call (no timer thread followed it into the child to update them).
-_clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    for client in list(_clients):
-        client._held = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Client(Managed):
@@ -73,7 +56,6 @@ class Client(Managed):
         # the library once it is due. One tuple, replaced by plain assignment,
         # so a token is never paired with another's deadline, with no lock.
         self._held: Optional[Tuple[int, int, Token]] = None  # (serial, deadline, token)
-        _clients.add(self)
         # Tokens handed out without the library counting them (itertools.count
         # steps atomically under the GIL, unlike ``+= 1``).
         self._served = itertools.count()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import os
 import threading
 import time
 from typing import Any, List
@@ -144,4 +145,32 @@ def test_the_serial_word_is_what_the_library_says(mock: Any) -> None:
         assert word.contents.value == token.serial
         assert _native.lib.sigma_client_fresh_until(pointer, token.serial) > _native.lib.sigma_monotonic_ns()
     assert abs(_native.lib.sigma_monotonic_ns() - time.monotonic_ns()) < 1_000_000_000
+    client.close()
+
+
+def test_a_child_forked_in_c_never_serves_an_expired_token(start_mock: Any) -> None:
+    # uWSGI (without py-call-osafterfork) and C extensions fork without running
+    # Python's fork hooks: the client keeps its held token, and only the
+    # library's own fork handler can tell the child its words are stale.
+    mock = start_mock("--expires-in", "4")
+    client = client_for(mock)
+    inherited = client.token()
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = libc.fork()
+    if pid == 0:  # the child: no pytest from here on, only an exit status
+        code = 1
+        try:
+            started = time.monotonic()
+            served = []
+            while time.monotonic() - started < 5:
+                served.append((time.monotonic() - started, client.token().serial))
+                time.sleep(0.01)
+            # The inherited token (4 s) is never served after its end of use,
+            # and the child got tokens of its own.
+            late = [serial for at, serial in served if at > 3.5 and serial == inherited.serial]
+            code = 0 if not late and served[-1][1] != inherited.serial else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     client.close()
