@@ -5,8 +5,9 @@
 //! token request (retries, a fallback, a cache hit, the outcome) are delivered
 //! together once it has settled, in order, on the thread that made it, with no
 //! lock held: so a callback may call the library, even `token()` on the same
-//! client, without waiting on the request it is hearing about. A callback must
-//! not block for long; a panic in one is caught and ignored.
+//! client, without waiting on the request it is hearing about; the events of
+//! requests a callback makes are delivered after it returns, never nested. A
+//! callback must not block for long; a panic in one is caught and ignored.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -189,13 +190,58 @@ impl Trace {
     }
 
     /// Hands every event to the callback, if there is one, catching panics.
+    ///
+    /// A callback may call the library, whose own events are then delivered
+    /// by this thread's outermost delivery, after the callback returns: never
+    /// nested, so a callback that asks for a token on every failure (with
+    /// failures that go on) loops instead of recursing until the stack runs out.
     pub(crate) fn deliver(self, callback: Option<&EventCallback>) {
-        if let Some(callback) = callback {
-            for event in &self.events {
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(event)));
+        let Some(callback) = callback else { return };
+        let queued = PENDING.with(|pending| match pending.try_borrow_mut() {
+            Ok(mut pending) => match pending.as_mut() {
+                Some(queue) => {
+                    queue.extend(self.events.iter().map(|e| (callback.clone(), e.clone())));
+                    true
+                }
+                None => {
+                    *pending = Some(Vec::new());
+                    false
+                }
+            },
+            Err(_) => true,
+        });
+        if queued {
+            return;
+        }
+        let run = |callback: &EventCallback, event: &Event| {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(event)));
+        };
+        for event in &self.events {
+            run(callback, event);
+        }
+        loop {
+            let next = PENDING.with(|pending| {
+                let mut pending = pending.borrow_mut();
+                let queue = pending.as_mut().expect("this thread is delivering");
+                if queue.is_empty() {
+                    *pending = None;
+                    None
+                } else {
+                    Some(std::mem::take(queue))
+                }
+            });
+            let Some(batch) = next else { break };
+            for (callback, event) in &batch {
+                run(callback, event);
             }
         }
     }
+}
+
+thread_local! {
+    /// While this thread delivers events: those of requests made by the
+    /// callbacks, delivered after them (see [`Trace::deliver`]).
+    static PENDING: std::cell::RefCell<Option<Vec<(EventCallback, Event)>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Counters since a client was created. Cheap to update from any thread;

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -133,6 +134,37 @@ fn a_callback_may_call_the_library_even_for_the_same_client() {
     let token = std::thread::scope(|s| s.spawn(|| client.token().unwrap()).join().unwrap());
     assert_eq!(*served_in_callback.lock().unwrap(), [token.serial()]);
     client_slot.lock().unwrap().take();
+}
+
+#[test]
+fn a_callback_that_retries_on_every_failure_loops_instead_of_recursing() {
+    // With a wrong secret, each retry fails and sends another REFRESH_FAILED:
+    // those are delivered after the callback returns, never inside it, so the
+    // stack stays flat however long it goes on (it overflowed at ~2,000 deep).
+    let mock = MockServer::start(&[]);
+    let mut config = Config::new(&mock.url, "demo-client", "wrong-secret").unwrap();
+    config.set_max_attempts(1).unwrap();
+    let slot: Arc<Mutex<Option<Client>>> = Arc::new(Mutex::new(None));
+    let (inner, depth, deepest, retries) =
+        (slot.clone(), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (d, dd, r) = (depth.clone(), deepest.clone(), retries.clone());
+    config.set_event_callback(move |event| {
+        if event.kind != EventKind::RefreshFailed || r.fetch_add(1, Ordering::SeqCst) >= 3000 {
+            return;
+        }
+        let now = d.fetch_add(1, Ordering::SeqCst) + 1;
+        dd.fetch_max(now, Ordering::SeqCst);
+        let client = inner.lock().unwrap().clone().unwrap();
+        assert!(client.token().is_err());
+        d.fetch_sub(1, Ordering::SeqCst);
+    });
+    let client = Client::new(config);
+    *slot.lock().unwrap() = Some(client.clone());
+    assert!(client.token().is_err());
+    assert_eq!(retries.load(Ordering::SeqCst), 3001);
+    assert_eq!(deepest.load(Ordering::SeqCst), 1, "never a callback inside a callback");
+    assert_eq!(mock.token_requests(), 3001);
+    slot.lock().unwrap().take();
 }
 
 #[test]

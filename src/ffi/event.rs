@@ -76,7 +76,9 @@ struct Registration {
 static REGISTRATIONS: ArcSwapOption<Vec<Weak<Registration>>> = ArcSwapOption::const_empty();
 
 thread_local! {
-    /// The context whose callback this thread is running, if any.
+    /// The registration whose callback this thread is running, if any (its
+    /// address). One at most: the library delivers the events of requests a
+    /// callback makes after it returns, never inside it.
     static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
 }
 
@@ -100,7 +102,7 @@ impl Registration {
                 request_id: event.request_id.as_deref().and_then(|id| CString::new(id).ok()),
                 message: event.message.as_deref().and_then(|m| CString::new(m.replace('\0', " ")).ok()),
             };
-            let outer = IN_CALLBACK.with(|c| c.replace(self.context));
+            let outer = IN_CALLBACK.with(|c| c.replace(std::ptr::from_ref(self) as usize));
             // SAFETY: the callback and context are what the caller registered,
             // and the event lives until the call returns.
             unsafe { (self.callback)(self.context as *mut c_void, lend(&data)) };
@@ -116,8 +118,9 @@ impl Registration {
 /// The events of one token request are delivered once it has settled, in
 /// order, on the thread that made it (which may be a background refresh
 /// thread), with no lock held: the callback may call this library, on any
-/// client. It must not block for long, and `context` must be usable from any
-/// thread. `sigma_event_callback_unregister(context)` stops it for good.
+/// client; the events of requests it makes are delivered after it returns,
+/// never inside it. It must not block for long, and `context` must be usable
+/// from any thread. `sigma_event_callback_unregister(context)` stops it for good.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_set_event_callback(
     config: *mut sigma_config,
@@ -167,10 +170,11 @@ pub extern "C" fn sigma_event_callback_unregister(context: *mut c_void) {
         let all = REGISTRATIONS.load_full().unwrap_or_default();
         let ours: Vec<Arc<Registration>> =
             all.iter().filter_map(Weak::upgrade).filter(|r| r.context == context).collect();
-        let here = usize::from(IN_CALLBACK.with(Cell::get) == context);
         let deadline = Instant::now() + Duration::from_secs(5);
         for registration in ours {
             registration.closed.store(true, Ordering::SeqCst);
+            // Not waiting for the call that is running this very unregister.
+            let here = usize::from(IN_CALLBACK.with(Cell::get) == Arc::as_ptr(&registration) as usize);
             while registration.running().load(Ordering::SeqCst) > here && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }

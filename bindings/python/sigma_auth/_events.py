@@ -23,6 +23,8 @@ from ._errors import Status, _status
 
 lib = _native.lib
 logger = logging.getLogger("sigma_auth")
+# A library's logger stays quiet until the application configures logging.
+logger.addHandler(logging.NullHandler())
 
 WARNINGS = {"REFRESH_FAILED", "RETRY_SCHEDULED", "FALLBACK_TO_CLIENT_CREDENTIALS", "CACHE_BYPASSED"}
 
@@ -128,25 +130,35 @@ def _dispatch(context: Optional[int], event: Optional[int]) -> None:
 _trampoline = _native.event_callback(_dispatch)
 
 
-def register(on_event: Optional[Callable[[Event], object]]) -> int:
-    """A context id for ``sigma_config_set_event_callback``, routed to ``on_event``.
+def register(on_event: Optional[Callable[[Event], object]]) -> Optional[int]:
+    """A context id for ``sigma_config_set_event_callback``, routed to ``on_event``;
+    None once the interpreter is shutting down (then no callback is set at all).
     Configs without one share context 0 (logging only), so only configs given
     an ``on_event`` keep an entry here, for the life of the process: clients
     made from a config outlive it and keep sending its events."""
-    if on_event is None:
-        return 0
-    if not callable(on_event):
+    if on_event is not None and not callable(on_event):
         raise TypeError("on_event must be callable")
     with _lock:
+        if _stopped:
+            return None
+        if on_event is None:
+            return 0
         context = next(_ids)
         _handlers[context] = on_event
     return context
 
 
+_stopped = False
+
+
 @atexit.register
 def _stop() -> None:
-    # After this, no event reaches Python, whatever threads the library runs.
+    # After this, no event reaches Python, whatever threads the library runs,
+    # and configs made later (by a later atexit function, a daemon thread) get
+    # no callback.
+    global _stopped
     with _lock:
+        _stopped = True
         contexts = list(_handlers)
     for context in contexts:
         lib.sigma_event_callback_unregister(context)

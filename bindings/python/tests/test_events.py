@@ -206,3 +206,32 @@ def test_events_reach_the_handler_in_a_forked_child(mock: Any) -> None:
     assert kinds == ["INVALIDATED", "REFRESH_STARTED", "TOKEN_OBTAINED"] and renewed and invalidations == 1
     assert [e.kind for e in seen] == ["REFRESH_STARTED", "TOKEN_OBTAINED"]  # the parent's own, untouched
     client.close()
+
+
+LATE_SCRIPT = """
+import atexit, sys
+calls = []
+
+def late():  # registered first, so it runs after sigma_auth's own exit handler
+    import sigma_auth
+    client = sigma_auth.Client(sigma_auth.Config(sys.argv[1], "demo-client", "demo-secret",
+                                                 on_event=lambda event: calls.append(event.kind)))
+    client.token()
+    print("late events:", len(calls), flush=True)
+
+atexit.register(late)
+import sigma_auth  # noqa: E402  (its exit handler runs before late())
+"""
+
+
+def test_a_config_made_during_shutdown_sends_no_events(mock: Any) -> None:
+    done = subprocess.run([sys.executable, "-c", LATE_SCRIPT, mock.url], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == "late events: 0"
+
+
+def test_the_library_logger_is_silent_until_logging_is_configured(mock: Any) -> None:
+    script = ("import sys, sigma_auth; c = sigma_auth.Client(sigma_auth.Config(sys.argv[1], 'demo-client', 'wrong',"
+              " max_attempts=1))\ntry:\n    c.token()\nexcept sigma_auth.InvalidClient:\n    print('refused')")
+    done = subprocess.run([sys.executable, "-c", script, mock.url], capture_output=True, timeout=60)
+    assert done.stdout.decode().strip() == "refused" and done.stderr == b"", done.stderr.decode()
