@@ -145,6 +145,16 @@ fn whoami(agent: &ureq::Agent, config: &Config, token: &Token) -> WhoAmI {
             let name = name.unwrap_or_else(|| "[withheld]".into());
             fields.push((name, text.unwrap_or_else(|| "[withheld: it reveals a credential]".into())));
         }
+        // Pieces that each look clean may spell a credential together (in
+        // order, across names and values): then none is shown.
+        let join = |piece: &dyn Fn(&(String, String)) -> String| {
+            zeroize::Zeroizing::new(fields.iter().map(piece).collect::<String>())
+        };
+        let (values, names) = (join(&|(_, v)| v.clone()), join(&|(n, _)| n.clone()));
+        let both = join(&|(n, v)| format!("{n}{v}"));
+        if [&values, &names, &both].iter().any(|joined| scrubber.reveals(joined)) {
+            fields = vec![("fields".into(), "[withheld: together they reveal a credential]".into())];
+        }
     }
     let error = (status != 200).then(|| format!("HTTP {status}"));
     WhoAmI { status: Some(status), duration, fields, clock_offset, error }

@@ -12,8 +12,9 @@ use std::net::IpAddr;
 
 use crate::endpoint::Endpoint;
 
-/// The decision for one endpoint, and why, for `sigma-token doctor`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The decision for one endpoint, and why, for `sigma-token doctor`. Its
+/// `Debug` shows the URL as [`ProxyChoice::display_url`] does.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProxyChoice {
     /// The proxy URL, or None for a direct connection.
     pub url: Option<String>,
@@ -26,13 +27,23 @@ impl ProxyChoice {
     pub fn display_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
         let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-        Some(match rest.split_once('@') {
-            Some((user, host)) => {
-                let name = user.split(':').next().unwrap_or_default();
-                format!("{scheme}://{name}:[redacted]@{host}")
-            }
+        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+        // The last `@` of the authority ends the credentials (as the URL
+        // parser reads them): a password may hold an `@` of its own. A user
+        // name alone may be a token, so it is hidden too.
+        Some(match authority.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((name, _)) => format!("{scheme}://{name}:[redacted]@{host}{path}"),
+                None => format!("{scheme}://[redacted]@{host}{path}"),
+            },
             None => format!("{scheme}://{rest}"),
         })
+    }
+}
+
+impl std::fmt::Debug for ProxyChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyChoice").field("url", &self.display_url()).field("reason", &self.reason).finish()
     }
 }
 
@@ -67,7 +78,8 @@ fn bypass<'a>(no_proxy: &'a str, host: &str) -> Option<&'a str> {
         if *entry == "*" {
             return true;
         }
-        let bare = strip_port(entry).trim_start_matches('[').trim_end_matches(']');
+        let bare = strip_port(entry);
+        let bare = bare.as_str();
         if let Some(ip) = ip {
             return match bare.split_once('/') {
                 Some((network, bits)) => in_block(ip, network, bits),
@@ -79,14 +91,20 @@ fn bypass<'a>(no_proxy: &'a str, host: &str) -> Option<&'a str> {
     })
 }
 
-/// `host:port` without the port (an IPv6 address keeps its colons).
-fn strip_port(entry: &str) -> &str {
+/// `host:port` without the port (an IPv6 address keeps its colons) and an
+/// IPv6 address without its brackets: `[fd00::1]:443` is `fd00::1`, and
+/// `[fd00::]/8` the block `fd00::/8`.
+fn strip_port(entry: &str) -> String {
     if let Some(inside) = entry.strip_prefix('[') {
-        return inside.split(']').next().unwrap_or(inside);
+        let (address, after) = inside.split_once(']').unwrap_or((inside, ""));
+        return match after.strip_prefix('/') {
+            Some(bits) => format!("{address}/{bits}"),
+            None => address.to_string(),
+        };
     }
     match entry.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host,
-        _ => entry,
+        Some((host, port)) if !host.contains(':') && port.chars().all(|c| c.is_ascii_digit()) => host.to_string(),
+        _ => entry.to_string(),
     }
 }
 
@@ -140,6 +158,9 @@ mod tests {
         assert!(!bypassed("https://11.1.2.3:8443", "10.0.0.0/8"));
         assert!(bypassed("https://10.1.2.3:8443", "10.1.2.3"));
         assert!(bypassed("https://[fd00::1]:8443", "fd00::/8"));
+        assert!(bypassed("https://[fd00::1]:8443", "[fd00::]/8"));
+        assert!(bypassed("https://[fd00::1]:8443", "[fd00::1]:8443"));
+        assert!(!bypassed("https://[fe80::1]:8443", "[fd00::]/8"));
         assert!(!bypassed("https://[fe80::1]:8443", "fd00::/8"));
         assert!(!bypassed("https://10.1.2.3", "10.0.0.0/99"));
         let lower = choice("https://api.sigmacomputing.com", &[p, ("no_proxy", "sigmacomputing.com")]);
@@ -150,5 +171,15 @@ mod tests {
     fn a_proxy_password_is_never_displayed() {
         let c = choice("https://api.sigmacomputing.com", &[("HTTPS_PROXY", "http://me:hunter2@proxy:3128")]);
         assert_eq!(c.display_url().as_deref(), Some("http://me:[redacted]@proxy:3128"));
+        for (url, shown) in [
+            ("http://me:p@ss@w0rd@proxy:3128", "http://me:[redacted]@proxy:3128"),
+            ("http://TOKEN123@proxy:3128/", "http://[redacted]@proxy:3128/"),
+            ("proxy:3128", "http://proxy:3128"),
+        ] {
+            let choice = ProxyChoice { url: Some(url.into()), reason: String::new() };
+            assert_eq!(choice.display_url().as_deref(), Some(shown));
+            let debug = format!("{choice:?}");
+            assert!(!debug.contains("ss@w0rd") && !debug.contains("TOKEN123"), "{debug}");
+        }
     }
 }

@@ -181,6 +181,14 @@ fn the_proxy_in_use_is_shown_without_its_password() {
     assert_eq!(proxy.asked(), vec![format!("sigma.test:{port}")]);
     report.assert_clean(&["hunter2"]);
 
+    // The proxy refuses the tunnel without credentials: a proxy finding, not a TLS one.
+    let bare = [("HTTPS_PROXY", proxy.url.as_str()), ("SSL_CERT_FILE", ca.as_str())];
+    let report = doctor(Some(&endpoint), Some(SECRET), &temp_dir("proxy"), &bare);
+    assert_eq!(report.code, Some(3), "{}", report.out);
+    let refused = report.out.lines().find(|l| l.starts_with("fail")).unwrap_or_else(|| panic!("{}", report.out));
+    assert!(refused.split_whitespace().nth(1) == Some("proxy") && refused.contains("407"), "{}", report.out);
+    assert!(report.find("tls").is_none(), "{}", report.out);
+
     // HTTP_PROXY alone is not used for https (as with curl): a warning, then sigma.test does not resolve.
     let report = doctor(Some(&endpoint), Some(SECRET), &temp_dir("proxy"), &[("HTTP_PROXY", &proxy.url)]);
     assert_eq!(report.level("proxy"), "warn", "{}", report.out);
@@ -211,4 +219,66 @@ fn missing_settings_are_each_named_with_what_to_set() {
     assert_eq!(report.level("secret"), "fail");
     assert!(report.out.contains("SIGMA_BASE_URL") && report.out.contains("SIGMA_CLIENT_SECRET"));
     assert!(report.find("dns").is_none(), "no network checks without settings:\n{}", report.out);
+}
+
+/// A fake Sigma on loopback whose whoami echoes the bearer token cut up by
+/// `shape`, as a hostile or buggy server might: answers until dropped.
+fn echoing_sigma(shape: fn(&str) -> String) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            loop {
+                let (mut head, mut line) = (Vec::new(), String::new());
+                while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                    head.push(std::mem::take(&mut line));
+                }
+                let Some(request) = head.first() else { break };
+                let header = |name: &str| {
+                    head.iter()
+                        .find_map(|h| h.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)))
+                        .map(|(_, v)| v.trim().to_string())
+                };
+                let length: usize = header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+                reader.by_ref().take(length as u64).read_to_end(&mut Vec::new()).unwrap();
+                let body = if request.starts_with("POST") {
+                    r#"{"access_token":"tokABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzZ","token_type":"bearer","expires_in":3600}"#.to_string()
+                } else {
+                    let token = header("authorization").unwrap_or_default().replace("Bearer ", "");
+                    shape(&token)
+                };
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if writer.write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    url
+}
+
+#[test]
+fn a_whoami_that_spells_the_token_across_fields_shows_none_of_them() {
+    fn pieces(token: &str, as_names: bool) -> String {
+        let chunks: Vec<String> = token.as_bytes().chunks(7).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let fields: Vec<String> = chunks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| if as_names { format!("\"{c}\":\"x\"") } else { format!("\"f{i:02}\":\"{c}\"") })
+            .collect();
+        format!("{{{}}}", fields.join(","))
+    }
+    for url in [echoing_sigma(|t| pieces(t, false)), echoing_sigma(|t| pieces(t, true))] {
+        let report = doctor(Some(&url), Some(SECRET), &temp_dir("echo"), &[]);
+        assert!(report.line("whoami").contains("withheld"), "{}", report.out);
+        for window in "tokABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyzZ".as_bytes().windows(7) {
+            assert!(!report.out.contains(std::str::from_utf8(window).unwrap()), "{}", report.out);
+        }
+    }
 }

@@ -198,6 +198,19 @@ fn network(config: &Config, report: &mut Report) {
     match probe.tls {
         Some(took) => report.ok("tls", &format!("handshake, certificate trusted ({})", ms(took))),
         None if !https => report.ok("tls", "none: plain http, allowed for loopback addresses only"),
+        None if network_error && error.is_some_and(|e| e.message().contains("proxy")) => {
+            // The proxy refused the tunnel (407, 403, 502...): no handshake was tried.
+            let e = error.expect("a network error");
+            return report.fail(
+                e.code(),
+                "proxy",
+                e.message(),
+                &format!(
+                    "check the proxy's address and credentials (HTTPS_PROXY=http://user:password@host:port) and that \
+                     it lets this machine CONNECT to {host}"
+                ),
+            );
+        }
         None if network_error => {
             let e = error.expect("a network error");
             return report.fail(
