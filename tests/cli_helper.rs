@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
@@ -436,6 +436,38 @@ fn output_file_is_private_atomic_and_left_alone_when_unchanged() {
     fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn output_file_refuses_what_is_not_a_regular_file_and_replaces_a_symlink() {
+    let mock = mock(&[]);
+    let dir = temp_dir("output-file-kinds");
+    let fifo = dir.join("fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let subdir = dir.join("a-directory");
+    fs::create_dir(&subdir).unwrap();
+    // A FIFO would block a writer forever; a directory or a device is not a file.
+    for target in [fifo.as_path(), subdir.as_path(), Path::new("/dev/null")] {
+        let out = sigma_token(&mock.url, &dir, &["--output-file", target.to_str().unwrap()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{target:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("INVALID_ARGUMENT") && stderr.contains("not a regular file"), "{stderr}");
+    }
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(subdir.is_dir());
+
+    // A symbolic link is replaced by the file; its target is never written.
+    let victim = dir.join("victim");
+    fs::write(&victim, "keep me").unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    succeed(&mut sigma_token(&mock.url, &dir, &["--output-file", link.to_str().unwrap()]));
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(fs::symlink_metadata(&link).unwrap().is_file());
+    assert!(fs::read_to_string(&link).unwrap().starts_with("mock_at_"));
+    fs::remove_dir_all(dir).unwrap();
+}
+
 /// Lines of the child's stderr as they come.
 fn stderr_lines(child: &mut std::process::Child) -> mpsc::Receiver<String> {
     let (sender, receiver) = mpsc::channel();
@@ -523,6 +555,24 @@ fn watch_rewrites_the_file_once_per_refresh_and_exits_cleanly_on_sigterm() {
         assert!(gap >= Duration::from_secs(1), "two tokens {gap:?} apart");
     }
     assert_eq!(whoami_status(&mock, tokens.last().unwrap()), 200, "the file holds a live token");
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn watch_stopped_before_its_first_token_does_not_report_success() {
+    let mock = mock(&["--token-delay-ms", "3000"]);
+    let Watch { dir, file, mut child, errors } = watch(&mock, "watch-early", "token", &[]);
+    let started = Instant::now();
+    while mock.token_requests() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(5), "no token request");
+        thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{status:?}: the file was never written");
+    assert!(!file.exists());
+    let errors: Vec<String> = errors.iter().collect(); // to the end of its stderr
+    assert!(errors.iter().any(|l| l.contains("stopped before a token was written")), "{errors:?}");
     fs::remove_dir_all(dir).unwrap();
 }
 

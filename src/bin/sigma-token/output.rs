@@ -114,14 +114,33 @@ fn rfc3339_utc(unix: i64) -> String {
 }
 
 pub(crate) fn file_failure(path: &Path, error: io::Error) -> Failure {
-    failure(ErrorCode::Internal, format!("cannot write {}: {error}", path.display()))
+    // Problems with the path the user gave are theirs to fix, not ours.
+    let code = match error.kind() {
+        io::ErrorKind::InvalidInput
+        | io::ErrorKind::NotFound
+        | io::ErrorKind::PermissionDenied
+        | io::ErrorKind::IsADirectory
+        | io::ErrorKind::NotADirectory
+        | io::ErrorKind::ReadOnlyFilesystem
+        | io::ErrorKind::InvalidFilename => ErrorCode::InvalidArgument,
+        _ => ErrorCode::Internal,
+    };
+    failure(code, format!("cannot write {}: {error}", path.display()))
 }
 
 /// Writes `content` to `path` atomically (a 0600 temp file in the same
 /// directory, synced, renamed over `path`), unless `path` already holds exactly
 /// that in a private regular file: then it is left alone, mtime included.
-/// Returns whether it wrote.
+/// Returns whether it wrote. Something other than a regular file at `path` (a
+/// directory, a FIFO, a device) is refused; a symbolic link is replaced, never
+/// followed.
 pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if !meta.is_file() && !meta.file_type().is_symlink() => {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "it exists and is not a regular file"));
+        }
+        _ => {}
+    }
     if holds(path, content) {
         return Ok(false);
     }
@@ -146,7 +165,7 @@ pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool>
 
 /// Whether `path` is a private regular file holding exactly `content`.
 fn holds(path: &Path, content: &[u8]) -> bool {
-    let Ok(meta) = fs::metadata(path) else { return false };
+    let Ok(meta) = fs::symlink_metadata(path) else { return false };
     #[cfg(unix)]
     let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
     #[cfg(not(unix))]
@@ -289,7 +308,11 @@ pub(crate) fn watch(client: &Client, format: Format, base_url: &str, path: &Path
         }
         sleep_unless(&stop, if fetch.is_some() { MIN_POLL } else { interval });
     }
-    Ok(())
+    match written {
+        Some(_) => Ok(()),
+        // Stopped before the file ever held a token: whoever waits for it must not take that as success.
+        None => Err(failure(ErrorCode::Internal, format!("stopped before a token was written to {}", path.display()))),
+    }
 }
 
 /// Past the middle of the token's refresh window (the library's default:
