@@ -408,14 +408,17 @@ sigma_status sigma_config_from_env(sigma_config **config_out, sigma_error **erro
 char *sigma_config_base_url(const sigma_config *config);
 
 /**
- * The config's client id (as the library keeps it: trimmed), a copy the
+ * The config's client id (as given to `sigma_config_new`; `sigma_config_from_env`
+ * trims the variable's surrounding whitespace), a copy the
  * caller frees with `sigma_string_free`. NULL for a NULL `config`.
  */
 char *sigma_config_client_id(const sigma_config *config);
 
 /**
  * The config's token-cache directory, a copy the caller frees with
- * `sigma_string_free`; NULL when it has none (and for a NULL `config`).
+ * `sigma_string_free`; NULL when it has none (and for a NULL `config`). On
+ * Unix these are the path's bytes as the system has them, which need not be
+ * UTF-8 (a directory from SIGMA_TOKEN_CACHE).
  */
 char *sigma_config_token_cache(const sigma_config *config);
 
@@ -576,8 +579,9 @@ void sigma_error_free(sigma_error *error);
  * The events of one token request are delivered once it has settled, in
  * order, on the thread that made it (which may be a background refresh
  * thread), with no lock held: the callback may call this library, on any
- * client. It must not block for long, and `context` must be usable from any
- * thread. `sigma_event_callback_unregister(context)` stops it for good.
+ * client; the events of requests it makes are delivered after it returns,
+ * never inside it. It must not block for long, and `context` must be usable
+ * from any thread. `sigma_event_callback_unregister(context)` stops it for good.
  */
 sigma_status sigma_config_set_event_callback(sigma_config *config,
                                              sigma_event_callback callback,

@@ -4,7 +4,8 @@ use std::ffi::{c_char, c_int, CString};
 use std::time::Duration;
 
 use super::{
-    box_out, call, call_out, free_box, guard, load, sigma_error, sigma_status, string_arg, Boxed, Castable, Handle,
+    box_out, call, call_out, free_box, guard, load, path_arg, sigma_error, sigma_status, string_arg, Boxed, Castable,
+    Handle,
 };
 use crate::config::{ClientAuth, Config};
 use crate::error::Result;
@@ -71,7 +72,19 @@ pub unsafe extern "C" fn sigma_config_from_env(
 /// A copy of `text` for C, freed by the caller with `sigma_string_free`
 /// (NULL for none, or for text with a NUL byte, which settings never hold).
 fn owned_string(text: Option<&str>) -> *mut c_char {
-    text.and_then(|t| CString::new(t).ok()).map_or(std::ptr::null_mut(), CString::into_raw)
+    owned_bytes(text.map(str::as_bytes))
+}
+
+fn owned_bytes(bytes: Option<&[u8]>) -> *mut c_char {
+    bytes.and_then(|b| CString::new(b).ok()).map_or(std::ptr::null_mut(), CString::into_raw)
+}
+
+/// A path's bytes as the operating system has them (on Unix, not necessarily UTF-8).
+fn path_bytes(path: &std::path::Path) -> Option<&[u8]> {
+    #[cfg(unix)]
+    return Some(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
+    #[cfg(not(unix))]
+    return path.to_str().map(str::as_bytes);
 }
 
 /// The API base URL the config's endpoint resolved to (a cloud name becomes
@@ -86,7 +99,8 @@ pub unsafe extern "C" fn sigma_config_base_url(config: *const sigma_config) -> *
     })
 }
 
-/// The config's client id (as the library keeps it: trimmed), a copy the
+/// The config's client id (as given to `sigma_config_new`; `sigma_config_from_env`
+/// trims the variable's surrounding whitespace), a copy the
 /// caller frees with `sigma_string_free`. NULL for a NULL `config`.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_client_id(config: *const sigma_config) -> *mut c_char {
@@ -98,12 +112,14 @@ pub unsafe extern "C" fn sigma_config_client_id(config: *const sigma_config) -> 
 }
 
 /// The config's token-cache directory, a copy the caller frees with
-/// `sigma_string_free`; NULL when it has none (and for a NULL `config`).
+/// `sigma_string_free`; NULL when it has none (and for a NULL `config`). On
+/// Unix these are the path's bytes as the system has them, which need not be
+/// UTF-8 (a directory from SIGMA_TOKEN_CACHE).
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_token_cache(config: *const sigma_config) -> *mut c_char {
     // SAFETY: NULL or a live config, per the contract.
     guard(std::ptr::null_mut(), || match unsafe { load(config, "config") } {
-        Ok(config) => owned_string(config.token_cache().and_then(|dir| dir.to_str())),
+        Ok(config) => owned_bytes(config.token_cache().and_then(path_bytes)),
         Err(_) => std::ptr::null_mut(),
     })
 }
@@ -182,7 +198,7 @@ pub unsafe extern "C" fn sigma_config_set_ca_file(
     // SAFETY: forwarded contract; `pem_path` is NULL or NUL-terminated.
     unsafe {
         set(config, error_out, |c| {
-            let path = string_arg(pem_path, "pem_path")?;
+            let path = path_arg(pem_path, "pem_path")?;
             c.set_ca_file(path)
         })
     }
@@ -229,7 +245,7 @@ pub unsafe extern "C" fn sigma_config_set_token_cache(
     error_out: *mut *mut sigma_error,
 ) -> sigma_status {
     // SAFETY: forwarded contract; `dir` is NULL or NUL-terminated.
-    unsafe { set(config, error_out, |c| c.set_token_cache(string_arg(dir, "dir")?)) }
+    unsafe { set(config, error_out, |c| c.set_token_cache(path_arg(dir, "dir")?)) }
 }
 
 /// Text appended to the User-Agent, e.g. "my-exporter/1.2" (printable ASCII).

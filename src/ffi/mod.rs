@@ -195,6 +195,26 @@ unsafe fn string_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
     bytes.to_str().map_err(|_| Error::invalid_argument(format!("{name} is not valid UTF-8")))
 }
 
+/// Reads a NUL-terminated file path. On Unix any bytes but NUL name a file, so
+/// a path need not be UTF-8; elsewhere it must be.
+///
+/// # Safety
+/// As for [`string_arg`].
+unsafe fn path_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a std::path::Path> {
+    #[cfg(unix)]
+    {
+        if ptr.is_null() {
+            return Err(Error::invalid_argument(format!("{name} is NULL")));
+        }
+        // SAFETY: non-NULL and NUL-terminated per the caller.
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+        Ok(std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
+    }
+    #[cfg(not(unix))]
+    // SAFETY: forwarded contract.
+    unsafe { string_arg(ptr, name) }.map(std::path::Path::new)
+}
+
 /// Reads an optional NUL-terminated UTF-8 argument: None for NULL.
 ///
 /// # Safety

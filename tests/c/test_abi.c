@@ -142,6 +142,11 @@ static void test_setters(void) {
   CHECK(sigma_config_token_cache(NULL) == NULL);
   sigma_string_free(base);
   sigma_string_free(id);
+  /* A path is the system's bytes, UTF-8 or not, both ways. */
+  CHECK_STATUS(sigma_config_set_token_cache(config, "/tmp/sigma-abi-\xff-cache", NULL), SIGMA_STATUS_OK);
+  cache = sigma_config_token_cache(config);
+  CHECK(cache != NULL && strcmp(cache, "/tmp/sigma-abi-\xff-cache") == 0);
+  sigma_string_free(cache);
   CHECK_STATUS(sigma_config_set_token_cache(config, "/tmp/sigma-abi-cache", NULL), SIGMA_STATUS_OK);
   cache = sigma_config_token_cache(config);
   CHECK(cache != NULL && strcmp(cache, "/tmp/sigma-abi-cache") == 0);

@@ -31,6 +31,17 @@ def encode(name: str, value: object) -> bytes:
     return value.encode("utf-8")  # lone surrogates raise UnicodeEncodeError, a ValueError
 
 
+def _path(name: str, value: object) -> bytes:
+    """A path argument as the file system's bytes (os.fsencode: on Unix a name
+    need not be UTF-8), NUL-terminated by ctypes."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be str or os.PathLike, not {type(value).__name__}")
+    raw = os.fsencode(value)
+    if b"\0" in raw:
+        raise ValueError(f"{name} must not contain NUL characters")
+    return raw
+
+
 _U32_MAX, _U64_MAX = 2**32 - 1, 2**64 - 1
 
 
@@ -123,11 +134,12 @@ class Config(Managed):
             # For repr: what the library made of the endpoint and client id.
             self._endpoint = _native.take_string(lib.sigma_config_base_url(pointer))
             self._client_id = _native.take_string(lib.sigma_config_client_id(pointer))
-            with self._borrow() as config_pointer:
-                error = _native.error_p()
-                check(lib.sigma_config_set_event_callback(config_pointer, _events._trampoline,
-                                                          _events.register(options.get("on_event")),
-                                                          ctypes.byref(error)), error)
+            context = _events.register(options.get("on_event"))
+            if context is not None:
+                with self._borrow() as config_pointer:
+                    error = _native.error_p()
+                    check(lib.sigma_config_set_event_callback(config_pointer, _events._trampoline, context,
+                                                              ctypes.byref(error)), error)
             version = f"python/{sys.version_info[0]}.{sys.version_info[1]}"
             self._set(lib.sigma_config_set_language, version.encode())
             for name, setter in (("timeout", lib.sigma_config_set_timeout_ms),
@@ -145,7 +157,7 @@ class Config(Managed):
             for name, setter, path in (("ca_file", lib.sigma_config_set_ca_file, options.get("ca_file")),
                                        ("token_cache", lib.sigma_config_set_token_cache, options.get("token_cache"))):
                 if path is not None:
-                    self._set(setter, encode(name, os.fspath(path)))
+                    self._set(setter, _path(name, path))
             basic_auth = options.get("basic_auth", False)
             if not isinstance(basic_auth, bool):
                 raise TypeError("basic_auth must be bool")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import gc
+import os
 import threading
 import time
 from typing import Any
@@ -314,6 +315,21 @@ def test_clients_share_tokens_through_the_token_cache(mock: Any, tmp_path: Any) 
     assert (cache.stat().st_mode & 0o777) == 0o700
     first.close()
     second.close()
+
+
+def test_a_token_cache_path_that_is_not_utf8_is_the_file_systems_bytes(mock: Any, tmp_path: Any) -> None:
+    raw = os.fsencode(tmp_path) + b"/cache-\xff"
+    first = Client(config(mock, token_cache=os.fsdecode(raw)))  # a str with a surrogate escape
+    second = Client(config(mock, token_cache=os.fsdecode(raw)))
+    assert first.access_token == second.access_token
+    assert mock.token_requests() == 1
+    assert os.path.isdir(raw)
+    first.close()
+    second.close()
+    with pytest.raises(ValueError):
+        config(mock, token_cache="/tmp/with\0nul")
+    with pytest.raises(TypeError):
+        config(mock, token_cache=42)
 
 
 def test_the_package_and_the_library_have_one_version() -> None:
