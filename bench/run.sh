@@ -113,10 +113,10 @@ if [ -d dist/go/lib ]; then
   so=$(ls build/dist/sigma-auth-*-x86_64-linux-gnu/lib/libsigma_auth.so.*.*.* | head -1)
   echo "{\"suite\":\"shipped\",\"what\":\"$(basename "$so") (x86_64, stripped)\",\"bytes\":$(stat -c %s "$so")}" | record
   hello=$(mktemp -d)
-  cp tests/dist/go/main.go "$hello/"
+  sed 's|github.com/sigma-auth/sigma-auth/bindings/go|github.com/sigma-auth/sigma-auth-go|' examples/go/main.go >"$hello/main.go"
   (cd "$hello" && go mod init hello >/dev/null 2>&1 &&
     go mod edit -require github.com/sigma-auth/sigma-auth-go@v0.0.0 -replace "github.com/sigma-auth/sigma-auth-go=$OLDPWD/dist/go" &&
-    GOFLAGS=-mod=mod go build -ldflags=-s -o hello . >/dev/null 2>&1)
+    GOFLAGS=-mod=mod go build -ldflags=-s -o hello .) >/dev/null
   echo "{\"suite\":\"shipped\",\"what\":\"a Go program getting a token (linux/amd64, -ldflags=-s)\",\"bytes\":$(stat -c %s "$hello/hello")}" | record
   rm -rf "$hello"
 fi

@@ -193,10 +193,11 @@ func (c *Client) Close() error {
 
 // Token returns a token valid for at least 10 more seconds, as an oauth2.Token,
 // which callers must not modify (the oauth2.TokenSource contract): it is
-// shared, as x/oauth2's ReuseTokenSource shares its own, though a caller that
-// modifies its copy anyway does not affect the others. Note that fmt prints an
-// oauth2.Token's AccessToken (it is x/oauth2's type); CurrentToken returns a
-// Token that never prints its secrets.
+// shared between callers, as x/oauth2's ReuseTokenSource shares its own. A
+// caller that modifies it anyway races with the others' reads of it; the next
+// call notices the change and hands out an intact copy from then on. Note that
+// fmt prints an oauth2.Token's AccessToken (it is x/oauth2's type);
+// CurrentToken returns a Token that never prints its secrets.
 func (c *Client) Token() (*oauth2.Token, error) {
 	return c.TokenContext(context.Background())
 }
@@ -210,7 +211,7 @@ func (c *Client) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 		return nil, err
 	}
 	if o := &view.oauth; o.AccessToken != view.access || o.TokenType != "Bearer" || o.RefreshToken != "" ||
-		o.Expiry != view.token.Expiry {
+		o.ExpiresIn != 0 || o.Expiry != view.token.Expiry {
 		// A caller modified the token it was given, which the contract
 		// forbids: the others get an intact one (a few loads to check, where
 		// a copy per call would cost an allocation).
