@@ -579,8 +579,10 @@ void sigma_error_free(sigma_error *error);
  * The events of one token request are delivered once it has settled, in
  * order, on the thread that made it (which may be a background refresh
  * thread), with no lock held: the callback may call this library, on any
- * client; the events of requests it makes are delivered after it returns,
- * never inside it. It must not block for long, and `context` must be usable
+ * client, and the events of requests it makes are delivered inside it (8
+ * callbacks deep on one thread, after the outermost returns, so a callback
+ * that retries on every failure loops rather than exhausting the stack). It
+ * must not block for long, and `context` must be usable
  * from any thread. `sigma_event_callback_unregister(context)` stops it for good.
  */
 sigma_status sigma_config_set_event_callback(sigma_config *config,

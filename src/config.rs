@@ -297,8 +297,9 @@ impl Config {
     /// started and failed, retries, fallbacks, invalidations, token-cache hits
     /// and bypasses. The events of one token request are delivered once it has
     /// settled, in order, on the thread that made it, with no lock held: the
-    /// callback may call the library (the events of requests it makes come
-    /// after it returns, never inside it). It must not block for long. Events never
+    /// callback may call the library (the events of requests it makes are
+    /// delivered inside it; 8 callbacks deep, after the outermost returns). It
+    /// must not block for long. Events never
     /// carry a secret or a token.
     pub fn set_event_callback(&mut self, callback: impl Fn(&crate::Event) + Send + Sync + 'static) {
         self.edit().events = Some(std::sync::Arc::new(callback));

@@ -5,10 +5,11 @@
 //! token request (retries, a fallback, a cache hit, the outcome) are delivered
 //! together once it has settled, in order, on the thread that made it, with no
 //! lock held: so a callback may call the library, even `token()` on the same
-//! client, without waiting on the request it is hearing about; the events of
-//! requests a callback makes are delivered after it returns, never nested. A
-//! callback must not block for long; a panic in one is caught and ignored.
+//! client, without waiting on the request it is hearing about (the events of
+//! that request are delivered inside it, up to a depth). A callback must not
+//! block for long; a panic in one is caught and ignored.
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -192,56 +193,47 @@ impl Trace {
     /// Hands every event to the callback, if there is one, catching panics.
     ///
     /// A callback may call the library, whose own events are then delivered
-    /// by this thread's outermost delivery, after the callback returns: never
-    /// nested, so a callback that asks for a token on every failure (with
-    /// failures that go on) loops instead of recursing until the stack runs out.
+    /// inside it, as they settle, up to [`MAX_NESTED`] callbacks deep on one
+    /// thread. Deeper ones wait until this thread's outermost delivery has
+    /// returned from its callback: so a callback that asks for a token on
+    /// every failure (with failures that go on) loops instead of recursing
+    /// until the stack runs out.
     pub(crate) fn deliver(self, callback: Option<&EventCallback>) {
         let Some(callback) = callback else { return };
-        let queued = PENDING.with(|pending| match pending.try_borrow_mut() {
-            Ok(mut pending) => match pending.as_mut() {
-                Some(queue) => {
-                    queue.extend(self.events.iter().map(|e| (callback.clone(), e.clone())));
-                    true
-                }
-                None => {
-                    *pending = Some(Vec::new());
-                    false
-                }
-            },
-            Err(_) => true,
-        });
-        if queued {
+        let depth = DEPTH.with(Cell::get);
+        if depth >= MAX_NESTED {
+            PENDING.with(|p| p.borrow_mut().extend(self.events.into_iter().map(|e| (Arc::clone(callback), e))));
             return;
         }
-        let run = |callback: &EventCallback, event: &Event| {
+        let run = |callback: &EventCallback, event: &Event, depth: usize| {
+            DEPTH.with(|d| d.set(depth + 1));
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| callback(event)));
+            DEPTH.with(|d| d.set(depth));
         };
         for event in &self.events {
-            run(callback, event);
+            run(callback, event, depth);
         }
-        loop {
-            let next = PENDING.with(|pending| {
-                let mut pending = pending.borrow_mut();
-                let queue = pending.as_mut().expect("this thread is delivering");
-                if queue.is_empty() {
-                    *pending = None;
-                    None
-                } else {
-                    Some(std::mem::take(queue))
-                }
-            });
-            let Some(batch) = next else { break };
+        if depth > 0 {
+            return;
+        }
+        // The outermost delivery: what was too deep to deliver in place.
+        while let Some(batch) = PENDING.with(|p| Some(std::mem::take(&mut *p.borrow_mut())).filter(|b| !b.is_empty())) {
             for (callback, event) in &batch {
-                run(callback, event);
+                run(callback, event, 0);
             }
         }
     }
 }
 
+/// How many callbacks deep a thread delivers events in place (see [`Trace::deliver`]).
+pub(crate) const MAX_NESTED: usize = 8;
+
 thread_local! {
-    /// While this thread delivers events: those of requests made by the
-    /// callbacks, delivered after them (see [`Trace::deliver`]).
-    static PENDING: std::cell::RefCell<Option<Vec<(EventCallback, Event)>>> = const { std::cell::RefCell::new(None) };
+    /// How many callbacks this thread is inside.
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+    /// Events of requests made [`MAX_NESTED`] callbacks deep, for this
+    /// thread's outermost delivery.
+    static PENDING: RefCell<Vec<(EventCallback, Event)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Counters since a client was created. Cheap to update from any thread;

@@ -1,7 +1,7 @@
 //! Events (`sigma_event`, `sigma_config_set_event_callback`) and counters
 //! (`sigma_stats`, `sigma_client_stats`).
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -76,10 +76,10 @@ struct Registration {
 static REGISTRATIONS: ArcSwapOption<Vec<Weak<Registration>>> = ArcSwapOption::const_empty();
 
 thread_local! {
-    /// The registration whose callback this thread is running, if any (its
-    /// address). One at most: the library delivers the events of requests a
-    /// callback makes after it returns, never inside it.
-    static IN_CALLBACK: Cell<usize> = const { Cell::new(0) };
+    /// The registrations whose callbacks this thread is inside, innermost
+    /// last (their addresses; a callback's requests deliver their events
+    /// inside it, so there may be several).
+    static IN_CALLBACK: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Registration {
@@ -102,11 +102,11 @@ impl Registration {
                 request_id: event.request_id.as_deref().and_then(|id| CString::new(id).ok()),
                 message: event.message.as_deref().and_then(|m| CString::new(m.replace('\0', " ")).ok()),
             };
-            let outer = IN_CALLBACK.with(|c| c.replace(std::ptr::from_ref(self) as usize));
+            IN_CALLBACK.with(|c| c.borrow_mut().push(std::ptr::from_ref(self) as usize));
             // SAFETY: the callback and context are what the caller registered,
             // and the event lives until the call returns.
             unsafe { (self.callback)(self.context as *mut c_void, lend(&data)) };
-            IN_CALLBACK.with(|c| c.set(outer));
+            IN_CALLBACK.with(|c| c.borrow_mut().pop());
         }
         running.fetch_sub(1, Ordering::SeqCst);
     }
@@ -118,8 +118,10 @@ impl Registration {
 /// The events of one token request are delivered once it has settled, in
 /// order, on the thread that made it (which may be a background refresh
 /// thread), with no lock held: the callback may call this library, on any
-/// client; the events of requests it makes are delivered after it returns,
-/// never inside it. It must not block for long, and `context` must be usable
+/// client, and the events of requests it makes are delivered inside it (8
+/// callbacks deep on one thread, after the outermost returns, so a callback
+/// that retries on every failure loops rather than exhausting the stack). It
+/// must not block for long, and `context` must be usable
 /// from any thread. `sigma_event_callback_unregister(context)` stops it for good.
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_set_event_callback(
@@ -173,8 +175,9 @@ pub extern "C" fn sigma_event_callback_unregister(context: *mut c_void) {
         let deadline = Instant::now() + Duration::from_secs(5);
         for registration in ours {
             registration.closed.store(true, Ordering::SeqCst);
-            // Not waiting for the call that is running this very unregister.
-            let here = usize::from(IN_CALLBACK.with(Cell::get) == Arc::as_ptr(&registration) as usize);
+            // Not waiting for the calls this very unregister runs inside.
+            let address = Arc::as_ptr(&registration) as usize;
+            let here = IN_CALLBACK.with(|c| c.borrow().iter().filter(|&&a| a == address).count());
             while registration.running().load(Ordering::SeqCst) > here && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
