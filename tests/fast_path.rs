@@ -67,10 +67,15 @@ fn after_a_background_refresh_the_next_check_sees_the_new_serial() {
         std::thread::sleep(Duration::from_millis(5));
     }
     // Replaced (not expired): the word holds the new serial, which checks out.
-    let word = client.serial_word().load(Ordering::Acquire);
-    assert!(word > first.serial());
+    // (The refresh stores the token, then publishes its word: a reader in
+    // between sees "not current" and asks the library, which has the new one.)
     let second = client.token().unwrap();
-    assert_eq!(second.serial(), word);
+    assert!(second.serial() > first.serial());
+    let published = Instant::now();
+    while client.serial_word().load(Ordering::Acquire) != second.serial() {
+        assert!(published.elapsed() < Duration::from_secs(1), "the new serial was never published");
+        std::thread::yield_now();
+    }
     assert!(client.is_current(second.serial()));
     assert!(client.stats().background_refreshes >= 1);
     assert_eq!(mock.token_requests(), 2);
