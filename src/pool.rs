@@ -90,6 +90,14 @@ pub(crate) fn agent_config(settings: &Settings) -> Result<AgentConfig> {
     let tls = TlsConfig::builder().root_certs(RootCerts::Specific(trust(settings).roots));
     let choice = proxy::choose(&settings.endpoint);
     let proxy = match &choice.url {
+        Some(url) if proxy::credentials_need_encoding(url) => {
+            let shown = choice.display_url().unwrap_or_default();
+            return Err(Error::invalid_argument(format!(
+                "the proxy {shown} ({}) has '/', '?' or '#' in its user name or password, which would end its host: \
+                 percent-encode them (%2F, %3F, %23)",
+                choice.reason
+            )));
+        }
         Some(url) => Some(ureq::Proxy::new(url).map_err(|_| {
             let shown = choice.display_url().unwrap_or_default();
             Error::invalid_argument(format!("the proxy {shown} ({}) is not a valid proxy URL", choice.reason))

@@ -53,6 +53,10 @@ pub struct Lookup {
     pub duration: Duration,
 }
 
+/// The fields of `/v2/whoami` that are shown, in this order; others are not.
+const WHOAMI_FIELDS: [&str; 8] =
+    ["email", "firstName", "lastName", "memberId", "userKind", "organizationId", "clientId", "tenant"];
+
 /// Sigma's answer to `GET /v2/whoami`.
 #[derive(Debug, Clone)]
 pub struct WhoAmI {
@@ -60,9 +64,10 @@ pub struct WhoAmI {
     pub status: Option<u16>,
     /// How long the call took.
     pub duration: Duration,
-    /// The answer's top-level text, number and boolean fields (such as email,
-    /// memberId, organizationId), in its order; a value that reveals the token
-    /// or the secret is withheld.
+    /// The answer's fields that say who you are (email, names, memberId,
+    /// userKind, organizationId, clientId, tenant), in that order, each at
+    /// most 300 characters; a value that reveals the token or the secret is
+    /// withheld, and all of them when only together they do.
     pub fields: Vec<(String, String)>,
     /// The server's clock minus ours, from its Date header.
     pub clock_offset: Option<f64>,
@@ -134,26 +139,30 @@ fn whoami(agent: &ureq::Agent, config: &Config, token: &Token) -> WhoAmI {
     let duration = start.elapsed();
     let mut fields = vec![];
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body) {
-        for (name, value) in map.iter().take(16) {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => continue,
-            };
-            let [name, text] = scrubber.fields([Some(name.as_str()), Some(text.as_str())]);
-            let name = name.unwrap_or_else(|| "[withheld]".into());
-            fields.push((name, text.unwrap_or_else(|| "[withheld: it reveals a credential]".into())));
-        }
-        // Pieces that each look clean may spell a credential together (in
-        // order, across names and values): then none is shown.
-        let join = |piece: &dyn Fn(&(String, String)) -> String| {
-            zeroize::Zeroizing::new(fields.iter().map(piece).collect::<String>())
-        };
-        let (values, names) = (join(&|(_, v)| v.clone()), join(&|(n, _)| n.clone()));
-        let both = join(&|(n, v)| format!("{n}{v}"));
-        if [&values, &names, &both].iter().any(|joined| scrubber.reveals(joined)) {
-            fields = vec![("fields".into(), "[withheld: together they reveal a credential]".into())];
+        // Only the fields that say who you are, in this order, under these
+        // names: a server cannot spread a credential over fields of its own
+        // choosing or carry it in their names.
+        let known: Vec<(&str, String)> = WHOAMI_FIELDS
+            .iter()
+            .filter_map(|&name| {
+                let text = match map.get(name)? {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return None,
+                };
+                Some((name, text))
+            })
+            .collect();
+        let values: [Option<&str>; WHOAMI_FIELDS.len()] =
+            std::array::from_fn(|i| known.get(i).map(|(_, text)| text.as_str()));
+        let shown = scrubber.fields(values);
+        if known.iter().zip(&shown).all(|(_, shown)| shown.is_none()) && !known.is_empty() {
+            fields.push(("fields".into(), "[withheld: together they reveal a credential]".into()));
+        } else {
+            for ((name, _), shown) in known.iter().zip(shown) {
+                fields.push((name.to_string(), shown.unwrap_or_else(|| "[withheld: it reveals a credential]".into())));
+            }
         }
     }
     let error = (status != 200).then(|| format!("HTTP {status}"));

@@ -27,18 +27,26 @@ impl ProxyChoice {
     pub fn display_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
         let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
-        // The last `@` of the authority ends the credentials (as the URL
-        // parser reads them): a password may hold an `@` of its own. A user
-        // name alone may be a token, so it is hidden too.
-        Some(match authority.rsplit_once('@') {
+        // Everything before the last `@` is taken for credentials, whatever
+        // it holds: a password may carry an `@`, or a `/` that a URL parser
+        // would read as the end of the host. A user name alone may be a
+        // token, so it is hidden too; one with `/` in it is not a name.
+        Some(match rest.rsplit_once('@') {
             Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((name, _)) => format!("{scheme}://{name}:[redacted]@{host}{path}"),
-                None => format!("{scheme}://[redacted]@{host}{path}"),
+                Some((name, _)) if !name.contains(['/', '?', '#']) => format!("{scheme}://{name}:[redacted]@{host}"),
+                _ => format!("{scheme}://[redacted]@{host}"),
             },
             None => format!("{scheme}://{rest}"),
         })
     }
+}
+
+/// Whether a proxy URL's credentials hold a character that ends a URL's
+/// authority (`/`, `?`, `#`) unencoded: a URL parser would then read part of
+/// the password as the host and the request would go somewhere else.
+pub(crate) fn credentials_need_encoding(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(['/', '?', '#']))
 }
 
 impl std::fmt::Debug for ProxyChoice {
@@ -168,18 +176,28 @@ mod tests {
     }
 
     #[test]
+    fn credentials_that_would_end_the_host_must_be_encoded() {
+        assert!(credentials_need_encoding("http://me:hunter2/pass@proxy:3128"));
+        assert!(credentials_need_encoding("http://me:a?b@proxy:3128"));
+        assert!(!credentials_need_encoding("http://me:hunter2%2Fpass@proxy:3128/"));
+        assert!(!credentials_need_encoding("http://proxy:3128/path"));
+    }
+
+    #[test]
     fn a_proxy_password_is_never_displayed() {
         let c = choice("https://api.sigmacomputing.com", &[("HTTPS_PROXY", "http://me:hunter2@proxy:3128")]);
         assert_eq!(c.display_url().as_deref(), Some("http://me:[redacted]@proxy:3128"));
         for (url, shown) in [
             ("http://me:p@ss@w0rd@proxy:3128", "http://me:[redacted]@proxy:3128"),
             ("http://TOKEN123@proxy:3128/", "http://[redacted]@proxy:3128/"),
+            ("http://me:hunter2/pass@proxy:3128", "http://me:[redacted]@proxy:3128"),
+            ("http://me/x:ss@w0rd@proxy:3128", "http://[redacted]@proxy:3128"),
             ("proxy:3128", "http://proxy:3128"),
         ] {
             let choice = ProxyChoice { url: Some(url.into()), reason: String::new() };
             assert_eq!(choice.display_url().as_deref(), Some(shown));
             let debug = format!("{choice:?}");
-            assert!(!debug.contains("ss@w0rd") && !debug.contains("TOKEN123"), "{debug}");
+            assert!(!["ss@w0rd", "TOKEN123", "hunter2"].iter().any(|s| debug.contains(s)), "{debug}");
         }
     }
 }

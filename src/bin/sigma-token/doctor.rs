@@ -256,6 +256,10 @@ fn whoami(probe: &Probe, report: &mut Report) {
     let Some(who) = &probe.whoami else { return };
     let took = ms(who.duration);
     match (who.status, &who.error) {
+        (Some(200), _) if who.fields.is_empty() => report.ok(
+            "whoami",
+            &format!("the API accepted the token but named no one (no email, memberId or clientId) ({took})"),
+        ),
         (Some(200), _) => {
             let fields: Vec<String> = who.fields.iter().map(|(name, value)| format!("{name}={value}")).collect();
             report.ok("whoami", &format!("{} ({took})", fields.join(", ")));
