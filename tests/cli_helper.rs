@@ -456,6 +456,19 @@ fn output_file_refuses_what_is_not_a_regular_file_and_replaces_a_symlink() {
     assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
     assert!(subdir.is_dir());
 
+    // A link to one of those (as /dev/stdout is) is refused too, and left in place.
+    let (to_fifo, to_stdout) = (dir.join("to-fifo"), dir.join("stdout"));
+    std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+    std::os::unix::fs::symlink("/proc/self/fd/1", &to_stdout).unwrap();
+    for link in [to_fifo.as_path(), to_stdout.as_path()] {
+        let out = sigma_token(&mock.url, &dir, &["--output-file", link.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{link:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(fs::symlink_metadata(link).unwrap().file_type().is_symlink(), "{link:?} was replaced");
+    }
+
     // A symbolic link is replaced by the file; its target is never written.
     let victim = dir.join("victim");
     fs::write(&victim, "keep me").unwrap();
@@ -465,6 +478,12 @@ fn output_file_refuses_what_is_not_a_regular_file_and_replaces_a_symlink() {
     assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
     assert!(fs::symlink_metadata(&link).unwrap().is_file());
     assert!(fs::read_to_string(&link).unwrap().starts_with("mock_at_"));
+    // A dangling link is replaced as well.
+    let dangling = dir.join("dangling");
+    std::os::unix::fs::symlink(dir.join("nothing-there"), &dangling).unwrap();
+    succeed(&mut sigma_token(&mock.url, &dir, &["--output-file", dangling.to_str().unwrap()]));
+    assert!(fs::symlink_metadata(&dangling).unwrap().is_file());
+    assert!(!dir.join("nothing-there").exists());
     fs::remove_dir_all(dir).unwrap();
 }
 

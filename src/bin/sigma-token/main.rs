@@ -74,8 +74,9 @@ OPTIONS:
         --watch                With --output-file: keep running and rewrite PATH each time the
                                token is refreshed (once per refresh window, before expiry),
                                or if something else changed or removed it; exits 0 on SIGTERM
-                               or SIGINT. A failed refresh keeps the old file, prints one line
-                               on stderr and is retried.
+                               or SIGINT (11 if stopped before it wrote a token). A failed
+                               refresh keeps the old file, prints one line on stderr and is
+                               retried.
         --impersonate EMAIL    A token of this user instead, by token exchange (Sigma's
                                impersonation, beta): the credentials must be an admin's
         --tenant ID            With --impersonate: in this tenant organisation

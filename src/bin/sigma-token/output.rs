@@ -132,14 +132,17 @@ pub(crate) fn file_failure(path: &Path, error: io::Error) -> Failure {
 /// directory, synced, renamed over `path`), unless `path` already holds exactly
 /// that in a private regular file: then it is left alone, mtime included.
 /// Returns whether it wrote. Something other than a regular file at `path` (a
-/// directory, a FIFO, a device) is refused; a symbolic link is replaced, never
-/// followed.
+/// directory, a FIFO, a device), or a symbolic link to one (`/dev/stdout`), is
+/// refused; a link to a regular file (or to nothing) is replaced, its target
+/// never written.
 pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool> {
-    match fs::symlink_metadata(path) {
-        Ok(meta) if !meta.is_file() && !meta.file_type().is_symlink() => {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "it exists and is not a regular file"));
-        }
-        _ => {}
+    let refused = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::metadata(path).is_ok_and(|target| !target.is_file()),
+        Ok(meta) => !meta.is_file(),
+        Err(_) => false,
+    };
+    if refused {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "it exists and is not a regular file"));
     }
     if holds(path, content) {
         return Ok(false);
@@ -173,7 +176,18 @@ fn holds(path: &Path, content: &[u8]) -> bool {
     if !meta.is_file() || !private || meta.len() != content.len() as u64 {
         return false;
     }
-    fs::read(path).is_ok_and(|existing| *Zeroizing::new(existing) == content)
+    // Opened without blocking or following a link, and checked again once
+    // open: something swapped in since (a FIFO) is never read.
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    let Ok(mut file) = options.open(path) else { return false };
+    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() == content.len() as u64) {
+        return false;
+    }
+    let mut existing = Zeroizing::new(Vec::with_capacity(content.len()));
+    io::Read::read_to_end(&mut file, &mut existing).is_ok() && *existing == content
 }
 
 fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)> {
