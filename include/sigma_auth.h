@@ -316,9 +316,9 @@ int sigma_client_serial_is_current(const sigma_client *client, uint64_t serial);
  * `atomic.LoadUint64`; on the supported platforms an aligned 64-bit load is
  * one). It stays readable for the life of the process: after the client is
  * freed it may serve another client, whose serials are never this client's.
- * In a child after fork the word is a stale copy until the child's first call
- * on the client: forget kept tokens in the child (the Python binding does),
- * or call `sigma_client_fresh_until` first.
+ * In a child after fork() the library's `pthread_atfork` handler has cleared
+ * every word, so the child's first check asks the library. (A raw clone or
+ * glibc's `_Fork`, which skip atfork handlers, are not supported.)
  */
 const uint64_t *sigma_client_serial_word(const sigma_client *client);
 

@@ -34,8 +34,8 @@ def encode(name: str, value: object) -> bytes:
 def _path(name: str, value: object) -> bytes:
     """A path argument as the file system's bytes (os.fsencode: on Unix a name
     need not be UTF-8), NUL-terminated by ctypes."""
-    if not isinstance(value, (str, os.PathLike)):
-        raise TypeError(f"{name} must be str or os.PathLike, not {type(value).__name__}")
+    if not isinstance(value, (str, bytes, os.PathLike)):
+        raise TypeError(f"{name} must be str, bytes or os.PathLike, not {type(value).__name__}")
     raw = os.fsencode(value)
     if b"\0" in raw:
         raise ValueError(f"{name} must not contain NUL characters")
@@ -69,11 +69,11 @@ class ConfigOptions(TypedDict, total=False):
     timeout: Optional[float]
     connect_timeout: Optional[float]
     max_attempts: Optional[int]
-    ca_file: Union[str, "os.PathLike[str]", None]
+    ca_file: Union[str, bytes, "os.PathLike[str]", None]
     basic_auth: bool
     refresh_margin: Optional[float]
     user_agent_suffix: Optional[str]
-    token_cache: Union[str, "os.PathLike[str]", None]
+    token_cache: Union[str, bytes, "os.PathLike[str]", None]
     allowed_origins: Iterable[str]
     subject_token_claims: Optional[Mapping[str, object]]
     on_event: Optional[Callable[["Event"], object]]
