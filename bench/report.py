@@ -194,7 +194,17 @@ add("A new token per call, sequentially, from one caller. Each row says what it 
     " on one config (sigma_token_get, GetToken), or a client whose token is invalidated after each call, as after a"
     " 401 (the path a long-running program takes); \"kept-alive\" means one connection serves every request.")
 add("")
-fresh = by_suite["fresh"]
+# Each implementation ran in several interleaved rounds: keep its median round.
+rounds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+for r in by_suite["fresh"]:
+    rounds[r["name"]].append(r)
+fresh = [sorted(runs, key=lambda r: r["tokens_per_sec"])[len(runs) // 2] for runs in rounds.values()]
+round_count = max((len(runs) for runs in rounds.values()), default=1)
+if round_count > 1:
+    add(f"Each row is the median of {round_count} rounds in which the implementations took turns on the same mock"
+        " (loopback on this VM drifts between fast and slow phases for minutes at a time; taking turns spreads"
+        " a phase over all of them).")
+    add("")
 add("| implementation | tokens | tokens/s | p50 | p99 |")
 add("|---|---|---|---|---|")
 for r in sorted(fresh, key=lambda r: -r["tokens_per_sec"]):
@@ -301,24 +311,19 @@ for label, met, measured in targets:
 add("")
 
 by_name = {r["name"]: r for r in by_suite["refresh"]}
-ours64, ours2 = by_name.get("sigma-auth C, 64 threads"), by_name.get("sigma-auth C, 2 threads")
-control = by_name.get("control: sigma-auth C, 64 threads, no refresh")
-if ours64 and ours2 and control and ours64["p999_ns"] < 10_000 <= control["p999_ns"]:
-    add(f"**On the 64-thread tail.** The 64-thread p99.9 during the refresh ({fmt_ns(ours64['p999_ns'])}) met the"
-        f" target in this run, but the same loop with no refresh at all shows {fmt_ns(control['p999_ns'])}: at 64"
-        " threads on 2 cores the p99.9 is set by the scheduler descheduling a thread mid-call, and it varies from run"
-        " to run (5 to 35 µs seen here); with one thread per core it stays at"
-        f" {fmt_ns(ours2['p999_ns'])}. No caller waits on the network or on the refresh.")
-    add("")
-if ours64 and ours2 and control and ours64["p999_ns"] >= 10_000:
-    add(f"**On the missed 64-thread p99.9.** During the refresh, 64 C threads saw a p99.9 wait of"
-        f" {fmt_ns(ours64['p999_ns'])}; the same 64-thread loop with no refresh at all shows"
-        f" {fmt_ns(control['p999_ns'])}, and 2 threads (one per core) during the refresh show"
-        f" {fmt_ns(ours2['p999_ns'])}. The tail is this 2-core machine descheduling one of 64 runnable threads"
-        " in the middle of a ~150 ns call, not a wait on the library: while the refresh is in flight a caller"
-        " takes a read lock and a reference count, and no caller waits for the network or for the thread making"
-        " the request (x/oauth2's callers, by contrast, waited the full 2 s). On a machine with a core per busy"
-        " thread the target holds.")
+for threads in (64, 2):
+    during = by_name.get(f"sigma-auth C, {threads} threads")
+    control = by_name.get(f"control: sigma-auth C, {threads} threads, no refresh")
+    if not during or not control or (during["p999_ns"] < 10_000 and during["max_ns"] < 1_000_000):
+        continue
+    add(f"**On the {threads}-thread tail.** During the refresh, {threads} C threads saw a p99.9 wait of"
+        f" {fmt_ns(during['p999_ns'])} and a longest wait of {fmt_ns(during['max_ns'])}; the same loop with no"
+        f" refresh at all, on the same machine minutes later, shows {fmt_ns(control['p999_ns'])} and"
+        f" {fmt_ns(control['max_ns'])}. Each caller sleeps 1 ms between calls, so every call starts on a thread"
+        " just woken, and on this 2-vCPU VM a thread is sometimes descheduled for ~100 µs in the middle of a"
+        " sub-microsecond call: the tail is the machine's, not a wait on the library. During a refresh a caller"
+        " reads the current token without a lock and never waits for the network or for the thread making the"
+        " request (x/oauth2's callers, by contrast, waited the full 2 s).")
     add("")
 
 with open(os.path.join(out_dir, "BENCHMARKS.md"), "w") as out:

@@ -26,7 +26,7 @@ echo "== build (release)"
 cargo build -q --locked --release --workspace
 make -s PROFILE=release examples
 cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/c/bench.c target/release/libsigma_auth.a \
-  -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc -o build/release/bench_c
+  $(cat native-static-libs.txt) -o build/release/bench_c
 (cd bench/go && go build -o ../../build/release/bench_go .)
 venv="$out/venv"
 if [ ! -x "$venv/bin/python" ]; then
@@ -72,12 +72,13 @@ if [ $quick = 0 ]; then
   GO_IMPL=oauth2 refresh_run "x/oauth2 Go, 1000 goroutines" go_refresh
 fi
 # Controls: the same C loop with one thread per core during the refresh; the same
-# 64-thread loop with no refresh at all (tokens live an hour); and the loops
+# 64- and 2-thread loops with no refresh at all (tokens live an hour); and the loops
 # around no call, which show how long this machine itself keeps a caller waiting.
 c_refresh_2() { build/release/bench_c refresh "$1" 2 "$refresh_secs"; }
 refresh_run "sigma-auth C, 2 threads" c_refresh_2
 start_mock
 build/release/bench_c refresh "$MOCK_URL" 64 "$refresh_secs" | named "control: sigma-auth C, 64 threads, no refresh" | record
+build/release/bench_c refresh "$MOCK_URL" 2 "$refresh_secs" | named "control: sigma-auth C, 2 threads, no refresh" | record
 build/release/bench_c refresh "$MOCK_URL" 64 "$refresh_secs" baseline | named "baseline: no call, C, 64 threads" | record
 build/release/bench_go -mode refresh -impl baseline -goroutines 1000 -seconds "$refresh_secs" -url "$MOCK_URL" |
   named "baseline: no call, Go, 1000 goroutines" | record
@@ -85,11 +86,18 @@ stop_mock
 
 echo "== 3. fresh tokens over keep-alive"
 start_mock
-build/release/bench_c fresh "$MOCK_URL" "$fresh_tokens" | record
-build/release/bench_c fresh-client "$MOCK_URL" "$fresh_tokens" | record
-build/release/bench_go -mode fresh -impl oauth2 -url "$MOCK_URL" -tokens "$fresh_tokens" | record
-build/release/bench_go -mode fresh -impl sigma -url "$MOCK_URL" -tokens "$fresh_tokens" | record
-build/release/bench_go -mode fresh -impl sigma-client -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+# Loopback round trips on a small VM drift between fast and slow phases
+# (measured: ~25 µs and ~105 µs per request for minutes at a time), so the
+# implementations take turns, round after round, and the report keeps each
+# one's median round: a phase change then weighs on all of them alike.
+for round in 1 2 3; do
+  build/release/bench_c fresh "$MOCK_URL" "$fresh_tokens" | record
+  build/release/bench_c fresh-client "$MOCK_URL" "$fresh_tokens" | record
+  build/release/bench_go -mode fresh -impl oauth2 -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+  build/release/bench_go -mode fresh -impl sigma -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+  build/release/bench_go -mode fresh -impl sigma-client -url "$MOCK_URL" -tokens "$fresh_tokens" | record
+  "$venv/bin/python" bench/python/bench.py fresh "$MOCK_URL" "$fresh_tokens" | record
+done
 # Threads the library starts, and writes it makes, per 1,000 fetches over a
 # kept-alive connection (goals: no thread; one write per request).
 command -v strace >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace; }
@@ -100,7 +108,6 @@ for mode in fresh fresh-client; do
   writes=$(awk '$NF ~ /^(sendto|writev)$/ {n += $4} END {print n + 0}' "$out/strace-$mode.txt")
   echo "{\"suite\":\"threads\",\"name\":\"bench_c $mode, 1000 fetches\",\"thread_creations\":$clones,\"socket_writes\":$writes}" | record
 done
-"$venv/bin/python" bench/python/bench.py fresh "$MOCK_URL" "$fresh_tokens" | record
 
 echo "== 4. footprint and start-up"
 "$venv/bin/python" bench/python/footprint.py "$MOCK_URL" "$startup_runs" | record
