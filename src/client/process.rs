@@ -299,6 +299,11 @@ impl Process {
 
     fn settle(&self, shared: &Shared, result: Result<Token>, background: bool) -> Result<Arc<Token>> {
         let config = &shared.config;
+        if result.is_ok() && !background {
+            // This caller waited on the network anyway: it, not the one who
+            // later finds the refresh due, starts the refresh thread.
+            refresher::prepare();
+        }
         let mut control = self.control();
         let outcome = match result {
             Ok(token) => {

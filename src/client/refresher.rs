@@ -12,7 +12,9 @@ use crate::per_process::PerProcess;
 /// refresh is still queued when its token stops being usable does not wait:
 /// its next caller takes the refresh over (see `Process::fetch_or_wait`).
 const MAX_THREADS: usize = 4;
-/// A thread with nothing to do for this long ends.
+/// A thread with nothing to do for this long ends, except the last one: it
+/// waits for the next refresh, so that no caller starts a thread when a
+/// refresh falls due (a thread start costs ~100 µs on a small VM).
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
 static REFRESHER: PerProcess<Refresher> = PerProcess::new();
@@ -44,10 +46,28 @@ pub(super) fn submit(job: Weak<Shared>) {
     }
     queue.threads += 1;
     drop(queue);
+    start(&refresher);
+}
+
+/// Makes sure a thread waits for refreshes. Called once a client has a token
+/// (by the caller that just waited for it on the network), so the caller who
+/// finds the refresh due later only queues it.
+pub(super) fn prepare() {
+    let refresher = REFRESHER.get_full(|_| Refresher::default());
+    let mut queue = refresher.lock();
+    if queue.threads > 0 {
+        return;
+    }
+    queue.threads += 1;
+    drop(queue);
+    start(&refresher);
+}
+
+fn start(refresher: &std::sync::Arc<crate::per_process::Tagged<Refresher>>) {
     let worker = refresher.clone();
     let started = std::thread::Builder::new().name("sigma-auth-refresh".into()).spawn(move || worker.work());
     if started.is_err() {
-        // The job stays queued: a later submit may start a thread, and callers
+        // A job stays queued: a later submit may start a thread, and callers
         // take it over themselves once the token stops being usable.
         refresher.lock().threads -= 1;
     }
@@ -70,7 +90,7 @@ impl Refresher {
                     let (guard, waited) = self.wake.wait_timeout(queue, IDLE_EXIT).unwrap_or_else(|e| e.into_inner());
                     queue = guard;
                     queue.idle -= 1;
-                    if waited.timed_out() && queue.jobs.is_empty() {
+                    if waited.timed_out() && queue.jobs.is_empty() && queue.threads > 1 {
                         queue.threads -= 1;
                         return;
                     }
