@@ -322,9 +322,15 @@ for threads in (64, 2):
         f" refresh at all, on the same machine minutes later, shows {fmt_ns(control['p999_ns'])} and"
         f" {fmt_ns(control['max_ns'])}. Each caller sleeps 1 ms between calls, so every call starts on a thread"
         " just woken, and on this 2-vCPU VM a thread is sometimes descheduled for ~100 µs in the middle of a"
-        " sub-microsecond call: the tail is the machine's, not a wait on the library. During a refresh a caller"
-        " reads the current token without a lock and never waits for the network or for the thread making the"
-        " request (x/oauth2's callers, by contrast, waited the full 2 s).")
+        " sub-microsecond call (the same 2-thread loop with no refresh measured 119 to 152 µs p99.9 in"
+        " other runs). During a refresh a caller reads the current token without a lock and never waits for the"
+        " network or for the thread making the request (x/oauth2's callers, by contrast, waited the full 2 s);"
+        " but while the refresh is due every call takes the library's slower path (the process state and the"
+        " clock, about 0.5 to 2 µs, instead of one load), which gives the machine more chances to deschedule it.")
+    if control["p999_ns"] < 10_000 <= during["p999_ns"]:
+        add("")
+        add("In this run the control stayed under the target while the refresh run did not: part of this tail"
+            " comes with the refresh window on this machine, and it is not explained further here.")
     add("")
 
 with open(os.path.join(out_dir, "BENCHMARKS.md"), "w") as out:
