@@ -26,18 +26,30 @@ impl ProxyChoice {
     /// The proxy URL with any password replaced, safe to print.
     pub fn display_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
-        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-        // Everything before the last `@` is taken for credentials, whatever
-        // it holds: a password may carry an `@`, or a `/` that a URL parser
-        // would read as the end of the host. A user name alone may be a
-        // token, so it is hidden too; one with `/` in it is not a name.
-        Some(match rest.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((name, _)) if !name.contains(['/', '?', '#']) => format!("{scheme}://{name}:[redacted]@{host}"),
-                _ => format!("{scheme}://[redacted]@{host}"),
+        let (scheme, credentials, rest) = split_credentials(url);
+        // A user name alone may be a token, so it is hidden too; one with `/`
+        // in it is not a name.
+        Some(match credentials {
+            Some(userinfo) => match userinfo.split_once(':') {
+                Some((name, _)) if !name.contains(AUTHORITY_ENDS) => format!("{scheme}://{name}:[redacted]@{rest}"),
+                _ => format!("{scheme}://[redacted]@{rest}"),
             },
             None => format!("{scheme}://{rest}"),
         })
+    }
+}
+
+/// The characters that end a URL's authority.
+const AUTHORITY_ENDS: [char; 3] = ['/', '?', '#'];
+
+/// A proxy URL as (scheme, credentials, the rest). Everything before the last
+/// `@` is taken for credentials, whatever it holds: a password may carry an
+/// `@`, or a `/` that a URL parser would read as the end of the host.
+fn split_credentials(url: &str) -> (&str, Option<&str>, &str) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    match rest.rsplit_once('@') {
+        Some((userinfo, rest)) => (scheme, Some(userinfo), rest),
+        None => (scheme, None, rest),
     }
 }
 
@@ -45,8 +57,7 @@ impl ProxyChoice {
 /// authority (`/`, `?`, `#`) unencoded: a URL parser would then read part of
 /// the password as the host and the request would go somewhere else.
 pub(crate) fn credentials_need_encoding(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    rest.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(['/', '?', '#']))
+    split_credentials(url).1.is_some_and(|userinfo| userinfo.contains(AUTHORITY_ENDS))
 }
 
 impl std::fmt::Debug for ProxyChoice {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mock, wait_for_requests, MockServer};
+use common::{mkfifo, mock, wait_for_requests, MockServer};
 use sigma_auth::{Client, Config};
 
 const SECRET: &str = "demo-secret";
@@ -186,12 +186,6 @@ fn fifos_directories_and_symlinks_in_place_of_the_cache_files_never_block_or_fai
         assert!(took < Duration::from_secs(3), "{what}: took {took:?}");
         fs::remove_dir_all(cache).unwrap();
     }
-}
-
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
 #[test]

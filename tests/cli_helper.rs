@@ -441,9 +441,7 @@ fn output_file_refuses_what_is_not_a_regular_file_and_replaces_a_symlink() {
     let mock = mock(&[]);
     let dir = temp_dir("output-file-kinds");
     let fifo = dir.join("fifo");
-    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    common::mkfifo(&fifo);
     let subdir = dir.join("a-directory");
     fs::create_dir(&subdir).unwrap();
     // A FIFO would block a writer forever; a directory or a device is not a file.

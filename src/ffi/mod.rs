@@ -182,16 +182,25 @@ fn guard<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
-/// Reads a NUL-terminated UTF-8 argument.
+/// Reads a NUL-terminated argument, refusing NULL.
 ///
 /// # Safety
 /// `ptr` is NULL or points to a NUL-terminated string alive for the returned lifetime.
-unsafe fn string_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+unsafe fn c_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a CStr> {
     if ptr.is_null() {
         return Err(Error::invalid_argument(format!("{name} is NULL")));
     }
     // SAFETY: non-NULL and NUL-terminated per the caller.
-    let bytes = unsafe { CStr::from_ptr(ptr) };
+    Ok(unsafe { CStr::from_ptr(ptr) })
+}
+
+/// Reads a NUL-terminated UTF-8 argument.
+///
+/// # Safety
+/// As for [`c_str_arg`].
+unsafe fn string_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
+    // SAFETY: forwarded contract.
+    let bytes = unsafe { c_str_arg(ptr, name) }?;
     bytes.to_str().map_err(|_| Error::invalid_argument(format!("{name} is not valid UTF-8")))
 }
 
@@ -199,15 +208,12 @@ unsafe fn string_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
 /// a path need not be UTF-8; elsewhere it must be.
 ///
 /// # Safety
-/// As for [`string_arg`].
+/// As for [`c_str_arg`].
 unsafe fn path_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a std::path::Path> {
     #[cfg(unix)]
     {
-        if ptr.is_null() {
-            return Err(Error::invalid_argument(format!("{name} is NULL")));
-        }
-        // SAFETY: non-NULL and NUL-terminated per the caller.
-        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+        // SAFETY: forwarded contract.
+        let bytes = unsafe { c_str_arg(ptr, name) }?.to_bytes();
         Ok(std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
     }
     #[cfg(not(unix))]

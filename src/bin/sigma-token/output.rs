@@ -166,24 +166,21 @@ pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool>
     Ok(true)
 }
 
-/// Whether `path` is a private regular file holding exactly `content`.
+/// Whether `path` is a private regular file holding exactly `content`. Opened
+/// without blocking or following a link and judged by what was opened, so
+/// something swapped in since a check (a FIFO) is never read.
 fn holds(path: &Path, content: &[u8]) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else { return false };
-    #[cfg(unix)]
-    let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
-    #[cfg(not(unix))]
-    let private = true;
-    if !meta.is_file() || !private || meta.len() != content.len() as u64 {
-        return false;
-    }
-    // Opened without blocking or following a link, and checked again once
-    // open: something swapped in since (a FIFO) is never read.
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOFOLLOW);
     let Ok(mut file) = options.open(path) else { return false };
-    if !file.metadata().is_ok_and(|m| m.is_file() && m.len() == content.len() as u64) {
+    let Ok(meta) = file.metadata() else { return false };
+    #[cfg(unix)]
+    let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
+    #[cfg(not(unix))]
+    let private = true;
+    if !meta.is_file() || !private || meta.len() != content.len() as u64 {
         return false;
     }
     let mut existing = Zeroizing::new(Vec::with_capacity(content.len()));
