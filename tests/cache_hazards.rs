@@ -24,7 +24,11 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn sigma_token(mock: &MockServer, cache: &Path, timeout_secs: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
+    sigma_token_at(Path::new(env!("CARGO_BIN_EXE_sigma-token")), mock, cache, timeout_secs)
+}
+
+fn sigma_token_at(program: &Path, mock: &MockServer, cache: &Path, timeout_secs: &str) -> Command {
+    let mut command = Command::new(program);
     command
         .args(["--timeout", timeout_secs])
         .env("SIGMA_BASE_URL", &mock.url)
@@ -194,20 +198,33 @@ fn a_read_only_cache_directory_still_gives_tokens() {
     let cache = temp_dir("read-only");
     fs::create_dir_all(&cache).unwrap();
     fs::set_permissions(&cache, fs::Permissions::from_mode(0o500)).unwrap();
-    let mut command = sigma_token(&mock, &cache, "4");
-    // Root writes anywhere: run as nobody, in nobody's read-only directory.
+    // Root writes anywhere: run as nobody, in nobody's read-only directory,
+    // a copy of the command that nobody can reach (the build tree may sit in
+    // a private directory, such as a clone in `mktemp -d`).
     // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let bin = temp_dir("read-only-bin");
+    let mut command = if as_root {
+        fs::create_dir_all(&bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        let program = bin.join("sigma-token");
+        fs::copy(env!("CARGO_BIN_EXE_sigma-token"), &program).unwrap();
+        fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
         std::os::unix::fs::chown(&cache, Some(65534), Some(65534)).unwrap();
+        let mut command = sigma_token_at(&program, &mock, &cache, "4");
         std::os::unix::process::CommandExt::uid(&mut command, 65534);
         std::os::unix::process::CommandExt::gid(&mut command, 65534);
-    }
+        command
+    } else {
+        sigma_token(&mock, &cache, "4")
+    };
     for _ in 0..2 {
         let (token, took) = timed_run(&mut command);
         assert!(token.starts_with("mock_at_") && took < Duration::from_secs(3));
     }
     assert_eq!(fs::read_dir(&cache).unwrap().count(), 0);
     fs::remove_dir_all(cache).unwrap();
+    let _ = fs::remove_dir_all(bin);
 }
 
 #[test]
