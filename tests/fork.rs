@@ -186,3 +186,43 @@ fn the_lock_free_check_carries_nothing_stale_across_fork() {
     assert!(client.is_current(kept.serial()), "the parent's token is untouched by its child");
     assert_eq!(client.serial_word().load(std::sync::atomic::Ordering::Acquire), kept.serial());
 }
+
+#[test]
+fn a_child_keeps_the_users_its_parent_acted_as_and_never_hangs_deriving_more() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    let admin = Client::new(config(&mock));
+    let serial = admin.impersonate("viewer@example.com", None).unwrap().token().unwrap().serial();
+    let code = in_child(8, || match admin.impersonate("viewer@example.com", None).map(|v| v.token()) {
+        Ok(Ok(token)) if token.serial() == serial => 0,
+        Ok(Ok(_)) => 2,
+        _ => 3,
+    });
+    assert_eq!(code, 0, "the child made a new exchange for a user its parent already had a token for");
+    assert_eq!(mock.grants("urn:ietf:params:oauth:grant-type:token-exchange"), 1);
+
+    // Threads deriving (and dropping) clients for users while the main thread forks.
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let (admin, stop) = (admin.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = admin.impersonate(&format!("user{i}-{}@example.com", n % 100), None);
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        codes.push(in_child(8, || match admin.impersonate("other@example.com", None).map(|v| v.token()) {
+            Ok(Ok(_)) => 0,
+            _ => 2,
+        }));
+    }
+    stop.store(true, Ordering::Relaxed);
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    assert!(codes.iter().all(|c| *c == 0), "exit codes (142 = hung until the alarm): {codes:?}");
+}

@@ -61,6 +61,41 @@ fn sixty_four_threads_for_eight_users_make_one_admin_token_and_one_exchange_each
 }
 
 #[test]
+fn a_client_derived_per_request_and_dropped_makes_one_exchange_per_user() {
+    let mock = mock(&[]);
+    let admin = Client::new(config(&mock));
+    let mut serials = std::collections::HashMap::new();
+    for round in 0..20 {
+        for user in 0..3 {
+            let email = format!("user{user}@example.com");
+            let viewer = admin.impersonate(&email, None).unwrap();
+            let serial = viewer.token().unwrap().serial();
+            assert_eq!(*serials.entry(user).or_insert(serial), serial, "round {round}: {email} got a new token");
+            drop(viewer);
+        }
+    }
+    let stats = mock.stats();
+    assert_eq!(stats["by_grant"]["client_credentials"], 1, "{stats}");
+    assert_eq!(stats["by_grant"]["urn:ietf:params:oauth:grant-type:token-exchange"], 3, "{stats}");
+}
+
+#[test]
+fn a_users_client_outlives_its_admins_client() {
+    let mock = mock(&[]);
+    let admin = Client::new(config(&mock));
+    let viewer = admin.impersonate("viewer@example.com", None).unwrap();
+    let first = viewer.token().unwrap();
+    drop(admin);
+    viewer.invalidate_serial(first.serial());
+    let second = viewer.token().unwrap();
+    assert_ne!(second.serial(), first.serial());
+    assert_eq!(whoami_email(&mock, second.access_token()), "viewer@example.com");
+    let stats = mock.stats();
+    assert_eq!(stats["by_grant"]["client_credentials"], 1, "the admin token is still shared: {stats}");
+    assert_eq!(stats["by_grant"]["urn:ietf:params:oauth:grant-type:token-exchange"], 2, "{stats}");
+}
+
+#[test]
 fn a_users_token_is_refreshed_in_the_background_without_waiting_callers() {
     // 6 s tokens: due from about 2.7 s, usable until 5.4 s.
     let mock = mock(&["--expires-in", "6"]);

@@ -355,8 +355,11 @@ func (c *Client) fetch() (*tokenView, error) {
 // grant and vouched for by c's tokens: c's credentials must be an admin's, and
 // the user must not be an admin (ErrForbidden when a token is asked for).
 // Calls for the same user share one cached, self-refreshing token, and all of
-// them c's one admin token. The returned client is also an
-// oauth2.TokenSource; Close it when done (c stays usable).
+// them c's one admin token; c keeps a user's token while it is usable, so
+// calling Impersonate per request and closing the result costs one exchange
+// per user per token lifetime. The returned client is also an
+// oauth2.TokenSource; Close it when done (c stays usable, and closing c first
+// leaves it working).
 func (c *Client) Impersonate(email, tenant string) (*Client, error) {
 	cEmail, cTenant, free, err := userStrings(email, tenant)
 	if err != nil {

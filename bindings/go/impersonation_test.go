@@ -129,3 +129,32 @@ func TestSignEmbedURLIsValidForTheMock(t *testing.T) {
 		}
 	}
 }
+
+func TestAUsersClientOutlivesItsAdminsClient(t *testing.T) {
+	m := startMock(t)
+	admin, err := sigmaauth.NewClient(cfg(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := admin.Impersonate("viewer@example.com", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	first, err := viewer.CurrentToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.Close()
+	viewer.Invalidate(first.AccessToken.Reveal())
+	second, err := viewer.CurrentToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Serial == first.Serial || whoamiEmail(t, m, second.AccessToken.Reveal()) != "viewer@example.com" {
+		t.Fatalf("want a new token for the viewer, got serial %d after %d", second.Serial, first.Serial)
+	}
+	if s := m.stats(t); s.ByGrant["client_credentials"] != 1 {
+		t.Fatalf("the admin token is still shared: %+v", s.ByGrant)
+	}
+}

@@ -6,9 +6,12 @@
 //! token (a JWT naming the user, signed with the client secret) traded for a
 //! user token, vouched for by the admin's current access token. Every derived
 //! client shares the admin's token, so any number of users cost one admin token.
+//! The admin's clients keep each user's client (and so its token) while the
+//! user's token is usable, so a program that derives a client per request and
+//! frees it afterwards still makes one exchange per user per token lifetime.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Instant;
 
 use serde_json::{Map, Value};
@@ -21,7 +24,11 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::events::{Counters, Trace};
 use crate::http::{self, Grant};
 use crate::jwt;
+use crate::per_process::PerProcess;
 use crate::token::Token;
+
+/// Below this many users kept, none is let go.
+const KEEP_AT_LEAST: usize = 64;
 
 /// The user a client acts as.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -30,8 +37,50 @@ pub(crate) struct Subject {
     pub(crate) tenant: Option<String>,
 }
 
-/// The clients derived from one admin client in this process, by subject.
-pub(super) type Derived = Mutex<HashMap<Subject, Weak<Shared>>>;
+/// The clients derived from one admin client, by subject, in this process. A
+/// child after fork starts with its parent's (unless the parent was changing
+/// them at that moment); each of them then has the child's own state.
+#[derive(Default)]
+pub(super) struct Users(PerProcess<Mutex<Kept>>);
+
+#[derive(Clone, Default)]
+struct Kept {
+    clients: HashMap<Subject, Arc<Shared>>,
+    /// The number of users at which the next addition first lets go of
+    /// users no one holds whose token is no longer usable.
+    prune_at: usize,
+}
+
+impl Users {
+    /// Runs `f` on this process's users, locked.
+    fn with<R>(&self, f: impl FnOnce(&mut Kept) -> R) -> R {
+        let users = self.0.get(|inherited| {
+            let inherited = inherited.and_then(|kept| match kept.try_lock() {
+                Ok(kept) => Some(kept.clone()),
+                Err(TryLockError::Poisoned(kept)) => Some(kept.into_inner().clone()),
+                Err(TryLockError::WouldBlock) => None,
+            });
+            Mutex::new(inherited.unwrap_or_default())
+        });
+        let mut kept = users.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut kept)
+    }
+}
+
+impl Kept {
+    /// The client for `subject`, made by `make` if there is none yet.
+    fn get_or_add(&mut self, subject: Subject, make: impl FnOnce() -> Shared) -> Arc<Shared> {
+        if let Some(shared) = self.clients.get(&subject) {
+            return shared.clone();
+        }
+        if self.clients.len() >= self.prune_at {
+            let now = Instant::now();
+            self.clients.retain(|_, shared| Arc::strong_count(shared) > 1 || shared.process().usable(now).is_some());
+            self.prune_at = KEEP_AT_LEAST.max(2 * self.clients.len());
+        }
+        self.clients.entry(subject).or_insert_with(|| Arc::new(make())).clone()
+    }
+}
 
 impl Subject {
     fn new(email: &str, tenant: Option<&str>) -> Result<Subject> {
@@ -61,24 +110,23 @@ impl Client {
     /// A client whose tokens are `email`'s (in the tenant organisation `tenant`,
     /// if given), obtained by exchange with this client's tokens: this client's
     /// credentials must be an admin's, and the user must not be an admin. Calls
-    /// for the same user and tenant return the same client. Some Sigma endpoints
-    /// refuse impersonated tokens (connections, workbook export, send and
-    /// schedules).
+    /// for the same user and tenant share one client state, which this client
+    /// keeps while anyone holds it or its token is usable: deriving a client
+    /// per request costs one exchange per user per token lifetime. Some Sigma
+    /// endpoints refuse impersonated tokens (connections, workbook export, send
+    /// and schedules).
     pub fn impersonate(&self, email: &str, tenant: Option<&str>) -> Result<Client> {
         if matches!(self.shared.source, Source::Exchange { .. }) {
             return Err(Error::invalid_argument("a client acting as a user cannot act as another one"));
         }
         let subject = Subject::new(email, tenant)?;
-        let process = self.shared.process();
-        let mut derived = process.derived.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(shared) = derived.get(&subject).and_then(Weak::upgrade) {
-            return Ok(Client { shared });
-        }
-        derived.retain(|_, client| client.strong_count() > 0);
-        let source = Source::Exchange { admin: self.clone(), subject: subject.clone() };
-        let shared = Arc::new(Shared::new(self.shared.config.clone(), source));
-        derived.insert(subject, Arc::downgrade(&shared));
-        Ok(Client { shared })
+        let shared = self.users.with(|kept| {
+            kept.get_or_add(subject.clone(), || {
+                let source = Source::Exchange { admin: self.shared.clone(), subject };
+                Shared::new(self.shared.config.clone(), source)
+            })
+        });
+        Ok(Client::from_shared(shared))
     }
 }
 
@@ -87,7 +135,7 @@ impl Client {
 /// fresh one: it may have been revoked or expired early.
 pub(super) fn exchange(
     config: &Config,
-    admin: &Client,
+    admin: &Arc<Shared>,
     subject: &Subject,
     deadline: Instant,
     trace: &mut Trace,

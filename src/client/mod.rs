@@ -42,6 +42,9 @@ pub fn monotonic_ns() -> u64 {
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
+    /// The clients acting as users derived from this one, kept (with their
+    /// tokens) while this client is: see [`Client::impersonate`].
+    users: Arc<impersonate::Users>,
 }
 
 struct Shared {
@@ -76,7 +79,9 @@ enum Source {
     /// The client's own credentials: the refresh grant, else client credentials.
     Credentials,
     /// A token exchange on behalf of `subject`, vouched for by `admin`'s token.
-    Exchange { admin: Client, subject: Subject },
+    /// (The admin's state, not its `Client`: the admin's clients keep their
+    /// derived clients alive, so holding one here would make a cycle.)
+    Exchange { admin: Arc<Shared>, subject: Subject },
 }
 
 impl Shared {
@@ -106,12 +111,39 @@ impl Shared {
     fn run_queued(&self) {
         self.process_full().run_queued(self);
     }
+
+    /// See [`Client::token`].
+    fn token(self: &Arc<Shared>) -> Result<Arc<Token>> {
+        let now = Instant::now();
+        {
+            let process = self.process();
+            if let Some(usable) = process.usable(now) {
+                if usable.refresh_due {
+                    process.refresh_due(self, usable.token().serial(), now);
+                }
+                self.fast.counters.served();
+                return Ok(usable.token().clone());
+            }
+        }
+        let token = self.process_full().fetch_or_wait(self)?;
+        self.fast.counters.served();
+        Ok(token)
+    }
+
+    /// See [`Client::invalidate_serial`].
+    fn invalidate_serial(&self, serial: u64) {
+        self.process().invalidate(self, |t| t.serial() == serial);
+    }
 }
 
 impl Client {
     /// A client for `config`. No request is made until the first [`Client::token`].
     pub fn new(config: Config) -> Client {
-        Client { shared: Arc::new(Shared::new(config, Source::Credentials)) }
+        Client::from_shared(Arc::new(Shared::new(config, Source::Credentials)))
+    }
+
+    fn from_shared(shared: Arc<Shared>) -> Client {
+        Client { shared, users: Default::default() }
     }
 
     /// The config the client was made from.
@@ -122,20 +154,7 @@ impl Client {
     /// A token valid for at least the safety skew. Returns at once while one is
     /// cached; near expiry it also starts one background refresh.
     pub fn token(&self) -> Result<Arc<Token>> {
-        let now = Instant::now();
-        {
-            let process = self.shared.process();
-            if let Some(usable) = process.usable(now) {
-                if usable.refresh_due {
-                    process.refresh_due(&self.shared, usable.token().serial(), now);
-                }
-                self.shared.fast.counters.served();
-                return Ok(usable.token().clone());
-            }
-        }
-        let token = self.shared.process_full().fetch_or_wait(&self.shared)?;
-        self.shared.fast.counters.served();
-        Ok(token)
+        self.shared.token()
     }
 
     /// The client's counters since it was created.
@@ -226,7 +245,7 @@ impl Client {
     /// Like [`Client::invalidate`], naming the refused token by its serial
     /// ([`Token::serial`]), so a caller need not keep the token's text.
     pub fn invalidate_serial(&self, serial: u64) {
-        self.shared.process().invalidate(&self.shared, |t| t.serial() == serial);
+        self.shared.invalidate_serial(serial);
     }
 }
 

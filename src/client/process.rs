@@ -34,8 +34,6 @@ pub(super) struct Process {
     /// Nanoseconds after `epoch` before which a failed background refresh is not retried.
     background_not_before: AtomicU64,
     epoch: Instant,
-    /// The clients acting as users that were derived from this one.
-    pub(super) derived: impersonate::Derived,
 }
 
 pub(super) struct Cached {
@@ -105,7 +103,6 @@ impl Process {
             busy: AtomicBool::new(false),
             background_not_before: AtomicU64::new(0),
             epoch: Instant::now(),
-            derived: Default::default(),
         }
     }
 

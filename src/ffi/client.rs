@@ -57,7 +57,10 @@ pub unsafe extern "C" fn sigma_client_new(
 /// admin's, and the user must not be an admin (else SIGMA_STATUS_FORBIDDEN when
 /// a token is asked for). Any number of derived clients share `admin`'s one
 /// token; each keeps its user's token cached and fresh as any client does, and
-/// calls for the same user and tenant return clients sharing one token. A bad
+/// calls for the same user and tenant return clients sharing one token, which
+/// `admin` keeps while any client holds it or its token is usable (deriving and
+/// freeing a client per request costs one exchange per user per token
+/// lifetime). A derived client keeps working after `admin` is freed. A bad
 /// email (empty, whitespace, no @, over 320 bytes) is
 /// SIGMA_STATUS_INVALID_ARGUMENT, before any request. On success `*client_out`
 /// receives a client owned by the caller, to be freed with `sigma_client_free`

@@ -110,7 +110,9 @@ class Client(Managed):
         vouched for by this client's tokens: this client's credentials must be an
         admin's, and the user must not be an admin (``Forbidden`` otherwise).
         Calls for the same user share one cached, self-refreshing token, and all
-        of them this client's one admin token."""
+        of them this client's one admin token; this client keeps a user's token
+        while it is usable, so calling ``impersonate`` per request and closing
+        the result costs one exchange per user per token lifetime."""
         raw_email, raw_tenant = encode("email", email), None if tenant is None else encode("tenant", tenant)
         with self._borrow() as pointer:
             derived = _native.client_p()

@@ -66,6 +66,21 @@ def test_threads_for_many_users_share_one_admin_token(mock: Any) -> None:
     assert sorted(stats["exchanges_by_subject"].values()) == [1] * 8
 
 
+def test_a_client_per_request_closed_after_use_costs_one_exchange_per_user(mock: Any) -> None:
+    admin = admin_for(mock)
+    serials: dict[str, int] = {}
+    for _ in range(10):
+        for user in ("a@example.com", "b@example.com"):
+            with admin.impersonate(user) as viewer:
+                assert serials.setdefault(user, viewer.token().serial) == viewer.token().serial
+    kept = admin.impersonate("a@example.com")
+    admin.close()  # a user's client keeps working after its admin's is closed
+    kept.invalidate(kept.token())
+    assert whoami(mock, kept.access_token)["email"] == "a@example.com"
+    kept.close()
+    assert mock.stats()["by_grant"] == {"client_credentials": 1, EXCHANGE: 3}
+
+
 def test_refusals_and_bad_emails(start_mock: Any) -> None:
     mock = start_mock("--admin-user", "boss@example.com", "--user", "known@example.com")
     with admin_for(mock) as admin:
