@@ -5,9 +5,10 @@
 //! the moment of the fork stays held in the child forever. So each piece of
 //! mutable state lives in a [`PerProcess`] slot tagged with the fork generation
 //! it was made in. A child notices the changed generation on its next use, makes
-//! a fresh value (seeded from what it can read without locks, if it wants) and
-//! never touches, nor drops, the parent's: dropping it could free memory a
-//! parent thread was half-way through writing.
+//! a fresh value (seeded from what it can read without waiting on a lock, if it
+//! wants) and never drops the parent's, even when what holds the slot is dropped
+//! in the child first: dropping it could free memory a parent thread was
+//! half-way through writing.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -90,6 +91,18 @@ impl<T> PerProcess<T> {
             }
         }
         // Otherwise another thread installed its own first; the loop reads it.
+    }
+}
+
+impl<T> Drop for PerProcess<T> {
+    /// A value made before the last fork belongs to the parent, even when the
+    /// child drops what holds it before using it since the fork: it is leaked.
+    fn drop(&mut self) {
+        if let Some(value) = self.slot.load_full() {
+            if value.generation != os::fork_generation() {
+                std::mem::forget(value);
+            }
+        }
     }
 }
 

@@ -226,3 +226,37 @@ fn a_child_keeps_the_users_its_parent_acted_as_and_never_hangs_deriving_more() {
     workers.into_iter().for_each(|w| w.join().unwrap());
     assert!(codes.iter().all(|c| *c == 0), "exit codes (142 = hung until the alarm): {codes:?}");
 }
+
+/// Sets DROPPED when dropped: lets a child see whether it dropped its parent's state.
+struct Sentinel;
+static DROPPED: AtomicBool = AtomicBool::new(false);
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        DROPPED.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_child_that_frees_an_admin_client_first_thing_never_drops_its_parents_users() {
+    let _turn = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    let mut config = config(&mock);
+    let sentinel = Sentinel;
+    config.set_event_callback(move |_| {
+        let _ = &sentinel;
+    });
+    let admin = Client::new(config);
+    admin.impersonate("viewer@example.com", None).unwrap().token().unwrap();
+    // In the child the admin's last client goes first: its users map (and
+    // through it the user's state, the admin's state and the config) was
+    // made by the parent, where a thread may have been changing it.
+    let code = in_child(8, move || {
+        drop(admin);
+        if DROPPED.load(Ordering::SeqCst) {
+            2
+        } else {
+            0
+        }
+    });
+    assert_eq!(code, 0, "the child dropped state its parent made");
+}

@@ -357,7 +357,8 @@ func (c *Client) fetch() (*tokenView, error) {
 // Calls for the same user share one cached, self-refreshing token, and all of
 // them c's one admin token; c keeps a user's token while it is usable, so
 // calling Impersonate per request and closing the result costs one exchange
-// per user per token lifetime. The returned client is also an
+// per user per token lifetime (Invalidate the user's token to force a new
+// exchange, e.g. after the user's roles changed). The returned client is also an
 // oauth2.TokenSource; Close it when done (c stays usable, and closing c first
 // leaves it working).
 func (c *Client) Impersonate(email, tenant string) (*Client, error) {

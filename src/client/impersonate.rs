@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, TryLockError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
@@ -27,8 +27,10 @@ use crate::jwt;
 use crate::per_process::PerProcess;
 use crate::token::Token;
 
-/// Below this many users kept, none is let go.
+/// Below this many users kept, none is let go before a minute has passed.
 const KEEP_AT_LEAST: usize = 64;
+/// At most this long between looks for users to let go (at the next call).
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 /// The user a client acts as.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,12 +45,20 @@ pub(crate) struct Subject {
 #[derive(Default)]
 pub(super) struct Users(PerProcess<Mutex<Kept>>);
 
-#[derive(Clone, Default)]
+#[derive(Default)]
 struct Kept {
-    clients: HashMap<Subject, Arc<Shared>>,
-    /// The number of users at which the next addition first lets go of
-    /// users no one holds whose token is no longer usable.
+    clients: HashMap<Subject, Entry>,
+    /// When a user is added with this many kept, or at any call a minute after
+    /// the last look, users no one holds whose token is not usable are let go.
     prune_at: usize,
+    pruned: Option<Instant>,
+}
+
+struct Entry {
+    shared: Arc<Shared>,
+    /// References no holder owns: one per ancestor process's map (never
+    /// dropped after a fork) this entry was inherited through.
+    leaked: usize,
 }
 
 impl Users {
@@ -56,8 +66,8 @@ impl Users {
     fn with<R>(&self, f: impl FnOnce(&mut Kept) -> R) -> R {
         let users = self.0.get(|inherited| {
             let inherited = inherited.and_then(|kept| match kept.try_lock() {
-                Ok(kept) => Some(kept.clone()),
-                Err(TryLockError::Poisoned(kept)) => Some(kept.into_inner().clone()),
+                Ok(kept) => Some(kept.inherit()),
+                Err(TryLockError::Poisoned(kept)) => Some(kept.into_inner().inherit()),
                 Err(TryLockError::WouldBlock) => None,
             });
             Mutex::new(inherited.unwrap_or_default())
@@ -68,17 +78,29 @@ impl Users {
 }
 
 impl Kept {
+    /// A child's copy of its parent's users.
+    fn inherit(&self) -> Kept {
+        let clients = self
+            .clients
+            .iter()
+            .map(|(subject, entry)| (subject.clone(), Entry { shared: entry.shared.clone(), leaked: entry.leaked + 1 }))
+            .collect();
+        Kept { clients, prune_at: self.prune_at, pruned: None }
+    }
+
     /// The client for `subject`, made by `make` if there is none yet.
     fn get_or_add(&mut self, subject: Subject, make: impl FnOnce() -> Shared) -> Arc<Shared> {
-        if let Some(shared) = self.clients.get(&subject) {
-            return shared.clone();
-        }
-        if self.clients.len() >= self.prune_at {
-            let now = Instant::now();
-            self.clients.retain(|_, shared| Arc::strong_count(shared) > 1 || shared.process().usable(now).is_some());
+        let now = Instant::now();
+        let full = self.clients.len() >= self.prune_at && !self.clients.contains_key(&subject);
+        if full || self.pruned.is_none_or(|at| now - at >= PRUNE_EVERY) {
+            self.clients.retain(|_, entry| {
+                Arc::strong_count(&entry.shared) > 1 + entry.leaked || entry.shared.process().usable(now).is_some()
+            });
             self.prune_at = KEEP_AT_LEAST.max(2 * self.clients.len());
+            self.pruned = Some(now);
         }
-        self.clients.entry(subject).or_insert_with(|| Arc::new(make())).clone()
+        let entry = self.clients.entry(subject).or_insert_with(|| Entry { shared: Arc::new(make()), leaked: 0 });
+        entry.shared.clone()
     }
 }
 
@@ -111,22 +133,25 @@ impl Client {
     /// if given), obtained by exchange with this client's tokens: this client's
     /// credentials must be an admin's, and the user must not be an admin. Calls
     /// for the same user and tenant share one client state, which this client
-    /// keeps while anyone holds it or its token is usable: deriving a client
-    /// per request costs one exchange per user per token lifetime. Some Sigma
-    /// endpoints refuse impersonated tokens (connections, workbook export, send
-    /// and schedules).
+    /// keeps while anyone holds it or its token is usable (let go at a call
+    /// after that, within a minute): deriving a client per request costs one
+    /// exchange per user per token lifetime. To make a new exchange for a user
+    /// (the user's roles changed), invalidate the user's token. The derived
+    /// client keeps working when this one is dropped. Some Sigma endpoints
+    /// refuse impersonated tokens (connections, workbook export, send and
+    /// schedules).
     pub fn impersonate(&self, email: &str, tenant: Option<&str>) -> Result<Client> {
-        if matches!(self.shared.source, Source::Exchange { .. }) {
+        let Some(users) = &self.users else {
             return Err(Error::invalid_argument("a client acting as a user cannot act as another one"));
-        }
+        };
         let subject = Subject::new(email, tenant)?;
-        let shared = self.users.with(|kept| {
+        let shared = users.with(|kept| {
             kept.get_or_add(subject.clone(), || {
                 let source = Source::Exchange { admin: self.shared.clone(), subject };
                 Shared::new(self.shared.config.clone(), source)
             })
         });
-        Ok(Client::from_shared(shared))
+        Ok(Client { shared, users: None })
     }
 }
 
@@ -172,4 +197,48 @@ pub fn impersonate_token(config: &Config, email: &str, tenant: Option<&str>) -> 
     });
     trace.deliver(config.events());
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admin() -> Client {
+        Client::new(Config::new("http://127.0.0.1:9", "admin", "secret").unwrap())
+    }
+
+    fn kept(admin: &Client) -> usize {
+        admin.users.as_ref().unwrap().with(|kept| kept.clients.len())
+    }
+
+    #[test]
+    fn users_no_one_holds_without_a_usable_token_are_let_go_as_the_map_grows() {
+        let admin = admin();
+        let held: Vec<Client> =
+            (0..10).map(|i| admin.impersonate(&format!("held{i}@example.com"), None).unwrap()).collect();
+        for i in 0..KEEP_AT_LEAST - 10 {
+            drop(admin.impersonate(&format!("gone{i}@example.com"), None).unwrap());
+        }
+        assert_eq!(kept(&admin), KEEP_AT_LEAST, "nothing is let go below the threshold");
+        let again = admin.impersonate("gone0@example.com", None).unwrap();
+        assert_eq!(kept(&admin), KEEP_AT_LEAST, "a known user is found, not added");
+        drop(again);
+        let _new = admin.impersonate("new@example.com", None).unwrap();
+        assert_eq!(kept(&admin), held.len() + 1, "the unheld users with no token went; the held stayed");
+        let same = admin.impersonate("held3@example.com", None).unwrap();
+        assert!(Arc::ptr_eq(&same.shared, &held[3].shared), "a held user keeps its one state");
+    }
+
+    #[test]
+    fn a_user_cannot_act_as_another_and_a_dropped_admin_frees_its_users() {
+        let admin = admin();
+        let viewer = admin.impersonate("viewer@example.com", None).unwrap();
+        let err = viewer.impersonate("other@example.com", None).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        let weak = Arc::downgrade(&viewer.shared);
+        drop(viewer);
+        assert!(weak.upgrade().is_some(), "kept by the admin");
+        drop(admin);
+        assert!(weak.upgrade().is_none(), "freed with the admin's last client: no cycle");
+    }
 }

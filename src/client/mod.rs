@@ -43,8 +43,9 @@ pub fn monotonic_ns() -> u64 {
 pub struct Client {
     shared: Arc<Shared>,
     /// The clients acting as users derived from this one, kept (with their
-    /// tokens) while this client is: see [`Client::impersonate`].
-    users: Arc<impersonate::Users>,
+    /// tokens) while this client is: see [`Client::impersonate`]. None for a
+    /// client that acts as a user (it cannot act as another one).
+    users: Option<Arc<impersonate::Users>>,
 }
 
 struct Shared {
@@ -139,11 +140,7 @@ impl Shared {
 impl Client {
     /// A client for `config`. No request is made until the first [`Client::token`].
     pub fn new(config: Config) -> Client {
-        Client::from_shared(Arc::new(Shared::new(config, Source::Credentials)))
-    }
-
-    fn from_shared(shared: Arc<Shared>) -> Client {
-        Client { shared, users: Default::default() }
+        Client { shared: Arc::new(Shared::new(config, Source::Credentials)), users: Some(Default::default()) }
     }
 
     /// The config the client was made from.

@@ -60,11 +60,11 @@ pub unsafe extern "C" fn sigma_client_new(
 /// calls for the same user and tenant return clients sharing one token, which
 /// `admin` keeps while any client holds it or its token is usable (deriving and
 /// freeing a client per request costs one exchange per user per token
-/// lifetime). A derived client keeps working after `admin` is freed. A bad
+/// lifetime; to force a new exchange, invalidate the user's token). A bad
 /// email (empty, whitespace, no @, over 320 bytes) is
 /// SIGMA_STATUS_INVALID_ARGUMENT, before any request. On success `*client_out`
-/// receives a client owned by the caller, to be freed with `sigma_client_free`
-/// (it keeps `admin` alive meanwhile).
+/// receives a client owned by the caller, to be freed with `sigma_client_free`;
+/// it keeps working after `admin` is freed (it holds the admin's token source).
 #[no_mangle]
 pub unsafe extern "C" fn sigma_client_impersonate(
     admin: *const sigma_client,

@@ -112,7 +112,8 @@ class Client(Managed):
         Calls for the same user share one cached, self-refreshing token, and all
         of them this client's one admin token; this client keeps a user's token
         while it is usable, so calling ``impersonate`` per request and closing
-        the result costs one exchange per user per token lifetime."""
+        the result costs one exchange per user per token lifetime (invalidate
+        the user's token to force a new exchange, e.g. after a role change)."""
         raw_email, raw_tenant = encode("email", email), None if tenant is None else encode("tenant", tenant)
         with self._borrow() as pointer:
             derived = _native.client_p()
