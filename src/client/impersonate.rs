@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::{Client, Shared, Source};
+use super::{Client, Shared, Source, Sweep};
 use crate::config::Config;
 use crate::embed::check_email;
 use crate::error::{Error, ErrorCode, Result};
@@ -27,8 +27,6 @@ use crate::jwt;
 use crate::per_process::PerProcess;
 use crate::token::Token;
 
-/// Below this many users kept, none is let go before a minute has passed.
-const KEEP_AT_LEAST: usize = 64;
 /// At most this long between looks for users to let go (at the next call).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
@@ -48,9 +46,10 @@ pub(super) struct Users(PerProcess<Mutex<Kept>>);
 #[derive(Default)]
 struct Kept {
     clients: HashMap<Subject, Entry>,
-    /// When a user is added with this many kept, or at any call a minute after
-    /// the last look, users no one holds whose token is not usable are let go.
-    prune_at: usize,
+    /// When a user is added to a map due for a clean-up, or at any call a
+    /// minute after the last one, users no one holds whose token is not
+    /// usable are let go.
+    sweep: Sweep,
     pruned: Option<Instant>,
 }
 
@@ -85,18 +84,18 @@ impl Kept {
             .iter()
             .map(|(subject, entry)| (subject.clone(), Entry { shared: entry.shared.clone(), leaked: entry.leaked + 1 }))
             .collect();
-        Kept { clients, prune_at: self.prune_at, pruned: None }
+        Kept { clients, sweep: self.sweep.clone(), pruned: None }
     }
 
     /// The client for `subject`, made by `make` if there is none yet.
     fn get_or_add(&mut self, subject: Subject, make: impl FnOnce() -> Shared) -> Arc<Shared> {
         let now = Instant::now();
-        let full = self.clients.len() >= self.prune_at && !self.clients.contains_key(&subject);
+        let full = !self.clients.contains_key(&subject) && self.sweep.due(self.clients.len() + 1);
         if full || self.pruned.is_none_or(|at| now - at >= PRUNE_EVERY) {
             self.clients.retain(|_, entry| {
                 Arc::strong_count(&entry.shared) > 1 + entry.leaked || entry.shared.process().usable(now).is_some()
             });
-            self.prune_at = KEEP_AT_LEAST.max(2 * self.clients.len());
+            self.sweep.swept(self.clients.len());
             self.pruned = Some(now);
         }
         let entry = self.clients.entry(subject).or_insert_with(|| Entry { shared: Arc::new(make()), leaked: 0 });
@@ -216,12 +215,12 @@ mod tests {
         let admin = admin();
         let held: Vec<Client> =
             (0..10).map(|i| admin.impersonate(&format!("held{i}@example.com"), None).unwrap()).collect();
-        for i in 0..KEEP_AT_LEAST - 10 {
+        for i in 0..Sweep::FLOOR - 10 {
             drop(admin.impersonate(&format!("gone{i}@example.com"), None).unwrap());
         }
-        assert_eq!(kept(&admin), KEEP_AT_LEAST, "nothing is let go below the threshold");
+        assert_eq!(kept(&admin), Sweep::FLOOR, "nothing is let go below the threshold");
         let again = admin.impersonate("gone0@example.com", None).unwrap();
-        assert_eq!(kept(&admin), KEEP_AT_LEAST, "a known user is found, not added");
+        assert_eq!(kept(&admin), Sweep::FLOOR, "a known user is found, not added");
         drop(again);
         let _new = admin.impersonate("new@example.com", None).unwrap();
         assert_eq!(kept(&admin), held.len() + 1, "the unheld users with no token went; the held stayed");

@@ -75,6 +75,30 @@ impl Fast {
     }
 }
 
+/// When to clean up a collection that keeps entries no one needs any more
+/// (deadlines of replaced tokens, users no one acts as): once it holds more
+/// than [`Sweep::FLOOR`] entries and twice as many as the last clean-up kept,
+/// so clean-ups cost O(1) per addition on average.
+#[derive(Clone, Default)]
+struct Sweep {
+    kept: usize,
+}
+
+impl Sweep {
+    /// Below this many entries, none is cleaned up on account of size.
+    const FLOOR: usize = 64;
+
+    /// Whether a collection of `len` entries is due for a clean-up.
+    fn due(&self, len: usize) -> bool {
+        len > Sweep::FLOOR.max(2 * self.kept)
+    }
+
+    /// A clean-up left `len` entries.
+    fn swept(&mut self, len: usize) {
+        self.kept = len;
+    }
+}
+
 /// Where a client's tokens come from.
 enum Source {
     /// The client's own credentials: the refresh grant, else client credentials.
@@ -119,9 +143,7 @@ impl Shared {
         {
             let process = self.process();
             if let Some(usable) = process.usable(now) {
-                if usable.refresh_due {
-                    process.refresh_due(self, usable.token().serial(), now);
-                }
+                process.refresh_if_due(self, &usable, now);
                 self.fast.counters.served();
                 return Ok(usable.token().clone());
             }
@@ -166,9 +188,7 @@ impl Client {
         let now = Instant::now();
         let process = self.shared.process();
         let usable = process.usable(now)?;
-        if usable.refresh_due {
-            process.refresh_due(&self.shared, usable.token().serial(), now);
-        }
+        process.refresh_if_due(&self.shared, &usable, now);
         self.shared.fast.counters.served();
         Some(usable.token().clone())
     }
@@ -196,9 +216,7 @@ impl Client {
         let now = Instant::now();
         let process = self.shared.process();
         let usable = process.usable(now).filter(|usable| usable.token().serial() == serial)?;
-        if usable.refresh_due {
-            process.refresh_due(&self.shared, serial, now);
-        }
+        process.refresh_if_due(&self.shared, &usable, now);
         Some(usable.usable_until())
     }
 

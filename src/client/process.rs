@@ -45,7 +45,7 @@ pub(super) struct Cached {
 /// What a caller found: the current usable token, and whether its refresh is due.
 pub(super) struct Usable {
     cached: Guard<Option<Arc<Cached>>>,
-    pub(super) refresh_due: bool,
+    refresh_due: bool,
 }
 
 impl Usable {
@@ -134,10 +134,15 @@ impl Process {
         self.usable(Instant::now()).map(|u| u.token().clone())
     }
 
-    /// Queues one background refresh of the token with this serial, unless one
-    /// is already queued or running, a failed one is backing off, or that token
-    /// is no longer the current one (it was replaced since the caller looked).
-    pub(super) fn refresh_due(&self, shared: &Arc<Shared>, serial: u64, now: Instant) {
+    /// Queues one background refresh of the token `usable` found if its
+    /// refresh is due, unless one is already queued or running, a failed one
+    /// is backing off, or that token is no longer the current one (it was
+    /// replaced since the caller looked). Every reader calls it.
+    pub(super) fn refresh_if_due(&self, shared: &Arc<Shared>, usable: &Usable, now: Instant) {
+        if !usable.refresh_due {
+            return;
+        }
+        let serial = usable.token().serial();
         if self.busy.load(Ordering::Acquire) {
             return;
         }

@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::Sweep;
 use crate::os;
 use crate::per_process::PerProcess;
 
@@ -215,23 +216,23 @@ struct Timer {
     wake: Condvar,
 }
 
-/// The deadlines, and how many were still wanted at the last clean-up: a
-/// token replaced before its deadline leaves its entry behind, so a program
-/// that replaces tokens quickly would grow the heap without bound. When it
-/// has doubled since, the entries of replaced tokens are dropped, which keeps
-/// it within twice the clients with a token (one entry each).
+/// The deadlines: a token replaced before its deadline leaves its entry
+/// behind, so a program that replaces tokens quickly would grow the heap
+/// without bound. When it has doubled since the last clean-up, the entries of
+/// replaced tokens are dropped, which keeps it within twice the clients with a
+/// token (one entry each).
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Deadline>,
-    wanted: usize,
+    sweep: Sweep,
 }
 
 impl Queue {
     fn push(&mut self, deadline: Deadline) {
         self.heap.push(deadline);
-        if self.heap.len() > 64.max(2 * self.wanted) {
+        if self.sweep.due(self.heap.len()) {
             self.heap.retain(|d| d.slot.word.load(Ordering::Acquire) == d.serial);
-            self.wanted = self.heap.len();
+            self.sweep.swept(self.heap.len());
         }
     }
 }
