@@ -30,7 +30,7 @@ PREFIX ?= /usr/local
 all: examples c-tests
 
 lib:
-	cargo build $(CARGO_FLAGS) -p sigma-auth -p sigma-mock
+	cargo build $(CARGO_FLAGS) -p sigma-auth -p sigma-token -p sigma-mock
 
 $(BUILD):
 	mkdir -p $@
@@ -64,7 +64,7 @@ test:
 # archive, the shared library (versioned, with its SONAME link), sigma-token,
 # and two pkg-config files: sigma_auth (dynamic, with an rpath so programs run
 # without LD_LIBRARY_PATH) and sigma_auth-static. Build first, e.g.
-#   cargo build --release -p sigma-auth && make install PROFILE=release PREFIX=/usr/local
+#   cargo build --release -p sigma-auth -p sigma-token && make install PROFILE=release PREFIX=/usr/local
 install:
 	@for f in $(STATIC) $(LIBDIR)/libsigma_auth.so; do \
 	  test -f $$f || { echo "$$f is not built: run cargo build$(if $(filter release,$(PROFILE)), --release,) -p sigma-auth first" >&2; exit 1; }; \

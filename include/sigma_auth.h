@@ -148,6 +148,11 @@ typedef uint32_t sigma_event_kind;
 #endif // __cplusplus
 
 /**
+ * What happened. The values are part of the C ABI (`sigma_event_kind`).
+ */
+typedef struct EventKind EventKind;
+
+/**
  * Keeps a token fresh. Thread-safe: every function taking a
  * `const sigma_client *` may run from any number of threads at once. Owned by
  * the caller, who frees it with `sigma_client_free`; calls on it already running
@@ -228,6 +233,8 @@ typedef struct {
   int64_t last_failure_unix_ms;
 } sigma_stats;
 
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -305,6 +312,12 @@ int sigma_client_token_is_current(const sigma_client *client, const sigma_token 
  * rather than the `sigma_token` itself, so no freed pointer is ever passed in.
  */
 int sigma_client_serial_is_current(const sigma_client *client, uint64_t serial);
+
+/**
+ * `SIGMA_SERIAL_DUE`, for bindings that cannot read the header's macros
+ * (Python's ctypes): they take the bit from here rather than copy it.
+ */
+uint64_t sigma_serial_due_bit(void);
 
 /**
  * The address of the 64-bit word in which `client` publishes its current
@@ -609,8 +622,16 @@ sigma_event_kind sigma_event_get_kind(const sigma_event *event);
 
 /**
  * The name of an event kind, e.g. "TOKEN_OBTAINED", or "UNKNOWN". Static.
+ * Bindings take their names for the kinds from here.
  */
 const char *sigma_event_kind_name(uint32_t kind);
+
+/**
+ * 1 when events of this kind deserve a warning in a log (a failure, a
+ * retry, a fallback, a cache bypassed), 0 when a debug line will do or the
+ * kind is unknown. Bindings take their log levels from here.
+ */
+int sigma_event_kind_is_warning(uint32_t kind);
 
 /**
  * "client_credentials", "refresh_token" or "token_exchange", or NULL. Static.

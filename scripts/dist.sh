@@ -45,7 +45,7 @@ for target in "${targets[@]}"; do
   arch=${target%%-*}
   goarch=$([ "$arch" = x86_64 ] && echo amd64 || echo arm64)
   echo "== build $target (glibc 2.17)"
-  cargo zigbuild -q --release --locked -p sigma-auth --target "$target.2.17" --target-dir target/dist
+  cargo zigbuild -q --release --locked -p sigma-auth -p sigma-token --target "$target.2.17" --target-dir target/dist
   built=target/dist/$target/release
   stage=build/dist/sigma-auth-$version-$arch-linux-gnu
   rm -rf "$stage"

@@ -1,30 +1,19 @@
 //! What a token request needs: where, who, and how patiently.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ureq::tls::{Certificate, PemItem};
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Origin};
 use crate::error::{Error, Result};
-use crate::origin::Origin;
 use crate::secret::Secret;
+use crate::settings::Settings;
+use crate::transport::{proxy, trust};
 
 const MAX_CREDENTIAL_LEN: usize = 4096;
-/// The default refresh window: the last min(5 minutes, half the lifetime).
-const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
-
-/// How the client id and secret are sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ClientAuth {
-    /// In the form body, as Sigma documents (the default).
-    #[default]
-    Form,
-    /// As `Authorization: Basic`, which Sigma's spec also allows.
-    Basic,
-}
 
 pub use pooled::Config;
 
@@ -34,8 +23,8 @@ pub use pooled::Config;
 mod pooled {
     use std::sync::Arc;
 
-    use super::Settings;
-    use crate::pool::{Agent, Pool};
+    use crate::settings::Settings;
+    use crate::transport::{Agent, Pool};
 
     /// Everything needed to request tokens. Build one with [`Config::new`] or
     /// [`Config::from_env`], adjust it with the setters, then share it: `&Config` is
@@ -65,34 +54,11 @@ mod pooled {
             &mut self.settings
         }
 
-        /// The HTTP agent of this process for these settings (see `pool.rs`).
+        /// The HTTP agent of this process for these settings (see `transport/`).
         pub(crate) fn agent(&self) -> Agent {
             self.pool.agent(&self.settings)
         }
     }
-}
-
-/// What the user chose; plain values, no live state.
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) endpoint: Endpoint,
-    pub(crate) client_id: String,
-    pub(crate) client_secret: Secret,
-    pub(crate) timeout: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) max_attempts: u32,
-    pub(crate) client_auth: ClientAuth,
-    pub(crate) refresh_margin: Option<Duration>,
-    pub(crate) token_cache: Option<PathBuf>,
-    pub(crate) ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
-    pub(crate) language: String,
-    pub(crate) user_agent_suffix: Option<String>,
-    /// Origins besides the endpoint's that HTTP adapters may send tokens to.
-    pub(crate) extra_origins: Vec<Origin>,
-    /// Claims added to the subject token of an impersonation (beside `sub`, `tenant`).
-    pub(crate) subject_token_claims: serde_json::Map<String, serde_json::Value>,
-    /// Who hears about what the library does.
-    pub(crate) events: Option<crate::events::EventCallback>,
 }
 
 impl Config {
@@ -101,23 +67,7 @@ impl Config {
         let endpoint = Endpoint::parse(endpoint)?;
         check_credential("client id", client_id)?;
         check_credential("client secret", client_secret)?;
-        let settings = Settings {
-            endpoint,
-            client_id: client_id.to_string(),
-            client_secret: Secret::new(client_secret),
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            max_attempts: 3,
-            client_auth: ClientAuth::Form,
-            refresh_margin: None,
-            token_cache: None,
-            ca_certs: None,
-            language: "rust".into(),
-            user_agent_suffix: None,
-            extra_origins: Vec::new(),
-            subject_token_claims: serde_json::Map::new(),
-            events: None,
-        };
+        let settings = Settings::new(endpoint, client_id, Secret::new(client_secret));
         Ok(Config::with_settings(settings))
     }
 
@@ -159,14 +109,14 @@ impl Config {
 
     /// The proxy requests to the endpoint go through, if any, and why (from
     /// HTTPS_PROXY, ALL_PROXY and NO_PROXY: see [`ProxyChoice`](crate::ProxyChoice)).
-    pub fn proxy(&self) -> crate::ProxyChoice {
-        crate::proxy::choose(&self.settings().endpoint)
+    pub fn proxy(&self) -> proxy::ProxyChoice {
+        proxy::choose(&self.settings().endpoint)
     }
 
     /// What HTTPS trusts, in a sentence: the CA file's certificates only, or the
     /// operating system's trust store with the bundled web roots.
     pub fn trust_description(&self) -> String {
-        let trust = crate::pool::trust(self.settings());
+        let trust = trust::trust(self.settings());
         if trust.only_ca_file {
             return format!("only the {} certificates of the configured CA file", trust.roots.len());
         }
@@ -206,7 +156,7 @@ impl Config {
     }
 
     /// How the client id and secret are sent (default: in the form body).
-    pub fn set_client_auth(&mut self, auth: ClientAuth) {
+    pub fn set_client_auth(&mut self, auth: crate::settings::ClientAuth) {
         self.edit().client_auth = auth;
     }
 
@@ -233,7 +183,7 @@ impl Config {
     /// How long before expiry a token of this lifetime is due for refresh: the
     /// configured margin (default 5 minutes), at most half the lifetime.
     pub(crate) fn refresh_margin_for(&self, lifetime: Duration) -> Duration {
-        self.settings().refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
+        self.settings().refresh_margin_for(lifetime)
     }
 
     /// The token cache directory, when the cache is on.
@@ -301,7 +251,7 @@ impl Config {
     /// delivered inside it; 8 callbacks deep, after the outermost returns). It
     /// must not block for long. Events never
     /// carry a secret or a token.
-    pub fn set_event_callback(&mut self, callback: impl Fn(&crate::Event) + Send + Sync + 'static) {
+    pub fn set_event_callback(&mut self, callback: impl Fn(&crate::observe::Event) + Send + Sync + 'static) {
         self.edit().events = Some(std::sync::Arc::new(callback));
     }
 
@@ -310,7 +260,7 @@ impl Config {
         self.edit().events = None;
     }
 
-    pub(crate) fn events(&self) -> Option<&crate::events::EventCallback> {
+    pub(crate) fn events(&self) -> Option<&crate::observe::EventCallback> {
         self.settings().events.as_ref()
     }
 
@@ -329,17 +279,6 @@ impl Config {
     /// The User-Agent sent with every request, e.g. `sigma-auth/0.1.0 (rust)`.
     pub fn user_agent(&self) -> String {
         self.settings().user_agent()
-    }
-}
-
-impl Settings {
-    pub(crate) fn user_agent(&self) -> String {
-        let mut agent = format!("sigma-auth/{} ({})", env!("CARGO_PKG_VERSION"), self.language);
-        if let Some(suffix) = &self.user_agent_suffix {
-            agent.push(' ');
-            agent.push_str(suffix);
-        }
-        agent
     }
 }
 

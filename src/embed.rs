@@ -15,11 +15,10 @@ use ureq::http::Uri;
 
 use crate::endpoint::is_loopback;
 use crate::error::{Error, Result};
-use crate::jwt;
+use crate::oauth::{check_email, jwt};
 
 /// Sigma's longest allowed lifetime of an embed token: 30 days.
 pub const MAX_EMBED_TTL: Duration = Duration::from_secs(2_592_000);
-const MAX_EMAIL_LEN: usize = 320;
 
 /// Signs `claims` (at least `sub`, the user's email) for the embed client
 /// `client_id` with `secret`, valid for `ttl`, and returns `embed_url` with the
@@ -130,28 +129,6 @@ fn check_claims(claims: &Map<String, Value>) -> Result<()> {
 
 /// A plausible email as Sigma takes it: `local@domain`, no whitespace, no
 /// underscore in the domain (RFC 1035 host names), at most 320 bytes.
-pub(crate) fn check_email(email: &str) -> std::result::Result<(), String> {
-    if email.is_empty() {
-        return Err("is empty".into());
-    }
-    if email.len() > MAX_EMAIL_LEN {
-        return Err(format!("is longer than {MAX_EMAIL_LEN} bytes"));
-    }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("has whitespace or control characters".into());
-    }
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return Err("is not an email address (no @)".into());
-    };
-    if local.is_empty() || domain.is_empty() || !domain.contains('.') && !domain.eq_ignore_ascii_case("localhost") {
-        return Err("is not an email address".into());
-    }
-    if domain.contains('_') {
-        return Err("has an underscore in its domain".into());
-    }
-    Ok(())
-}
-
 fn check_text(what: &str, value: &str, max: usize) -> Result<()> {
     if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
         return Err(Error::invalid_argument(format!("{what} must be 1 to {max} bytes of printable text")));

@@ -14,31 +14,47 @@
 //! ```
 
 // The library's own contract, beside the workspace's lints (Cargo.toml): unsafe
-// code lives in two places only, `ffi` (the C ABI) and `os` (the few system
-// calls std lacks), each of which allows it explicitly; every unsafe block says
-// why it is sound; the public API is documented.
+// code lives in two places only, `ffi` (the C ABI) and `sys` (the few system
+// calls std lacks), each of whose files that need it allows it explicitly;
+// every unsafe block says why it is sound; the public API is documented.
 #![deny(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
-mod cache;
-mod client;
-mod config;
-mod embed;
-mod endpoint;
+// The token cache relies on Unix file modes, record locks and fork; nothing
+// here has been built or tested elsewhere, so nothing pretends to be.
+#[cfg(not(unix))]
+compile_error!("sigma-auth supports Unix systems (Linux, macOS) only");
+
+// The layers, bottom up: each module uses only those above it in this list
+// (tests/layers.rs checks it). ARCHITECTURE.md draws them.
+
+// The vocabulary every layer speaks.
 mod error;
-mod events;
-mod http;
-mod jwt;
-mod origin;
-mod os;
-mod per_process;
-mod pool;
-mod probe;
-mod proxy;
-mod scrub;
 mod secret;
 mod token;
+// The platform: system calls, fork and per-process values, randomness.
+mod sys;
+// Events and counters.
+mod observe;
+// Where tokens come from and may go: endpoints, origins, hosts.
+mod endpoint;
+// What the user chose, as plain values.
+mod settings;
+// The HTTP agent: trust, proxy, resolver, connection pool.
+mod transport;
+// Settings with their connection pool: what every call takes.
+mod config;
+// Token requests: grants, retries, what answers mean, scrubbing, JWTs.
+mod oauth;
+// Where tokens are kept beyond one client: the token cache on disk.
+mod store;
+// The cached, self-refreshing, fork-safe token source.
+mod client;
+// Signed embed URLs.
+mod embed;
+// A timed probe of the endpoint, for `sigma-token doctor`.
+mod probe;
 
 /// The C ABI (`include/sigma_auth.h`). Public only so that the tests can call
 /// it from Rust; not part of the Rust API.
@@ -46,57 +62,18 @@ mod token;
 #[allow(unsafe_code)]
 pub mod ffi;
 
-pub use cache::check_dir as check_token_cache_dir;
-pub use client::{impersonate_token, monotonic_ns, Client};
-pub use config::{ClientAuth, Config};
+pub use client::{monotonic_ns, Client};
+pub use config::Config;
 pub use embed::{sign_embed_url, MAX_EMBED_TTL};
-pub use endpoint::{Endpoint, CLOUDS};
+pub use endpoint::{Endpoint, Origin, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
-pub use events::{Event, EventCallback, EventKind, Stats};
-pub use origin::Origin;
+pub use oauth::{get_token, impersonate_token, refresh_token};
+pub use observe::{Event, EventCallback, EventKind, Stats};
 pub use probe::{probe, Lookup, Probe, WhoAmI};
-pub use proxy::ProxyChoice;
+pub use settings::ClientAuth;
+pub use store::cache::check_dir as check_token_cache_dir;
 pub use token::Token;
-
-/// Requests a new token with the client-credentials grant (no caching).
-pub fn get_token(config: &Config) -> Result<Token> {
-    stateless(config, http::Grant::ClientCredentials)
-}
-
-/// Exchanges a refresh token for a new token. Sigma's refresh tokens are single
-/// use: keep the refresh token of the returned token for next time.
-pub fn refresh_token(config: &Config, refresh_token: &str) -> Result<Token> {
-    if !token::is_token_text(refresh_token) {
-        return Err(Error::invalid_argument(format!(
-            "the refresh token must be 1 to {} visible ASCII characters",
-            token::MAX_TOKEN_LEN
-        )));
-    }
-    stateless(config, http::Grant::RefreshToken(refresh_token))
-}
-
-/// One stateless request, its events delivered when it is done.
-fn stateless(config: &Config, grant: http::Grant<'_>) -> Result<Token> {
-    let mut trace = events::Trace::default();
-    let started = std::time::Instant::now();
-    let result = http::request_token(config, grant, config.deadline(), &mut trace);
-    trace.push(match &result {
-        Ok(token) => events::Event {
-            grant: Some(grant.name()),
-            duration: Some(started.elapsed()),
-            serial: Some(token.serial()),
-            expires_in: Some(token.expires_in()),
-            ..events::Event::new(events::EventKind::TokenObtained)
-        },
-        Err(error) => events::Event {
-            grant: Some(grant.name()),
-            duration: Some(started.elapsed()),
-            ..events::Event::failure(events::EventKind::RefreshFailed, error)
-        },
-    });
-    trace.deliver(config.events());
-    result
-}
+pub use transport::proxy::ProxyChoice;
 
 /// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing` only).
 #[cfg(feature = "fuzzing")]

@@ -18,10 +18,11 @@ use ureq::unversioned::transport::{
 };
 
 use crate::config::Config;
-use crate::error::Result;
-use crate::http::{self, Grant};
-use crate::scrub::Scrubber;
+use crate::error::{Error, ErrorCode, Result};
+use crate::oauth::scrub::Scrubber;
+use crate::oauth::{self, Grant};
 use crate::token::Token;
+use crate::transport;
 
 /// What [`probe`] found. Durations are of steps that finished; a step that
 /// failed (or was not reached) is None, and `token` says why.
@@ -45,7 +46,7 @@ pub struct Probe {
 /// One name resolution.
 #[derive(Debug, Clone)]
 pub struct Lookup {
-    /// The name looked up.
+    /// The name looked up (an IPv6 address without its brackets).
     pub host: String,
     /// What it resolved to.
     pub addresses: Vec<SocketAddr>,
@@ -80,7 +81,7 @@ pub struct WhoAmI {
 /// token cache, never retries. The token is the caller's to use or drop.
 pub fn probe(config: &Config) -> Probe {
     let marks = Marks::default();
-    let agent = match crate::pool::agent_config(config.settings()) {
+    let agent = match transport::agent_config(config.settings()) {
         Ok(agent_config) => agent(agent_config, &marks),
         Err(error) => {
             let no =
@@ -89,7 +90,7 @@ pub fn probe(config: &Config) -> Probe {
         }
     };
     let start = Instant::now();
-    let token = http::attempt_on(&agent, config, Grant::ClientCredentials, config.settings().timeout);
+    let token = oauth::attempt_on(&agent, config, Grant::ClientCredentials, config.settings().timeout);
     let answered = Instant::now();
     let steps = marks.lock().clone();
     let since = |from: Instant, to: Option<Instant>| to.map(|t| t.saturating_duration_since(from));
@@ -118,7 +119,7 @@ fn whoami(agent: &ureq::Agent, config: &Config, token: &Token) -> WhoAmI {
     let mut response = match sent {
         Ok(response) => response,
         Err(error) => {
-            let error = scrubber.error(crate::Error::new(crate::ErrorCode::Network, error.to_string()));
+            let error = scrubber.error(Error::new(ErrorCode::Network, error.to_string()));
             return WhoAmI {
                 status: None,
                 duration: start.elapsed(),
@@ -247,7 +248,7 @@ impl Resolver for TimedResolver {
         let start = Instant::now();
         let found = DefaultResolver::default().resolve(uri, config, timeout)?;
         let lookup = Lookup {
-            host: uri.host().unwrap_or_default().to_string(),
+            host: crate::endpoint::unbracket(uri.host().unwrap_or_default()).to_string(),
             addresses: found.iter().copied().collect(),
             duration: start.elapsed(),
         };

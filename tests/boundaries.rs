@@ -140,7 +140,7 @@ fn the_command_line_prints_no_echoed_secret() {
     let mock = mock(&["--client-id", ID, "--client-secret", SECRET]);
     for encoding in ENCODINGS {
         mock.faults(&format!(r#"[{{"kind":"echo","field":"message","what":"body","encoding":"{encoding}"}}]"#));
-        let out = Command::new(env!("CARGO_BIN_EXE_sigma-token"))
+        let out = Command::new(common::sigma_token())
             .args(["--no-cache", "--endpoint", &mock.url, "--client-id", ID])
             .env("SIGMA_CLIENT_SECRET", SECRET)
             .output()

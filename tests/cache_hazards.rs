@@ -24,7 +24,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn sigma_token(mock: &MockServer, cache: &Path, timeout_secs: &str) -> Command {
-    sigma_token_at(Path::new(env!("CARGO_BIN_EXE_sigma-token")), mock, cache, timeout_secs)
+    sigma_token_at(&common::sigma_token(), mock, cache, timeout_secs)
 }
 
 fn sigma_token_at(program: &Path, mock: &MockServer, cache: &Path, timeout_secs: &str) -> Command {
@@ -208,7 +208,7 @@ fn a_read_only_cache_directory_still_gives_tokens() {
         fs::create_dir_all(&bin).unwrap();
         fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
         let program = bin.join("sigma-token");
-        fs::copy(env!("CARGO_BIN_EXE_sigma-token"), &program).unwrap();
+        fs::copy(common::sigma_token(), &program).unwrap();
         fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
         std::os::unix::fs::chown(&cache, Some(65534), Some(65534)).unwrap();
         let mut command = sigma_token_at(&program, &mock, &cache, "4");

@@ -55,7 +55,7 @@ fn a_signed_url_is_valid_for_sigma_and_carries_the_claims() {
 #[test]
 fn the_command_line_signs_urls_with_the_secret_from_the_environment_only() {
     let mock = mock(&[]);
-    let out = Command::new(env!("CARGO_BIN_EXE_sigma-token"))
+    let out = Command::new(common::sigma_token())
         .args(["embed-url", "https://app.sigmacomputing.com/o/w", "--email", "viewer@example.com"])
         .args(["--claim", r#"teams=["A","B"]"#, "--claim", "account_type=Viewer", "--ttl", "120"])
         .env("SIGMA_EMBED_CLIENT_ID", "demo-embed")
@@ -67,12 +67,12 @@ fn the_command_line_signs_urls_with_the_secret_from_the_environment_only() {
     let verdict = verify(&mock, url.trim());
     assert_eq!(verdict["valid"], true, "{verdict}");
     assert_eq!(verdict["claims"]["teams"], json!(["A", "B"]));
-    let refused = Command::new(env!("CARGO_BIN_EXE_sigma-token"))
+    let refused = Command::new(common::sigma_token())
         .args(["embed-url", "https://app.sigmacomputing.com/o/w", "--email", "v@example.com", "--secret", "x"])
         .output()
         .unwrap();
     assert_eq!(refused.status.code(), Some(64), "a secret as a flag value is refused");
-    let bad = Command::new(env!("CARGO_BIN_EXE_sigma-token"))
+    let bad = Command::new(common::sigma_token())
         .args(["embed-url", "https://app.sigmacomputing.com/o/w", "--email", "v@example.com", "--claim", "teams=7"])
         .env("SIGMA_EMBED_CLIENT_ID", "demo-embed")
         .env("SIGMA_EMBED_SECRET", "demo-embed-secret")

@@ -215,7 +215,7 @@ fn users_tokens_are_shared_through_the_token_cache_one_entry_per_user() {
     let dir = std::env::temp_dir().join(format!("sigma-impersonation-cache-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let run = |email: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sigma-token"))
+        let out = std::process::Command::new(common::sigma_token())
             .args(["--impersonate", email, "--cache-dir", dir.to_str().unwrap()])
             .env("SIGMA_BASE_URL", &mock.url)
             .env("SIGMA_CLIENT_ID", "demo-client")

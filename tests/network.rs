@@ -12,7 +12,7 @@ use common::proxy::ConnectProxy;
 use common::MockServer;
 
 fn sigma_token(endpoint: &str, env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
+    let mut command = Command::new(common::sigma_token());
     command.args(["--no-cache", "--timeout", "3", "--endpoint", endpoint, "--client-id", "demo-client"]);
     command.env("SIGMA_CLIENT_SECRET", "demo-secret");
     for name in common::NETWORK_VARIABLES {

@@ -20,7 +20,7 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn sigma_token(mock: &MockServer, cache: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
+    let mut command = Command::new(common::sigma_token());
     command
         .args(args)
         .env("SIGMA_BASE_URL", &mock.url)
@@ -226,7 +226,7 @@ fn record_lock(file: &fs::File) {
 }
 
 fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
+    let mut command = Command::new(common::sigma_token());
     command.args(args).env_remove("SIGMA_BASE_URL").env_remove("SIGMA_CLIENT_ID").env_remove("SIGMA_CLIENT_SECRET");
     command.env_remove("SIGMA_TOKEN_CACHE").stdin(Stdio::null());
     for (k, v) in env {
@@ -277,7 +277,7 @@ fn the_command_line_explains_itself_and_fails_with_one_line_and_the_status_code(
 #[test]
 fn json_output_and_a_secret_read_from_stdin() {
     let mock = mock(&[]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigma-token"))
+    let mut child = Command::new(common::sigma_token())
         .args([
             "--json",
             "--no-cache",
@@ -322,7 +322,7 @@ fn the_curl_one_liner_works() {
             None => shell.env_remove(k),
         };
     }
-    let out = shell.env("SIGMA_TOKEN_BIN", env!("CARGO_BIN_EXE_sigma-token")).output().unwrap();
+    let out = shell.env("SIGMA_TOKEN_BIN", common::sigma_token()).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
     fs::remove_dir_all(cache).unwrap();
 }

@@ -14,28 +14,16 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-use zeroize::Zeroizing;
-
 use super::{Client, Shared, Source, Sweep};
 use crate::config::Config;
-use crate::embed::check_email;
 use crate::error::{Error, ErrorCode, Result};
-use crate::events::{Counters, Trace};
-use crate::http::{self, Grant};
-use crate::jwt;
-use crate::per_process::PerProcess;
+use crate::oauth::{self, Grant, Subject};
+use crate::observe::{Counters, Trace};
+use crate::sys::PerProcess;
 use crate::token::Token;
 
 /// At most this long between looks for users to let go (at the next call).
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
-/// The user a client acts as.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Subject {
-    pub(crate) email: String,
-    pub(crate) tenant: Option<String>,
-}
 
 /// The clients derived from one admin client, by subject, in this process. A
 /// child after fork starts with its parent's (unless the parent was changing
@@ -103,30 +91,6 @@ impl Kept {
     }
 }
 
-impl Subject {
-    fn new(email: &str, tenant: Option<&str>) -> Result<Subject> {
-        check_email(email).map_err(|why| Error::invalid_argument(format!("the user's email {why}")))?;
-        if let Some(tenant) = tenant {
-            if tenant.is_empty() || tenant.len() > 256 || !tenant.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(Error::invalid_argument("the tenant must be 1 to 256 visible ASCII characters"));
-            }
-        }
-        Ok(Subject { email: email.to_string(), tenant: tenant.map(str::to_string) })
-    }
-
-    /// The subject token: `sub` (and `tenant`), plus any extra claims the
-    /// config asks for, signed HS256 with the client secret, `kid` the client id.
-    fn token(&self, config: &Config) -> Zeroizing<String> {
-        let settings = config.settings();
-        let mut claims: Map<String, Value> = settings.subject_token_claims.clone();
-        claims.insert("sub".into(), Value::from(self.email.as_str()));
-        if let Some(tenant) = &self.tenant {
-            claims.insert("tenant".into(), Value::from(tenant.as_str()));
-        }
-        jwt::sign_hs256(&settings.client_id, &claims, settings.client_secret.expose())
-    }
-}
-
 impl Client {
     /// A client whose tokens are `email`'s (in the tenant organisation `tenant`,
     /// if given), obtained by exchange with this client's tokens: this client's
@@ -170,7 +134,7 @@ pub(super) fn exchange(
     loop {
         let actor = admin.token()?;
         let grant = Grant::Exchange { subject_token: &subject_token, actor_token: actor.access_token() };
-        let result = http::request_token(config, grant, deadline, trace);
+        let result = oauth::request_token(config, grant, deadline, trace);
         counters.request(grant.name(), result.is_ok());
         match result {
             Err(e) if !retried && e.http_status() == Some(401) && e.code() == ErrorCode::InvalidClient => {
@@ -180,22 +144,6 @@ pub(super) fn exchange(
             other => return other,
         }
     }
-}
-
-/// A token for `email` (in `tenant`, if given), without caching: a new admin
-/// token with the client-credentials grant, then one exchange.
-pub fn impersonate_token(config: &Config, email: &str, tenant: Option<&str>) -> Result<Token> {
-    let subject = Subject::new(email, tenant)?;
-    let deadline = config.deadline();
-    let mut trace = Trace::default();
-    let admin = http::request_token(config, Grant::ClientCredentials, deadline, &mut trace);
-    let result = admin.and_then(|admin| {
-        let subject_token = subject.token(config);
-        let grant = Grant::Exchange { subject_token: &subject_token, actor_token: admin.access_token() };
-        http::request_token(config, grant, deadline, &mut trace)
-    });
-    trace.deliver(config.events());
-    result
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! is in flight and every other caller waits for its result (single-flight).
 //!
 //! All mutable state lives in a [`Process`] made per process (see
-//! `per_process.rs`): a child after fork starts with fresh locks, nothing in
+//! `sys/per_process.rs`): a child after fork starts with fresh locks, nothing in
 //! flight, its own connections and refresh jitter, and keeps only what can be
 //! read without a lock: the current access token.
 
@@ -21,19 +21,18 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::Result;
-use crate::events::{Counters, Stats};
-use crate::per_process::PerProcess;
+use crate::oauth::Subject;
+use crate::observe::{Counters, Stats};
+use crate::sys::PerProcess;
 use crate::token::Token;
 
-pub use impersonate::impersonate_token;
-pub(crate) use impersonate::Subject;
 use process::Process;
 use published::Published;
-pub(crate) use published::{after_fork_in_child, DUE};
+pub(crate) use published::DUE;
 
 /// Nanoseconds on the clock of [`Client::fresh_until`] (CLOCK_MONOTONIC).
 pub fn monotonic_ns() -> u64 {
-    crate::os::monotonic_ns()
+    crate::sys::monotonic_ns()
 }
 
 /// Holds the current token and keeps it fresh. Cheap to clone (clones share the
@@ -115,11 +114,11 @@ impl Shared {
         Shared { config, source, process: PerProcess::new(), fast }
     }
 
-    fn process(&self) -> crate::per_process::Local<Process> {
+    fn process(&self) -> crate::sys::Local<Process> {
         self.process.get(|inherited| self.new_process(inherited))
     }
 
-    fn process_full(&self) -> Arc<crate::per_process::Tagged<Process>> {
+    fn process_full(&self) -> Arc<crate::sys::Tagged<Process>> {
         self.process.get_full(|inherited| self.new_process(inherited))
     }
 

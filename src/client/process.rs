@@ -10,12 +10,13 @@ use arc_swap::{ArcSwapOption, Guard};
 
 use super::published::Published;
 use super::{impersonate, refresher, Shared, Source};
-use crate::cache;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::events::{Counters, Event, EventKind, Trace};
-use crate::http::{self, random_fraction, Grant};
+use crate::oauth::{self, Grant, Subject};
+use crate::observe::{Counters, Event, EventKind, Trace};
 use crate::secret::Secret;
+use crate::store::cache;
+use crate::sys::random_fraction;
 use crate::token::Token;
 
 /// A token is handed out only while it stays valid for at least this long
@@ -269,7 +270,7 @@ impl Process {
             let control = self.control();
             (control.refresh_token.clone(), control.rejected.clone())
         };
-        let (subject, mut fetch): (Option<&impersonate::Subject>, Box<Fetch<'_>>) = match &shared.source {
+        let (subject, mut fetch): (Option<&Subject>, Box<Fetch<'_>>) = match &shared.source {
             Source::Credentials => (None, Box::new(|refresh, trace| fetch(config, refresh, deadline, trace, counters))),
             Source::Exchange { admin, subject } => (
                 Some(subject),
@@ -368,7 +369,7 @@ fn fetch(
     counters: &Counters,
 ) -> Result<Obtained> {
     let request = |grant: Grant<'_>, trace: &mut Trace| {
-        let result = http::request_token(config, grant, deadline, trace);
+        let result = oauth::request_token(config, grant, deadline, trace);
         counters.request(grant.name(), result.is_ok());
         result.map(|token| Obtained { token, grant: Some(grant.name()) })
     };

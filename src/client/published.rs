@@ -31,8 +31,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::Sweep;
-use crate::os;
-use crate::per_process::PerProcess;
+use crate::sys;
+use crate::sys::PerProcess;
 
 /// Set in a published word once the token's refresh is due.
 pub(crate) const DUE: u64 = 1 << 63;
@@ -45,7 +45,7 @@ pub(crate) struct Slot {
     word: AtomicU64,
     /// CLOCK_MONOTONIC nanoseconds at which the current token becomes due.
     due_ns: AtomicU64,
-    /// The fork generation (`os::fork_generation`) the word was published in.
+    /// The fork generation (`sys::fork_generation`) the word was published in.
     generation: AtomicU64,
     /// Whether a fork clears it ([`after_fork_in_child`]): true for the slots
     /// of [`SLOTS`]; a slot made beyond them is published with [`DUE`] set, so
@@ -67,14 +67,15 @@ static SLOTS: [Slot; REGISTERED] = [const { Slot::new(true) }; REGISTERED];
 /// How many of [`SLOTS`] were ever handed out (they are then reused, never returned).
 static HANDED_OUT: AtomicUsize = AtomicUsize::new(0);
 
-/// In a child just forked (from `os.rs`'s `pthread_atfork` handler): clears
+/// In a child just forked (the hook this module registers with
+/// `sys::on_fork_in_child` when the first client is made): clears
 /// every published word. The child inherited copies that no timer will ever
 /// mark due (the parent's timer thread did not follow), and a reader that
 /// never calls the library (a binding whose own fork hook did not run, as
 /// when a C extension forks) would trust them forever. Cleared, they send
 /// every reader to the library once, which publishes the child's own words.
 /// Atomic loads and stores only: async-signal-safe, as a fork handler must be.
-pub(crate) fn after_fork_in_child() {
+fn after_fork_in_child() {
     let used = HANDED_OUT.load(Ordering::Acquire).min(REGISTERED);
     for slot in &SLOTS[..used] {
         slot.word.store(0, Ordering::Release);
@@ -91,7 +92,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn free_list() -> crate::per_process::Local<FreeList> {
+fn free_list() -> crate::sys::Local<FreeList> {
     FREE.get(|_| Mutex::new(Vec::new()))
 }
 
@@ -114,6 +115,7 @@ pub(crate) struct Published(&'static Slot);
 
 impl Published {
     pub(crate) fn new() -> Published {
+        sys::on_fork_in_child(after_fork_in_child);
         Published(take(&free_list()))
     }
 
@@ -122,20 +124,20 @@ impl Published {
     /// control lock (or before the client is shared), so publishers never
     /// interleave.
     pub(crate) fn publish(&self, serial: u64, due: Instant) {
-        let due_ns = os::instant_ns(due);
+        let due_ns = sys::instant_ns(due);
         self.0.due_ns.store(due_ns, Ordering::Release);
-        self.0.generation.store(os::fork_generation(), Ordering::Release);
+        self.0.generation.store(sys::fork_generation(), Ordering::Release);
         // Without a timer thread (none could be started) the bit is set at
         // once: readers then check the clock on every call instead.
         let timed = self.0.registered && Timer::schedule(due_ns, self.0, serial);
-        let word = if timed && os::monotonic_ns() < due_ns { serial } else { serial | DUE };
+        let word = if timed && sys::monotonic_ns() < due_ns { serial } else { serial | DUE };
         self.0.word.store(word, Ordering::Release);
     }
 
     /// Publishes the token a child process inherited, unless this process
     /// already published one (another thread may have got a newer token since).
     pub(crate) fn publish_inherited(&self, serial: u64, due: Instant) {
-        if self.0.generation.load(Ordering::Acquire) != os::fork_generation() {
+        if self.0.generation.load(Ordering::Acquire) != sys::fork_generation() {
             self.publish(serial, due);
         }
     }
@@ -151,7 +153,7 @@ impl Published {
     pub(crate) fn fresh(&self, serial: u64) -> bool {
         serial != 0
             && self.0.word.load(Ordering::Acquire) == serial
-            && self.0.generation.load(Ordering::Acquire) == os::fork_generation()
+            && self.0.generation.load(Ordering::Acquire) == sys::fork_generation()
     }
 
     /// How long a binding holding the token with `serial` (the client's
@@ -159,12 +161,12 @@ impl Published {
     /// is due if it is not yet; once due, [`RECHECK`] from now but never past
     /// `usable_until`.
     pub(crate) fn fresh_until(&self, serial: u64, usable_until: Instant) -> u64 {
-        let now = os::monotonic_ns();
+        let now = sys::monotonic_ns();
         let due = self.0.due_ns.load(Ordering::Acquire);
         if self.fresh(serial) && now < due {
             return due;
         }
-        (now + RECHECK.as_nanos() as u64).min(os::instant_ns(usable_until))
+        (now + RECHECK.as_nanos() as u64).min(sys::instant_ns(usable_until))
     }
 
     /// The word, for bindings. Readable for the life of the process.
@@ -268,7 +270,7 @@ impl Timer {
     fn run(&self) {
         let mut queue = lock(&self.queue);
         loop {
-            let now = os::monotonic_ns();
+            let now = sys::monotonic_ns();
             let next = queue.heap.peek().map(|top| top.at_ns);
             match next {
                 Some(at) if at <= now => {
@@ -308,14 +310,14 @@ mod tests {
         assert!(published.fresh(7) && !published.fresh(8) && !published.fresh(0));
         assert_eq!(published.word().load(Ordering::Acquire), 7);
         let until = published.fresh_until(7, Instant::now() + Duration::from_secs(120));
-        assert!(until > os::monotonic_ns() + 200_000_000, "fresh until due");
+        assert!(until > sys::monotonic_ns() + 200_000_000, "fresh until due");
         assert!(wait_for(|| published.word().load(Ordering::Acquire) == 7 | DUE), "the timer set DUE");
         assert!(!published.fresh(7));
         // Due: a binding re-checks within RECHECK, never past usable_until.
         let soon = published.fresh_until(7, Instant::now() + Duration::from_secs(5));
-        let now = os::monotonic_ns();
+        let now = sys::monotonic_ns();
         assert!(soon > now && soon <= now + RECHECK.as_nanos() as u64);
-        assert!(published.fresh_until(7, Instant::now() - Duration::from_secs(1)) <= os::monotonic_ns());
+        assert!(published.fresh_until(7, Instant::now() - Duration::from_secs(1)) <= sys::monotonic_ns());
         published.clear();
         assert!(!published.fresh(7) && published.word().load(Ordering::Acquire) == 0);
     }

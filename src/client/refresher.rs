@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use super::Shared;
-use crate::per_process::PerProcess;
+use crate::sys::PerProcess;
 
 /// At most this many refreshes run at once in a process. A client whose
 /// refresh is still queued when its token stops being usable does not wait:
@@ -63,7 +63,7 @@ pub(super) fn prepare() {
     start(&refresher);
 }
 
-fn start(refresher: &std::sync::Arc<crate::per_process::Tagged<Refresher>>) {
+fn start(refresher: &std::sync::Arc<crate::sys::Tagged<Refresher>>) {
     let worker = refresher.clone();
     let started = std::thread::Builder::new().name("sigma-auth-refresh".into()).spawn(move || worker.work());
     if started.is_err() {

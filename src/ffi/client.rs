@@ -8,7 +8,7 @@ use super::{
     sigma_status, sigma_token, string_arg, Boxed, Castable, Handle,
 };
 use crate::client::{Client, Fast};
-use crate::origin::Origin;
+use crate::endpoint::Origin;
 
 /// Keeps a token fresh. Thread-safe: every function taking a
 /// `const sigma_client *` may run from any number of threads at once. Owned by
@@ -173,6 +173,13 @@ pub unsafe extern "C" fn sigma_client_serial_is_current(client: *const sigma_cli
 /// (see `sigma_client_serial_word`).
 pub const SIGMA_SERIAL_DUE: u64 = 0x8000_0000_0000_0000;
 const _: () = assert!(SIGMA_SERIAL_DUE == crate::client::DUE);
+
+/// `SIGMA_SERIAL_DUE`, for bindings that cannot read the header's macros
+/// (Python's ctypes): they take the bit from here rather than copy it.
+#[no_mangle]
+pub extern "C" fn sigma_serial_due_bit() -> u64 {
+    SIGMA_SERIAL_DUE
+}
 
 /// The address of the 64-bit word in which `client` publishes its current
 /// token, or NULL for a NULL `client`. It holds the token's serial while the

@@ -7,8 +7,9 @@ use super::{
     box_out, call, call_out, free_box, guard, load, path_arg, sigma_error, sigma_status, string_arg, Boxed, Castable,
     Handle,
 };
-use crate::config::{ClientAuth, Config};
+use crate::config::Config;
 use crate::error::Result;
+use crate::settings::ClientAuth;
 
 /// Settings for token requests. Create with `sigma_config_new` or
 /// `sigma_config_from_env`, adjust with the `sigma_config_set_*` functions, free
@@ -79,12 +80,9 @@ fn owned_bytes(bytes: Option<&[u8]>) -> *mut c_char {
     bytes.and_then(|b| CString::new(b).ok()).map_or(std::ptr::null_mut(), CString::into_raw)
 }
 
-/// A path's bytes as the operating system has them (on Unix, not necessarily UTF-8).
+/// A path's bytes as the operating system has them (not necessarily UTF-8).
 fn path_bytes(path: &std::path::Path) -> Option<&[u8]> {
-    #[cfg(unix)]
-    return Some(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()));
-    #[cfg(not(unix))]
-    return path.to_str().map(str::as_bytes);
+    Some(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
 }
 
 /// The API base URL the config's endpoint resolved to (a cloud name becomes

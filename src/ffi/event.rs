@@ -12,8 +12,8 @@ use arc_swap::ArcSwapOption;
 use super::{call, guard, lend, load, read, sigma_client, sigma_config, sigma_error, sigma_status, Castable, Lent};
 use crate::config::Config;
 use crate::error::Error;
-use crate::events::{Event, EventKind};
-use crate::per_process::{PerProcess, Tagged};
+use crate::observe::{Event, EventKind};
+use crate::sys::{PerProcess, Tagged};
 
 /// What an event reports. The values never change; new ones may be added.
 #[repr(u32)]
@@ -206,20 +206,32 @@ pub unsafe extern "C" fn sigma_event_get_kind(event: *const sigma_event) -> sigm
 }
 
 /// The name of an event kind, e.g. "TOKEN_OBTAINED", or "UNKNOWN". Static.
+/// Bindings take their names for the kinds from here.
 #[no_mangle]
 pub extern "C" fn sigma_event_kind_name(kind: u32) -> *const c_char {
-    let name: &'static std::ffi::CStr = match kind {
-        1 => c"TOKEN_OBTAINED",
-        2 => c"REFRESH_STARTED",
-        3 => c"REFRESH_FAILED",
-        4 => c"RETRY_SCHEDULED",
-        5 => c"FALLBACK_TO_CLIENT_CREDENTIALS",
-        6 => c"INVALIDATED",
-        7 => c"CACHE_HIT",
-        8 => c"CACHE_BYPASSED",
-        _ => c"UNKNOWN",
-    };
-    name.as_ptr()
+    EventKind::from_value(kind).map_or(c"UNKNOWN", c_name).as_ptr()
+}
+
+/// [`EventKind::name`] with its NUL (a test checks that they agree).
+fn c_name(kind: EventKind) -> &'static std::ffi::CStr {
+    match kind {
+        EventKind::TokenObtained => c"TOKEN_OBTAINED",
+        EventKind::RefreshStarted => c"REFRESH_STARTED",
+        EventKind::RefreshFailed => c"REFRESH_FAILED",
+        EventKind::RetryScheduled => c"RETRY_SCHEDULED",
+        EventKind::FallbackToClientCredentials => c"FALLBACK_TO_CLIENT_CREDENTIALS",
+        EventKind::Invalidated => c"INVALIDATED",
+        EventKind::CacheHit => c"CACHE_HIT",
+        EventKind::CacheBypassed => c"CACHE_BYPASSED",
+    }
+}
+
+/// 1 when events of this kind deserve a warning in a log (a failure, a
+/// retry, a fallback, a cache bypassed), 0 when a debug line will do or the
+/// kind is unknown. Bindings take their log levels from here.
+#[no_mangle]
+pub extern "C" fn sigma_event_kind_is_warning(kind: u32) -> c_int {
+    c_int::from(EventKind::from_value(kind).is_some_and(EventKind::is_warning))
 }
 
 /// "client_credentials", "refresh_token" or "token_exchange", or NULL. Static.
@@ -368,4 +380,21 @@ pub unsafe extern "C" fn sigma_client_stats(
         };
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_c_names_and_levels_are_the_cores() {
+        for kind in EventKind::ALL {
+            assert_eq!(c_name(kind).to_str().unwrap(), kind.name());
+            assert_eq!(sigma_event_kind_is_warning(kind as u32) == 1, kind.is_warning());
+            assert_eq!(EventKind::from_value(kind as u32), Some(kind));
+        }
+        assert_eq!(EventKind::from_value(0), None);
+        assert_eq!(EventKind::from_value(EventKind::ALL.len() as u32 + 1), None);
+        assert_eq!(sigma_event_kind_is_warning(0), 0);
+    }
 }

@@ -204,21 +204,15 @@ unsafe fn string_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
     bytes.to_str().map_err(|_| Error::invalid_argument(format!("{name} is not valid UTF-8")))
 }
 
-/// Reads a NUL-terminated file path. On Unix any bytes but NUL name a file, so
-/// a path need not be UTF-8; elsewhere it must be.
+/// Reads a NUL-terminated file path: any bytes but NUL name a file on Unix,
+/// so a path need not be UTF-8.
 ///
 /// # Safety
 /// As for [`c_str_arg`].
 unsafe fn path_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a std::path::Path> {
-    #[cfg(unix)]
-    {
-        // SAFETY: forwarded contract.
-        let bytes = unsafe { c_str_arg(ptr, name) }?.to_bytes();
-        Ok(std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
-    }
-    #[cfg(not(unix))]
     // SAFETY: forwarded contract.
-    unsafe { string_arg(ptr, name) }.map(std::path::Path::new)
+    let bytes = unsafe { c_str_arg(ptr, name) }?.to_bytes();
+    Ok(std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(bytes)))
 }
 
 /// Reads an optional NUL-terminated UTF-8 argument: None for NULL.

@@ -1,12 +1,11 @@
 //! Shared helpers: a mock per test, and a config pointing at it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::{Duration, Instant};
 
 use sigma_auth::Config;
-pub use sigma_mock::harness::MockServer;
-
-pub mod proxy;
+pub use sigma_mock::harness::{mkfifo, sigma_token, MockServer, NETWORK_VARIABLES};
+pub use sigma_mock::proxy;
 
 pub fn mock(args: &[&str]) -> MockServer {
     MockServer::start(args)
@@ -24,21 +23,6 @@ pub fn impatient(mock: &MockServer, timeout: Duration, attempts: u32) -> Config 
     config
 }
 
-/// The variables that choose a proxy or a trust store, which the network
-/// tests set themselves.
-pub const NETWORK_VARIABLES: [&str; 10] = [
-    "HTTPS_PROXY",
-    "https_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-];
-
 /// Waits (up to 10 s) until the mock has seen `count` token requests.
 pub fn wait_for_requests(mock: &MockServer, count: u64) {
     let started = Instant::now();
@@ -52,11 +36,4 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let started = Instant::now();
     let value = f();
     (value, started.elapsed())
-}
-
-/// Makes a FIFO at `path` (mode 0600): what blocks a reader or writer forever.
-pub fn mkfifo(path: &std::path::Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }

@@ -191,28 +191,60 @@ impl From<ureq::http::Response<ureq::Body>> for Reply {
 /// of the running test, built once with cargo when missing.
 pub fn binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY
-        .get_or_init(|| {
-            if let Some(path) = std::env::var_os("SIGMA_MOCK_BIN") {
-                return PathBuf::from(path);
-            }
-            // target/<profile>/deps/<test-exe> -> target/<profile>/sigma-mock
-            let exe = std::env::current_exe().expect("current exe");
-            let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-            let bin = profile_dir.join("sigma-mock");
-            if !bin.exists() {
-                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-                let mut build = Command::new(cargo);
-                build.args(["build", "-q", "-p", "sigma-mock"]);
-                if profile_dir.file_name().is_some_and(|n| n == "release") {
-                    build.arg("--release");
-                }
-                let status = build.status().expect("run cargo build -p sigma-mock");
-                assert!(status.success(), "cargo build -p sigma-mock failed");
-            }
-            bin
-        })
-        .clone()
+    BINARY.get_or_init(|| workspace_binary("SIGMA_MOCK_BIN", "sigma-mock")).clone()
+}
+
+/// The `sigma-token` command: `$SIGMA_TOKEN_BIN`, else the one in the target
+/// directory of the running test, built once with cargo when missing. (It is
+/// a package of its own, so the library's tests cannot name it with
+/// `CARGO_BIN_EXE_`.)
+pub fn sigma_token() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| workspace_binary("SIGMA_TOKEN_BIN", "sigma-token")).clone()
+}
+
+/// `$variable`, else the binary of the workspace package `name` beside the
+/// running test's directory, built with cargo when missing.
+fn workspace_binary(variable: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(variable) {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/<test-exe> -> target/<profile>/<name>
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let bin = profile_dir.join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-q", "-p", name]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().unwrap_or_else(|e| panic!("run cargo build -p {name}: {e}"));
+        assert!(status.success(), "cargo build -p {name} failed");
+    }
+    bin
+}
+
+/// The variables that choose a proxy or a trust store, which the network
+/// tests set themselves (and clear for everything else).
+pub const NETWORK_VARIABLES: [&str; 10] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// Makes a FIFO at `path` (mode 0600): what blocks a reader or writer forever.
+pub fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").args(["-m", "600"]).arg(path).status().expect("run mkfifo");
+    assert!(status.success(), "mkfifo {} failed", path.display());
 }
 
 fn unique_dir() -> PathBuf {

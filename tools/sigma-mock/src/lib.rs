@@ -2,3 +2,4 @@
 //! Rust tests and benchmarks. The server itself is the binary (`src/main.rs`).
 
 pub mod harness;
+pub mod proxy;

@@ -531,10 +531,7 @@ fn exec_command(options: Options, exec: ExecOptions) -> Result<ExitCode, Failure
         .env_remove(SECRET_VARIABLE)
         .env(&exec.env, token.access_token())
         .env(BASE_URL_VARIABLE, &base_url);
-    #[cfg(unix)]
     let error = std::os::unix::process::CommandExt::exec(&mut command);
-    #[cfg(not(unix))]
-    let error = io::Error::new(io::ErrorKind::Unsupported, "exec needs a Unix system");
     let status = if error.kind() == io::ErrorKind::NotFound { 127 } else { 126 };
     eprintln!("sigma-token: cannot run {}: {error}", exec.command.to_string_lossy());
     Ok(ExitCode::from(status))

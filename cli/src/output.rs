@@ -172,14 +172,10 @@ pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool>
 fn holds(path: &Path, content: &[u8]) -> bool {
     let mut options = OpenOptions::new();
     options.read(true);
-    #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOFOLLOW);
     let Ok(mut file) = options.open(path) else { return false };
     let Ok(meta) = file.metadata() else { return false };
-    #[cfg(unix)]
     let private = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 == 0;
-    #[cfg(not(unix))]
-    let private = true;
     if !meta.is_file() || !private || meta.len() != content.len() as u64 {
         return false;
     }
@@ -197,7 +193,6 @@ fn create_temp(dir: &Path, name: &std::ffi::OsStr) -> io::Result<(PathBuf, File)
         let temp = dir.join(temp_name);
         let mut open = OpenOptions::new();
         open.write(true).create_new(true);
-        #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
         match open.open(&temp) {
             Ok(file) => return Ok((temp, file)),

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwapOption, Guard};
 
-use crate::os;
+use super::fork::fork_generation;
 
 pub(crate) struct PerProcess<T> {
     slot: ArcSwapOption<Tagged<T>>,
@@ -59,7 +59,7 @@ impl<T> PerProcess<T> {
     /// This process's value, made by `make` on first use and after each fork.
     /// `make` receives the value of an earlier generation, if any, to read from.
     pub(crate) fn get(&self, make: impl Fn(Option<&T>) -> T) -> Local<T> {
-        let generation = os::fork_generation();
+        let generation = fork_generation();
         loop {
             let current = self.slot.load();
             if current.as_ref().is_some_and(|v| v.generation == generation) {
@@ -99,7 +99,7 @@ impl<T> Drop for PerProcess<T> {
     /// child drops what holds it before using it since the fork: it is leaked.
     fn drop(&mut self) {
         if let Some(value) = self.slot.load_full() {
-            if value.generation != os::fork_generation() {
+            if value.generation != fork_generation() {
                 std::mem::forget(value);
             }
         }

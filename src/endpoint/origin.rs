@@ -9,7 +9,7 @@ use std::fmt;
 
 use ureq::http::Uri;
 
-use crate::endpoint::is_loopback;
+use super::host::{is_loopback, unbracket};
 use crate::error::{Error, ErrorCode, Result};
 
 /// A scheme (https, or http for loopback hosts), a host and a port, normalised:
@@ -61,7 +61,7 @@ impl Origin {
             "http" => 80,
             _ => return None,
         };
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = unbracket(host).to_ascii_lowercase();
         Some(Origin { scheme, host, port: port.filter(|p| *p != 0).unwrap_or(default) })
     }
 }

@@ -1,11 +1,14 @@
 //! Where tokens come from: a cloud name or a base URL, resolved to the token URL.
 
-use std::net::IpAddr;
-
 use ureq::http::Uri;
 
+mod host;
+mod origin;
+
+pub(crate) use host::{is_loopback, unbracket};
+pub use origin::Origin;
+
 use crate::error::{Error, ErrorCode, Result};
-use crate::origin::Origin;
 
 /// The cloud names this project uses and their API base URLs. The cloud is fixed
 /// when a Sigma organisation is created (Administration > Developer Access).
@@ -134,14 +137,6 @@ impl Endpoint {
     pub fn origin(&self) -> &Origin {
         &self.origin
     }
-}
-
-pub(crate) fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.eq_ignore_ascii_case("localhost") || host.eq_ignore_ascii_case("localhost.") {
-        return true;
-    }
-    host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

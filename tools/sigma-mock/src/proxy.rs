@@ -1,4 +1,5 @@
-//! A small CONNECT proxy on loopback for the network tests: it maps the names
+//! A small CONNECT proxy on loopback for the network tests (of the library
+//! and of `sigma-token doctor`): it maps the names
 //! it is asked for (sigma.test, 192.0.2.1) to the mock, can demand credentials
 //! (407), and records every CONNECT target it was asked for.
 

@@ -10,7 +10,7 @@
 
 use std::net::IpAddr;
 
-use crate::endpoint::Endpoint;
+use crate::endpoint::{unbracket, Endpoint};
 
 /// The decision for one endpoint, and why, for `sigma-token doctor`. Its
 /// `Debug` shows the URL as [`ProxyChoice::display_url`] does.
@@ -91,7 +91,7 @@ fn choose_with(endpoint: &Endpoint, var: impl Fn(&str) -> Option<String>) -> Pro
 
 /// The NO_PROXY entry that matches `host`, if any.
 fn bypass<'a>(no_proxy: &'a str, host: &str) -> Option<&'a str> {
-    let host = host.trim_start_matches('[').trim_end_matches(']').trim_end_matches('.').to_ascii_lowercase();
+    let host = unbracket(host).trim_end_matches('.').to_ascii_lowercase();
     let ip: Option<IpAddr> = host.parse().ok();
     no_proxy.split(',').map(str::trim).filter(|e| !e.is_empty()).find(|entry| {
         if *entry == "*" {

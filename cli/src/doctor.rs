@@ -155,7 +155,7 @@ fn network(config: &Config, report: &mut Report) {
     let probe = sigma_auth::probe(config);
     let host = config.endpoint().host().to_string();
     for lookup in &probe.lookups {
-        let bare = lookup.host.trim_start_matches('[').trim_end_matches(']');
+        let bare = lookup.host.as_str();
         if bare.parse::<std::net::IpAddr>().is_ok() {
             report.ok("dns", &format!("{bare}: an address, nothing to look up"));
             continue;

@@ -1,46 +1,8 @@
-//! The few operating-system calls std does not offer. Together with `src/ffi`
-//! this is the only module allowed `unsafe` code (`lib.rs` denies it elsewhere).
+//! The few Unix system calls std does not offer: record locks, process
+//! existence, the monotonic clock, the effective user id.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-static WATCHING_FORKS: AtomicBool = AtomicBool::new(false);
-
-/// How many forks separate this process from the one that first asked: 0 there,
-/// one more in each child. Costs one atomic load; the count is bumped by a
-/// `pthread_atfork` child handler, so no system call is made per check.
-pub(crate) fn fork_generation() -> u64 {
-    if !WATCHING_FORKS.load(Ordering::Acquire) {
-        watch_forks();
-    }
-    FORK_GENERATION.load(Ordering::Acquire)
-}
-
-#[cold]
-fn watch_forks() {
-    // A flag, not a `Once`: a fork during a `Once` would leave the child waiting
-    // forever on an initialisation no thread of it will finish.
-    if WATCHING_FORKS.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    #[cfg(unix)]
-    // SAFETY: registers a child handler that only does atomic operations, which are
-    // async-signal-safe as a handler run in the child of fork() must be.
-    unsafe {
-        libc::pthread_atfork(None, None, Some(after_fork_in_child));
-    }
-}
-
-#[cfg(unix)]
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
-    // Atomic stores only, like the line above: async-signal-safe.
-    crate::client::after_fork_in_child();
-}
-
 /// The effective user id: cache files must belong to it.
-#[cfg(unix)]
 pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
     unsafe { libc::geteuid() }
@@ -53,8 +15,7 @@ pub(crate) fn effective_uid() -> u32 {
 /// description: a child forked while it is held does not hold it, and it is
 /// gone as soon as this process is (killed or not). It is also gone when this
 /// process closes any descriptor of the file, so the caller keeps one
-/// descriptor per file open at a time (see cache.rs).
-#[cfg(unix)]
+/// descriptor per file open at a time (see `store/cache.rs`).
 pub(crate) fn try_lock_record(file: &std::fs::File) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
     // SAFETY: a zeroed flock is a valid value of this plain C struct.
@@ -73,7 +34,6 @@ pub(crate) fn try_lock_record(file: &std::fs::File) -> std::io::Result<bool> {
 }
 
 /// Releases the record lock taken by [`try_lock_record`].
-#[cfg(unix)]
 pub(crate) fn unlock_record(file: &std::fs::File) {
     use std::os::fd::AsRawFd;
     // SAFETY: as in try_lock_record.
@@ -85,7 +45,6 @@ pub(crate) fn unlock_record(file: &std::fs::File) {
 }
 
 /// Whether a process with this id exists (it may belong to another user).
-#[cfg(unix)]
 pub(crate) fn process_exists(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
@@ -100,12 +59,10 @@ pub(crate) fn process_exists(pid: u32) -> bool {
 
 /// Nanoseconds on CLOCK_MONOTONIC, the clock of `std::time::Instant` on Linux
 /// and of Python's `time.monotonic_ns()` and Go's monotonic readings.
-#[cfg(unix)]
 pub(crate) fn monotonic_ns() -> u64 {
     read_clock(libc::CLOCK_MONOTONIC)
 }
 
-#[cfg(unix)]
 fn read_clock(clock: libc::clockid_t) -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid, writable timespec; these clocks always exist.
@@ -114,7 +71,6 @@ fn read_clock(clock: libc::clockid_t) -> u64 {
 }
 
 /// `instant` as CLOCK_MONOTONIC nanoseconds (0 for an instant before boot).
-#[cfg(unix)]
 pub(crate) fn instant_ns(instant: std::time::Instant) -> u64 {
     let (now, now_ns) = (std::time::Instant::now(), monotonic_ns());
     match instant.checked_duration_since(now) {
@@ -126,7 +82,6 @@ pub(crate) fn instant_ns(instant: std::time::Instant) -> u64 {
 #[cfg(test)]
 mod tests {
     #[test]
-    #[cfg(unix)]
     fn this_process_exists_and_pid_zero_never_does() {
         assert!(super::process_exists(std::process::id()));
         assert!(!super::process_exists(0));

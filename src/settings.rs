@@ -1,0 +1,88 @@
+//! What the user chose: plain values, no live state, nothing that knows how
+//! a request is made. The transport builds its HTTP agent from these; the
+//! [`Config`](crate::Config) pairs them with that agent's connection pool.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::tls::Certificate;
+
+use crate::endpoint::{Endpoint, Origin};
+use crate::observe::EventCallback;
+use crate::secret::Secret;
+
+/// The default refresh window: the last min(5 minutes, half the lifetime).
+const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// How the client id and secret are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// In the form body, as Sigma documents (the default).
+    #[default]
+    Form,
+    /// As `Authorization: Basic`, which Sigma's spec also allows.
+    Basic,
+}
+
+/// What the user chose; plain values, no live state.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Secret,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) client_auth: ClientAuth,
+    pub(crate) refresh_margin: Option<Duration>,
+    pub(crate) token_cache: Option<PathBuf>,
+    pub(crate) ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
+    pub(crate) language: String,
+    pub(crate) user_agent_suffix: Option<String>,
+    /// Origins besides the endpoint's that HTTP adapters may send tokens to.
+    pub(crate) extra_origins: Vec<Origin>,
+    /// Claims added to the subject token of an impersonation (beside `sub`, `tenant`).
+    pub(crate) subject_token_claims: serde_json::Map<String, serde_json::Value>,
+    /// Who hears about what the library does.
+    pub(crate) events: Option<EventCallback>,
+}
+
+impl Settings {
+    /// The defaults for these credentials: 30 s per call, 10 s per connect,
+    /// 3 attempts, credentials in the form body, no cache, no extra origins.
+    pub(crate) fn new(endpoint: Endpoint, client_id: &str, client_secret: Secret) -> Settings {
+        Settings {
+            endpoint,
+            client_id: client_id.to_string(),
+            client_secret,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_attempts: 3,
+            client_auth: ClientAuth::Form,
+            refresh_margin: None,
+            token_cache: None,
+            ca_certs: None,
+            language: "rust".into(),
+            user_agent_suffix: None,
+            extra_origins: Vec::new(),
+            subject_token_claims: serde_json::Map::new(),
+            events: None,
+        }
+    }
+
+    /// How long before expiry a token of this lifetime is due for refresh: the
+    /// configured margin (default 5 minutes), at most half the lifetime.
+    pub(crate) fn refresh_margin_for(&self, lifetime: Duration) -> Duration {
+        self.refresh_margin.unwrap_or(DEFAULT_REFRESH_MARGIN).min(lifetime / 2)
+    }
+
+    pub(crate) fn user_agent(&self) -> String {
+        let mut agent = format!("sigma-auth/{} ({})", env!("CARGO_PKG_VERSION"), self.language);
+        if let Some(suffix) = &self.user_agent_suffix {
+            agent.push(' ');
+            agent.push_str(suffix);
+        }
+        agent
+    }
+}
