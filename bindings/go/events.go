@@ -48,26 +48,39 @@ type EventKind uint32
 
 const (
 	// EventTokenObtained: a token was obtained (from Sigma, or from the token cache).
-	EventTokenObtained EventKind = 1
+	EventTokenObtained EventKind = C.SIGMA_EVENT_TOKEN_OBTAINED
 	// EventRefreshStarted: a token request started (for a waiting caller, or in the background).
-	EventRefreshStarted EventKind = 2
+	EventRefreshStarted EventKind = C.SIGMA_EVENT_REFRESH_STARTED
 	// EventRefreshFailed: a token request failed for good, after its retries.
-	EventRefreshFailed EventKind = 3
+	EventRefreshFailed EventKind = C.SIGMA_EVENT_REFRESH_FAILED
 	// EventRetryScheduled: an attempt failed in a way worth retrying; the next waits Event.Wait.
-	EventRetryScheduled EventKind = 4
+	EventRetryScheduled EventKind = C.SIGMA_EVENT_RETRY_SCHEDULED
 	// EventFallbackToClientCredentials: Sigma refused the refresh token, so
 	// client credentials are used instead.
-	EventFallbackToClientCredentials EventKind = 5
+	EventFallbackToClientCredentials EventKind = C.SIGMA_EVENT_FALLBACK_TO_CLIENT_CREDENTIALS
 	// EventInvalidated: a token was dropped after a caller reported it refused (Invalidate).
-	EventInvalidated EventKind = 6
+	EventInvalidated EventKind = C.SIGMA_EVENT_INVALIDATED
 	// EventCacheHit: the token came from the token cache shared by processes.
-	EventCacheHit EventKind = 7
+	EventCacheHit EventKind = C.SIGMA_EVENT_CACHE_HIT
 	// EventCacheBypassed: the token cache could not be used; Event.Message says why.
-	EventCacheBypassed EventKind = 8
+	EventCacheBypassed EventKind = C.SIGMA_EVENT_CACHE_BYPASSED
 )
 
-var eventKindNames = [...]string{"UNKNOWN", "TOKEN_OBTAINED", "REFRESH_STARTED", "REFRESH_FAILED", "RETRY_SCHEDULED",
-	"FALLBACK_TO_CLIENT_CREDENTIALS", "INVALIDATED", "CACHE_HIT", "CACHE_BYPASSED"}
+// Each kind's name and whether it is logged as a warning, indexed by value
+// (0: UNKNOWN), as the library says: the binding keeps no copy of its own.
+var eventKindNames, eventKindWarns = loadEventKinds()
+
+func loadEventKinds() (names []string, warns []bool) {
+	names, warns = []string{"UNKNOWN"}, []bool{false}
+	for kind := C.uint32_t(1); ; kind++ {
+		name := C.GoString(C.sigma_event_kind_name(kind))
+		if name == "UNKNOWN" {
+			return names, warns
+		}
+		names = append(names, name)
+		warns = append(warns, C.sigma_event_kind_is_warning(kind) != 0)
+	}
+}
 
 // String is the kind's stable name, e.g. "TOKEN_OBTAINED", or "UNKNOWN".
 func (k EventKind) String() string {
@@ -80,11 +93,10 @@ func (k EventKind) String() string {
 // MarshalText encodes the kind as its name (in JSON, for instance).
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
-// level is the log level of the kind: Warn for failures, retries, fallbacks
-// and cache bypasses, Debug for routine work.
+// level is the log level of the kind, as the library says: Warn for
+// failures, retries, fallbacks and cache bypasses, Debug for routine work.
 func (k EventKind) level() slog.Level {
-	switch k {
-	case EventRefreshFailed, EventRetryScheduled, EventFallbackToClientCredentials, EventCacheBypassed:
+	if int(k) < len(eventKindWarns) && eventKindWarns[k] {
 		return slog.LevelWarn
 	}
 	return slog.LevelDebug

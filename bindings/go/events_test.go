@@ -841,3 +841,38 @@ func TestCloseFromOnEventDoesNotWaitForItself(t *testing.T) {
 		t.Fatalf("%d live handles, want %d", n, before)
 	}
 }
+
+// The kinds' names and levels come from the C library; each Go constant must
+// name the kind the library gives its value, and every kind it names must
+// have a constant.
+func TestEventKindNamesAndLevelsAreTheLibrarys(t *testing.T) {
+	kinds := []struct {
+		kind sigmaauth.EventKind
+		name string
+		warn bool
+	}{
+		{sigmaauth.EventTokenObtained, "TOKEN_OBTAINED", false},
+		{sigmaauth.EventRefreshStarted, "REFRESH_STARTED", false},
+		{sigmaauth.EventRefreshFailed, "REFRESH_FAILED", true},
+		{sigmaauth.EventRetryScheduled, "RETRY_SCHEDULED", true},
+		{sigmaauth.EventFallbackToClientCredentials, "FALLBACK_TO_CLIENT_CREDENTIALS", true},
+		{sigmaauth.EventInvalidated, "INVALIDATED", false},
+		{sigmaauth.EventCacheHit, "CACHE_HIT", false},
+		{sigmaauth.EventCacheBypassed, "CACHE_BYPASSED", true},
+	}
+	if got := sigmaauth.KnownEventKindCount(); got != len(kinds) {
+		t.Fatalf("the library names %d event kinds, the binding has constants for %d", got, len(kinds))
+	}
+	for _, k := range kinds {
+		want := slog.LevelDebug
+		if k.warn {
+			want = slog.LevelWarn
+		}
+		if k.kind.String() != k.name || sigmaauth.EventKindLevel(k.kind) != want {
+			t.Errorf("kind %d: %s at %v, want %s at %v", k.kind, k.kind, sigmaauth.EventKindLevel(k.kind), k.name, want)
+		}
+	}
+	if sigmaauth.EventKind(0).String() != "UNKNOWN" || sigmaauth.EventKind(1000).String() != "UNKNOWN" {
+		t.Error("values the library does not name are UNKNOWN")
+	}
+}

@@ -18,7 +18,7 @@ from ._token import Token, _take
 
 lib = _native.lib
 _monotonic_ns = time.monotonic_ns  # the clock of sigma_client_fresh_until (CLOCK_MONOTONIC)
-_DUE = 1 << 63  # SIGMA_SERIAL_DUE
+_DUE = lib.sigma_serial_due_bit()  # SIGMA_SERIAL_DUE, from the library
 
 
 class Client(Managed):

@@ -26,7 +26,19 @@ logger = logging.getLogger("sigma_auth")
 # A library's logger stays quiet until the application configures logging.
 logger.addHandler(logging.NullHandler())
 
-WARNINGS = {"REFRESH_FAILED", "RETRY_SCHEDULED", "FALLBACK_TO_CLIENT_CREDENTIALS", "CACHE_BYPASSED"}
+
+
+def _kinds() -> dict[int, str]:
+    """Every event kind's value and name, from the library (values start at 1)."""
+    kinds: dict[int, str] = {}
+    while (name := lib.sigma_event_kind_name(len(kinds) + 1).decode()) != "UNKNOWN":
+        kinds[len(kinds) + 1] = name
+    return kinds
+
+
+KINDS = _kinds()
+# The kinds logged as warnings (failures, retries, fallbacks, cache bypasses), as the library says.
+WARNINGS = frozenset(name for value, name in KINDS.items() if lib.sigma_event_kind_is_warning(value))
 
 
 @dataclasses.dataclass(frozen=True)

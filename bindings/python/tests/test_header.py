@@ -90,3 +90,15 @@ def test_the_status_enum_is_the_headers_and_every_status_has_its_exception() -> 
         if value:
             assert _errors._CLASSES[Status(value)].__name__, name
     assert set(_errors._CLASSES) == {s for s in Status if s is not Status.OK}
+
+
+def test_event_kinds_warnings_and_the_due_bit_come_from_the_library_and_match_the_header() -> None:
+    from sigma_auth import _client, _events
+
+    text = HEADER.read_text()
+    kinds = {int(v): name for name, v in re.findall(r"^\s*SIGMA_EVENT_(\w+) = (\d+),", text, flags=re.M)}
+    assert kinds and _events.KINDS == kinds
+    assert _events.WARNINGS == {"REFRESH_FAILED", "RETRY_SCHEDULED", "FALLBACK_TO_CLIENT_CREDENTIALS",
+                                "CACHE_BYPASSED"}
+    due = re.search(r"#define SIGMA_SERIAL_DUE (\d+)ull", text)
+    assert due and _client._DUE == int(due.group(1)) == 1 << 63
