@@ -23,10 +23,19 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && ! git diff --quiet -- 
   exit 1
 fi
 
-# The system libraries a static link needs, as rustc reports them, must match
-# native-static-libs.txt (which the Makefile, the .pc files and Go use).
-reported=$(cargo rustc -q --locked -p sigma-auth --lib "${CARGO_FLAGS[@]}" -- --print native-static-libs 2>&1 |
-  sed -n 's/.*native-static-libs: //p' | head -1)
+# Every dependency of the library and of the command is used (rustc's own
+# unused_crate_dependencies lint: a crate on the list that no code names fails).
+# In the same compile, the system libraries a static link needs, as rustc
+# reports them, must match native-static-libs.txt (which the Makefile, the .pc
+# files and Go use).
+if ! rustc_out=$(cargo rustc -q --locked -p sigma-auth --lib "${CARGO_FLAGS[@]}" -- \
+  --print native-static-libs -D unused-crate-dependencies 2>&1); then
+  echo "$rustc_out" >&2
+  echo "the library depends on a crate it does not use (above): remove it from Cargo.toml" >&2
+  exit 1
+fi
+cargo rustc -q --locked -p sigma-token --bin sigma-token "${CARGO_FLAGS[@]}" -- -D unused-crate-dependencies
+reported=$(sed -n 's/.*native-static-libs: //p' <<<"$rustc_out" | head -1)
 if [ "$reported" != "$(cat native-static-libs.txt)" ]; then
   echo "rustc reports '$reported' but native-static-libs.txt says '$(cat native-static-libs.txt)'" >&2
   exit 1
