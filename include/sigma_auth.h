@@ -89,6 +89,21 @@ enum sigma_status
    * credentials, or the user is an admin).
    */
   SIGMA_STATUS_FORBIDDEN = 12,
+  /**
+   * No stored sign-in for this profile, or Sigma refused its refresh token:
+   * sign in again (sigma-token login).
+   */
+  SIGMA_STATUS_LOGIN_REQUIRED = 13,
+  /**
+   * The sign-in was declined in the browser, or the authorization server
+   * refused it.
+   */
+  SIGMA_STATUS_LOGIN_DENIED = 14,
+  /**
+   * The host offers no browser sign-in, or its discovery documents name
+   * endpoints off Sigma's hosts (refused before any browser opens).
+   */
+  SIGMA_STATUS_LOGIN_UNAVAILABLE = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -185,6 +200,13 @@ typedef struct sigma_error sigma_error;
  * holds a secret or a token (a token is named by its serial).
  */
 typedef struct sigma_event sigma_event;
+
+/**
+ * A sign-in under way: made by `sigma_login_begin`, completed by
+ * `sigma_login_wait` or `sigma_login_complete` (once), freed with
+ * `sigma_login_free`. Not for use from several threads at once.
+ */
+typedef struct sigma_login sigma_login;
 
 /**
  * An access token with its refresh token and lifetime. Immutable: a
@@ -699,6 +721,70 @@ sigma_status sigma_client_stats(const sigma_client *client,
                                 sigma_stats *stats_out,
                                 size_t stats_size,
                                 sigma_error **error_out);
+
+/**
+ * Starts a person's sign-in to `endpoint` (a cloud name or base URL): finds
+ * the host's sign-in, listens on 127.0.0.1 for the browser's return,
+ * registers this program, and makes the URL to open (`sigma_login_authorize_url`).
+ * `profile` (NULL: "default") is where the sign-in will be stored; `scopes`
+ * (NULL: "api:access") is space-separated, e.g. "api:access mcp:access";
+ * `timeout_ms` (0: 5 minutes) bounds the wait for the browser. Fails with
+ * SIGMA_STATUS_LOGIN_UNAVAILABLE, before any browser is involved, when the
+ * host offers no sign-in or names endpoints off Sigma's hosts. On success
+ * `*login_out` receives a sign-in owned by the caller, to be freed with
+ * `sigma_login_free`.
+ */
+sigma_status sigma_login_begin(const char *endpoint,
+                               const char *profile,
+                               const char *scopes,
+                               uint64_t timeout_ms,
+                               sigma_login **login_out,
+                               sigma_error **error_out);
+
+/**
+ * The URL the person opens in a browser: borrowed, valid until
+ * `sigma_login_free`. NULL for a NULL `login`.
+ */
+const char *sigma_login_authorize_url(const sigma_login *login);
+
+/**
+ * Waits for the browser to come back to this program (until the timeout
+ * given to `sigma_login_begin`), answers it with a page, and stores the
+ * sign-in. A sign-in completes once, however it ends.
+ */
+sigma_status sigma_login_wait(sigma_login *login, sigma_error **error_out);
+
+/**
+ * Completes the sign-in with `redirected_url`, the URL the browser was sent
+ * back to (pasted by the person, when the browser cannot reach this
+ * program), and stores it. A sign-in completes once, however it ends.
+ */
+sigma_status sigma_login_complete(sigma_login *login,
+                                  const char *redirected_url,
+                                  sigma_error **error_out);
+
+/**
+ * Frees a sign-in (an incomplete one stops listening). Accepts NULL.
+ */
+void sigma_login_free(sigma_login *login);
+
+/**
+ * Creates a config whose tokens come from the sign-in stored under `profile`
+ * (NULL: "default"): clients made from it refresh through the stored sign-in,
+ * shared by every process, and never hand out its refresh token. Fails with
+ * SIGMA_STATUS_LOGIN_REQUIRED when there is none. On success `*config_out`
+ * receives a config owned by the caller, to be freed with `sigma_config_free`.
+ */
+sigma_status sigma_config_from_login(const char *profile,
+                                     sigma_config **config_out,
+                                     sigma_error **error_out);
+
+/**
+ * Signs the person of `profile` (NULL: "default") out: revokes the sign-in at
+ * Sigma when it offers revocation, then forgets it. No sign-in stored is not
+ * an error.
+ */
+sigma_status sigma_logout(const char *profile, sigma_error **error_out);
 
 /**
  * The name of a status, e.g. "INVALID_CLIENT", or "UNKNOWN" for a value this

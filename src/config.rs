@@ -37,7 +37,8 @@ mod pooled {
     }
 
     impl Config {
-        pub(super) fn with_settings(settings: Settings) -> Config {
+        /// A config of these settings, with a pool of its own.
+        pub(crate) fn with_settings(settings: Settings) -> Config {
             Config { settings, pool: Arc::new(Pool::default()) }
         }
 
@@ -298,6 +299,7 @@ impl fmt::Debug for Config {
             .field("extra_origins", &s.extra_origins.iter().map(ToString::to_string).collect::<Vec<_>>())
             .field("event_callback", &s.events.is_some())
             .field("token_cache", &s.token_cache)
+            .field("signin_profile", &s.signin.as_ref().map(|s| s.profile.as_str()))
             .finish()
     }
 }

@@ -58,6 +58,9 @@ error_codes! {
     10 Protocol "PROTOCOL" "A malformed, non-JSON, oversized or incomplete response.",
     11 Internal "INTERNAL" "A bug in sigma-auth, such as a caught panic.",
     12 Forbidden "FORBIDDEN" "Sigma refused to let these credentials act as that user (not an admin's credentials, or the user is an admin).",
+    13 LoginRequired "LOGIN_REQUIRED" "No stored sign-in for this profile, or Sigma refused its refresh token: sign in again (sigma-token login).",
+    14 LoginDenied "LOGIN_DENIED" "The sign-in was declined in the browser, or the authorization server refused it.",
+    15 LoginUnavailable "LOGIN_UNAVAILABLE" "The host offers no browser sign-in, or its discovery documents name endpoints off Sigma's hosts (refused before any browser opens).",
 }
 
 // `ALL` lists the codes in order of value, with no gap: ALL[i] has value i + 1.

@@ -51,6 +51,8 @@ mod oauth;
 mod store;
 // The cached, self-refreshing, fork-safe token source.
 mod client;
+// People sign in: the browser flow, and configs from a stored sign-in.
+mod login;
 // Signed embed URLs.
 mod embed;
 // A timed probe of the endpoint, for `sigma-token doctor`.
@@ -67,6 +69,10 @@ pub use config::Config;
 pub use embed::{sign_embed_url, MAX_EMBED_TTL};
 pub use endpoint::{Endpoint, Origin, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
+pub use login::{
+    begin_login, logout, profiles, Backend as LoginBackend, LoginOptions, PendingLogin, Profile, SignedIn,
+    DEFAULT_LOGIN_TIMEOUT, DEFAULT_PROFILE, DEFAULT_SCOPES,
+};
 pub use oauth::{get_token, impersonate_token, refresh_token};
 pub use observe::{Event, EventCallback, EventKind, Stats};
 pub use probe::{probe, Lookup, Probe, WhoAmI};

@@ -44,8 +44,20 @@ pub(crate) struct Settings {
     pub(crate) extra_origins: Vec<Origin>,
     /// Claims added to the subject token of an impersonation (beside `sub`, `tenant`).
     pub(crate) subject_token_claims: serde_json::Map<String, serde_json::Value>,
+    /// The person's sign-in these settings are for, if any (else the client's
+    /// own credentials).
+    pub(crate) signin: Option<SignIn>,
     /// Who hears about what the library does.
     pub(crate) events: Option<EventCallback>,
+}
+
+/// A person's stored sign-in that a config gets its tokens from: the profile
+/// it is stored under and the token endpoint its discovery named (the public
+/// client's id is the settings' `client_id`; there is no secret).
+#[derive(Clone, Debug)]
+pub(crate) struct SignIn {
+    pub(crate) profile: String,
+    pub(crate) token_url: String,
 }
 
 impl Settings {
@@ -68,7 +80,13 @@ impl Settings {
             extra_origins: Vec::new(),
             subject_token_claims: serde_json::Map::new(),
             events: None,
+            signin: None,
         }
+    }
+
+    /// Where tokens are requested: a sign-in's token endpoint, else the endpoint's.
+    pub(crate) fn token_url(&self) -> &str {
+        self.signin.as_ref().map_or(self.endpoint.token_url(), |s| s.token_url.as_str())
     }
 
     /// How long before expiry a token of this lifetime is due for refresh: the

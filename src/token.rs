@@ -101,6 +101,12 @@ impl Token {
         })
     }
 
+    /// The same token (same serial) without its refresh token: what callers of
+    /// a person's sign-in get, since only the sign-in's store may redeem it.
+    pub(crate) fn without_refresh_token(&self) -> Token {
+        Token { refresh_token: None, ..self.clone() }
+    }
+
     /// A number that identifies this token within the process: every token this
     /// library makes (fetched, or read from the token cache) gets a larger one
     /// than the last. Two tokens are the same token when their serials are equal.

@@ -209,12 +209,13 @@ fn config_errors_carry_their_status_and_no_secret() {
 
 #[test]
 fn status_names_and_version_are_static_strings() {
-    let names: Vec<String> = (0..=13).map(|s| unsafe { text(sigma_status_name(s)) }.unwrap()).collect();
+    let names: Vec<String> = (0..=16).map(|s| unsafe { text(sigma_status_name(s)) }.unwrap()).collect();
     assert_eq!(names[0], "OK");
     assert_eq!(names[5], "INVALID_CLIENT");
     assert_eq!(names[11], "INTERNAL");
     assert_eq!(names[12], "FORBIDDEN");
-    assert_eq!(names[13], "UNKNOWN");
+    assert_eq!(names[15], "LOGIN_UNAVAILABLE");
+    assert_eq!(names[16], "UNKNOWN");
     assert_eq!(unsafe { text(sigma_status_name(u32::MAX)) }.unwrap(), "UNKNOWN");
     assert_eq!(unsafe { text(sigma_version()) }.unwrap(), sigma_auth::VERSION);
 }

@@ -40,6 +40,13 @@ type Config struct {
 	// endpoint's own to which HTTPClient may send tokens, such as a gateway in
 	// front of Sigma. Every other request, redirect hops included, gets none.
 	AllowedOrigins []string
+	// Profile, when set, makes tokens come from the person's sign-in stored
+	// under that name (by Login or sigma-token login) instead of client
+	// credentials: ClientID and ClientSecret stay empty, and Endpoint is the
+	// profile's (ConfigFromLogin fills it in). Clients refresh through the
+	// stored sign-in, shared by every process, and never hand out its
+	// refresh token.
+	Profile string
 	// SubjectTokenClaims are added to the subject token of Impersonate, e.g.
 	// {"aud": "sigmacomputing"}. Sigma's sample sends only sub (and tenant).
 	SubjectTokenClaims map[string]any
@@ -87,6 +94,23 @@ func ConfigFromEnv() (Config, error) {
 	}, nil
 }
 
+// ConfigFromLogin is a Config for the person's sign-in stored under profile
+// ("default" when empty), with Endpoint set to the profile's API base URL. An
+// ErrLoginRequired when there is none.
+func ConfigFromLogin(profile string) (Config, error) {
+	if profile == "" {
+		profile = "default"
+	}
+	c := Config{Profile: profile}
+	native, _, err := c.nativeFromLogin()
+	if err != nil {
+		return Config{}, err
+	}
+	defer C.sigma_config_free(native)
+	c.Endpoint = takeString(C.sigma_config_base_url(native))
+	return c, nil
+}
+
 // String describes the config without its secret.
 func (c Config) String() string {
 	return fmt.Sprintf("sigmaauth.Config{Endpoint: %q, ClientID: %q, ClientSecret: [redacted]}", c.Endpoint, c.ClientID)
@@ -111,6 +135,9 @@ func (c Config) MarshalJSON() ([]byte, error) {
 // C.sigma_config_free, and the sink of its events (nil when it has none), of
 // which the caller owns one reference.
 func (c Config) native() (*C.sigma_config, *eventSink, error) {
+	if c.Profile != "" {
+		return c.nativeFromLogin()
+	}
 	endpoint, err := cString("Endpoint", c.Endpoint)
 	if err != nil {
 		return nil, nil, err
@@ -132,6 +159,30 @@ func (c Config) native() (*C.sigma_config, *eventSink, error) {
 	if status := C.sigma_config_new(endpoint, id, secret, &native, &cerr); status != C.SIGMA_STATUS_OK {
 		return nil, nil, takeError(status, cerr)
 	}
+	return c.finish(native)
+}
+
+// nativeFromLogin is native for a person's sign-in (Profile).
+func (c Config) nativeFromLogin() (*C.sigma_config, *eventSink, error) {
+	if c.ClientID != "" || c.ClientSecret.Reveal() != "" {
+		return nil, nil, &Error{Code: StatusInvalidArgument,
+			Message: "a Config with a Profile is a person's sign-in: it takes no ClientID or ClientSecret"}
+	}
+	profile, err := cString("Profile", c.Profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer freeString(profile)
+	var native *C.sigma_config
+	var cerr *C.sigma_error
+	if status := C.sigma_config_from_login(profile, &native, &cerr); status != C.SIGMA_STATUS_OK {
+		return nil, nil, takeError(status, cerr)
+	}
+	return c.finish(native)
+}
+
+// finish applies the settings and registers the events of a new native config.
+func (c Config) finish(native *C.sigma_config) (*C.sigma_config, *eventSink, error) {
 	if err := c.apply(native); err != nil {
 		C.sigma_config_free(native)
 		return nil, nil, err

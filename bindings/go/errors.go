@@ -25,6 +25,14 @@ const (
 	StatusProtocol        = Status(C.SIGMA_STATUS_PROTOCOL)
 	StatusInternal        = Status(C.SIGMA_STATUS_INTERNAL)
 	StatusForbidden       = Status(C.SIGMA_STATUS_FORBIDDEN)
+	// StatusLoginRequired: no stored sign-in for the profile, or Sigma refused
+	// its refresh token; sign in again (Login, or sigma-token login).
+	StatusLoginRequired = Status(C.SIGMA_STATUS_LOGIN_REQUIRED)
+	// StatusLoginDenied: the sign-in was declined in the browser.
+	StatusLoginDenied = Status(C.SIGMA_STATUS_LOGIN_DENIED)
+	// StatusLoginUnavailable: the host offers no browser sign-in, or its
+	// discovery named endpoints off Sigma's hosts.
+	StatusLoginUnavailable = Status(C.SIGMA_STATUS_LOGIN_UNAVAILABLE)
 )
 
 // statusNames are the library's names (sigma_status_name) of the values it
@@ -72,18 +80,21 @@ func (e *Error) Is(target error) bool {
 
 // Sentinels for errors.Is, one per status.
 var (
-	ErrInvalidArgument = &Error{Code: StatusInvalidArgument}
-	ErrInsecureURL     = &Error{Code: StatusInsecureURL}
-	ErrNetwork         = &Error{Code: StatusNetwork}
-	ErrTimeout         = &Error{Code: StatusTimeout}
-	ErrInvalidClient   = &Error{Code: StatusInvalidClient}
-	ErrInvalidGrant    = &Error{Code: StatusInvalidGrant}
-	ErrRateLimited     = &Error{Code: StatusRateLimited}
-	ErrServer          = &Error{Code: StatusServer}
-	ErrHTTP            = &Error{Code: StatusHTTP}
-	ErrProtocol        = &Error{Code: StatusProtocol}
-	ErrInternal        = &Error{Code: StatusInternal}
-	ErrForbidden       = &Error{Code: StatusForbidden}
+	ErrInvalidArgument  = &Error{Code: StatusInvalidArgument}
+	ErrInsecureURL      = &Error{Code: StatusInsecureURL}
+	ErrNetwork          = &Error{Code: StatusNetwork}
+	ErrTimeout          = &Error{Code: StatusTimeout}
+	ErrInvalidClient    = &Error{Code: StatusInvalidClient}
+	ErrInvalidGrant     = &Error{Code: StatusInvalidGrant}
+	ErrRateLimited      = &Error{Code: StatusRateLimited}
+	ErrServer           = &Error{Code: StatusServer}
+	ErrHTTP             = &Error{Code: StatusHTTP}
+	ErrProtocol         = &Error{Code: StatusProtocol}
+	ErrInternal         = &Error{Code: StatusInternal}
+	ErrForbidden        = &Error{Code: StatusForbidden}
+	ErrLoginRequired    = &Error{Code: StatusLoginRequired}
+	ErrLoginDenied      = &Error{Code: StatusLoginDenied}
+	ErrLoginUnavailable = &Error{Code: StatusLoginUnavailable}
 )
 
 // ErrClosed is returned by a Client used after Close.

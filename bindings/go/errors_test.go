@@ -11,18 +11,21 @@ import (
 // header by the compiler), a name from the library, and a sentinel.
 func TestEveryStatusOfTheLibraryHasItsConstantNameAndSentinel(t *testing.T) {
 	sentinels := map[sigmaauth.Status]*sigmaauth.Error{
-		sigmaauth.StatusInvalidArgument: sigmaauth.ErrInvalidArgument,
-		sigmaauth.StatusInsecureURL:     sigmaauth.ErrInsecureURL,
-		sigmaauth.StatusNetwork:         sigmaauth.ErrNetwork,
-		sigmaauth.StatusTimeout:         sigmaauth.ErrTimeout,
-		sigmaauth.StatusInvalidClient:   sigmaauth.ErrInvalidClient,
-		sigmaauth.StatusInvalidGrant:    sigmaauth.ErrInvalidGrant,
-		sigmaauth.StatusRateLimited:     sigmaauth.ErrRateLimited,
-		sigmaauth.StatusServer:          sigmaauth.ErrServer,
-		sigmaauth.StatusHTTP:            sigmaauth.ErrHTTP,
-		sigmaauth.StatusProtocol:        sigmaauth.ErrProtocol,
-		sigmaauth.StatusInternal:        sigmaauth.ErrInternal,
-		sigmaauth.StatusForbidden:       sigmaauth.ErrForbidden,
+		sigmaauth.StatusInvalidArgument:  sigmaauth.ErrInvalidArgument,
+		sigmaauth.StatusInsecureURL:      sigmaauth.ErrInsecureURL,
+		sigmaauth.StatusNetwork:          sigmaauth.ErrNetwork,
+		sigmaauth.StatusTimeout:          sigmaauth.ErrTimeout,
+		sigmaauth.StatusInvalidClient:    sigmaauth.ErrInvalidClient,
+		sigmaauth.StatusInvalidGrant:     sigmaauth.ErrInvalidGrant,
+		sigmaauth.StatusRateLimited:      sigmaauth.ErrRateLimited,
+		sigmaauth.StatusServer:           sigmaauth.ErrServer,
+		sigmaauth.StatusHTTP:             sigmaauth.ErrHTTP,
+		sigmaauth.StatusProtocol:         sigmaauth.ErrProtocol,
+		sigmaauth.StatusInternal:         sigmaauth.ErrInternal,
+		sigmaauth.StatusForbidden:        sigmaauth.ErrForbidden,
+		sigmaauth.StatusLoginRequired:    sigmaauth.ErrLoginRequired,
+		sigmaauth.StatusLoginDenied:      sigmaauth.ErrLoginDenied,
+		sigmaauth.StatusLoginUnavailable: sigmaauth.ErrLoginUnavailable,
 	}
 	known := sigmaauth.KnownStatusCount()
 	if known != len(sentinels)+1 {

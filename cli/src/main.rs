@@ -18,6 +18,7 @@ use sigma_auth::{Client, Config, ErrorCode, CLOUDS};
 use zeroize::Zeroizing;
 
 mod doctor;
+mod login;
 mod output;
 
 use output::{file_failure, render, watch, write_output_file, Format};
@@ -31,6 +32,11 @@ USAGE:
     sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]
     sigma-token [OPTIONS] doctor
     sigma-token embed-url URL --email EMAIL [--claim NAME=VALUE]... [--ttl SECONDS]
+    sigma-token login [--endpoint URL|CLOUD] [--profile NAME] [--scope \"api:access mcp:access\"]
+                      [--no-browser] [--timeout SECONDS]
+    sigma-token --profile NAME [OPTIONS]               (a token of the person signed in)
+    sigma-token logout [--profile NAME]
+    sigma-token profiles
 
 EXAMPLES:
     export SIGMA_BASE_URL=aws-us-east SIGMA_CLIENT_ID=... SIGMA_CLIENT_SECRET=...
@@ -42,6 +48,8 @@ EXAMPLES:
     sigma-token --client-secret-file ~/.config/sigma/secret --endpoint aws-eu --client-id abc123
     pass show sigma | sigma-token --client-secret-file -
     sigma-token --impersonate viewer@example.com       (admin credentials: a token of that user)
+    sigma-token login --endpoint aws-us-east --scope \"api:access mcp:access\"   (a person signs in)
+    sigma-token --profile default --format header-json  (their token, e.g. for Sigma's MCP server)
     SIGMA_EMBED_CLIENT_ID=... SIGMA_EMBED_SECRET=... \
       sigma-token embed-url https://app.sigmacomputing.com/org/workbook/w --email viewer@example.com \
       --claim 'teams=[\"Sales\"]' --claim account_type=Viewer
@@ -77,6 +85,10 @@ OPTIONS:
                                or SIGINT (11 if stopped before it wrote a token). A failed
                                refresh keeps the old file, prints one line on stderr and is
                                retried.
+        --profile NAME         A token of the person signed in under NAME (sigma-token login;
+                               default: $SIGMA_PROFILE) instead of client credentials; the
+                               profile knows its endpoint. Refreshed through the stored sign-in,
+                               shared by every process; no token cache is used
         --impersonate EMAIL    A token of this user instead, by token exchange (Sigma's
                                impersonation, beta): the credentials must be an admin's
         --tenant ID            With --impersonate: in this tenant organisation
@@ -102,6 +114,24 @@ DOCTOR (sigma-token [OPTIONS] doctor):
     directory. One line per finding: ok, warn or fail, and for a problem what to do.
     Prints no secret or token. Exit status 0 when nothing failed, else the first
     failure's code (below).
+
+LOGIN (sigma-token login [OPTIONS]): a person signs in from a browser (Sigma's OAuth for the
+REST API): the sign-in is discovered from the endpoint, this program registers itself, the
+browser is sent to Sigma's sign-in page and back to this program on 127.0.0.1. The sign-in is
+kept in the OS keyring (Secret Service) or, without one, in a private file under
+$XDG_CONFIG_HOME/sigma-auth (SIGMA_KEYRING=secret-service|file chooses); its refresh token is
+never printed.
+        --endpoint URL|CLOUD   Where to sign in (default: $SIGMA_BASE_URL)
+        --profile NAME         Store it under NAME (default: default)
+        --scope SCOPES         Space-separated: api:access (the REST API, default), mcp:access
+                               (Sigma's hosted MCP server, which takes only people's tokens)
+        --no-browser           Print the URL instead of opening a browser, and also accept the
+                               URL the browser was sent back to, pasted on stdin (SSH sessions)
+        --timeout SECONDS      How long to wait for the browser (default 300)
+    The browser: $BROWSER when set (run with the URL as its argument), else xdg-open on a
+    desktop, else the URL is printed.
+LOGOUT (sigma-token logout [--profile NAME]): revokes the sign-in at Sigma, then forgets it.
+PROFILES (sigma-token profiles): the stored sign-ins: name, email, scopes, expiry. No token.
 
 EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
         --email EMAIL          The user (the sub claim), required
@@ -178,6 +208,7 @@ struct Options {
     watch: bool,
     impersonate: Option<String>,
     tenant: Option<String>,
+    profile: Option<String>,
     verbose: bool,
 }
 
@@ -208,7 +239,19 @@ struct EmbedOptions {
     secret_file: Option<String>,
 }
 
+/// `login [OPTIONS]`.
+struct LoginOptions {
+    endpoint: Option<String>,
+    profile: Option<String>,
+    scope: Option<String>,
+    no_browser: bool,
+    timeout: Option<f64>,
+}
+
 enum Command {
+    Login(LoginOptions),
+    Logout(Option<String>),
+    Profiles,
     Token(Options),
     Exec(Options, ExecOptions),
     Doctor(Options),
@@ -245,6 +288,9 @@ fn main() -> ExitCode {
         Command::Exec(options, exec) => exec_command(options, exec),
         Command::Doctor(options) => Ok(doctor::run(&options)),
         Command::EmbedUrl(options) => print_embed_url(options).map(|()| ExitCode::SUCCESS),
+        Command::Login(options) => login::login(options).map(|()| ExitCode::SUCCESS),
+        Command::Logout(profile) => login::logout(profile).map(|()| ExitCode::SUCCESS),
+        Command::Profiles => login::profiles().map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -269,6 +315,11 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     if args.peek().is_some_and(|a| a == "embed-url") {
         args.next();
         return parse_embed(args.map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter());
+    }
+    if let Some(word) = args.peek().and_then(|a| a.to_str()).filter(|a| ["login", "logout", "profiles"].contains(a)) {
+        let word = word.to_string();
+        args.next();
+        return parse_signin(&word, args.map(utf8).collect::<Result<Vec<_>, _>>()?.into_iter());
     }
     while let Some(arg) = args.next() {
         let arg = utf8(arg)?;
@@ -300,6 +351,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
             "-v" | "--verbose" => options.verbose = true,
             "--impersonate" => options.impersonate = Some(next_value(args, &arg)?),
             "--tenant" => options.tenant = Some(next_value(args, &arg)?),
+            "--profile" => options.profile = Some(next_value(args, &arg)?),
             "--client-secret" => {
                 return Err("--client-secret is not accepted (it would show in `ps`); use \
                             SIGMA_CLIENT_SECRET or --client-secret-file"
@@ -324,8 +376,43 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
     Ok(Command::Token(options))
 }
 
+/// `login`, `logout` and `profiles`, with what follows them.
+fn parse_signin(word: &str, mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut options = LoginOptions { endpoint: None, profile: None, scope: None, no_browser: false, timeout: None };
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match (word, arg.as_str()) {
+            (_, "-h" | "--help") => return Ok(Command::Help),
+            ("login" | "logout", "--profile") => options.profile = Some(value(&arg)?),
+            ("login", "-e" | "--endpoint") => options.endpoint = Some(value(&arg)?),
+            ("login", "--scope") => options.scope = Some(value(&arg)?),
+            ("login", "--no-browser") => options.no_browser = true,
+            ("login", "--timeout") => {
+                let v = value(&arg)?;
+                let seconds: f64 = v.parse().map_err(|_| format!("--timeout: not a number of seconds: {v}"))?;
+                if !(seconds.is_finite() && seconds > 0.0 && seconds <= 3600.0) {
+                    return Err("--timeout must be between 0 and 3600 seconds".into());
+                }
+                options.timeout = Some(seconds);
+            }
+            (_, other) => return Err(format!("unknown {word} argument: {other}")),
+        }
+    }
+    Ok(match word {
+        "login" => Command::Login(options),
+        "logout" => Command::Logout(options.profile),
+        _ => Command::Profiles,
+    })
+}
+
 /// The combinations of options that make no sense.
 fn check(options: &Options, mode: Mode) -> Result<(), String> {
+    if options.profile.is_some() && (options.client_id.is_some() || options.secret_file.is_some()) {
+        return Err("--profile is a person's sign-in: it takes no --client-id or --client-secret-file".into());
+    }
+    if options.profile.is_some() && options.impersonate.is_some() {
+        return Err("--impersonate needs an admin's client credentials, not a person's sign-in (--profile)".into());
+    }
     if options.tenant.is_some() && options.impersonate.is_none() {
         return Err("--tenant goes with --impersonate".into());
     }
@@ -449,15 +536,31 @@ fn print_embed_url(options: EmbedOptions) -> Result<(), Failure> {
         .map_err(|e| failure(ErrorCode::Internal, format!("cannot write the URL to stdout: {e}")))
 }
 
+/// The profile whose sign-in gives the tokens: `--profile`, else
+/// `$SIGMA_PROFILE` when no client id is given either way.
+fn profile(options: &Options) -> Option<String> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    options.profile.clone().or_else(|| {
+        (options.client_id.is_none() && options.secret_file.is_none() && set("SIGMA_CLIENT_ID").is_none())
+            .then(|| set("SIGMA_PROFILE"))
+            .flatten()
+    })
+}
+
 /// The config for the token options (events to stderr with `-v`).
 fn make_config(options: &Options) -> Result<Config, Failure> {
-    let endpoint = required(options.endpoint.clone(), "SIGMA_BASE_URL", "--endpoint")?;
-    let client_id = required(options.client_id.clone(), "SIGMA_CLIENT_ID", "--client-id")?;
-    let secret = Zeroizing::new(match options.secret_file.as_deref() {
-        Some(path) => read_secret(path)?,
-        None => required(None, SECRET_VARIABLE, "--client-secret-file")?,
-    });
-    let mut config = Config::new(&endpoint, client_id.trim(), secret.trim())?;
+    let mut config = match profile(options) {
+        Some(profile) => Config::from_login(profile.trim())?,
+        None => {
+            let endpoint = required(options.endpoint.clone(), "SIGMA_BASE_URL", "--endpoint")?;
+            let client_id = required(options.client_id.clone(), "SIGMA_CLIENT_ID", "--client-id")?;
+            let secret = Zeroizing::new(match options.secret_file.as_deref() {
+                Some(path) => read_secret(path)?,
+                None => required(None, SECRET_VARIABLE, "--client-secret-file")?,
+            });
+            Config::new(&endpoint, client_id.trim(), secret.trim())?
+        }
+    };
     config.set_language("cli")?;
     if let Some(seconds) = options.timeout {
         if !(seconds.is_finite() && seconds > 0.0) {
@@ -468,7 +571,7 @@ fn make_config(options: &Options) -> Result<Config, Failure> {
     if let Some(ca) = &options.ca_file {
         config.set_ca_file(ca)?;
     }
-    if let Some(dir) = cache_dir(options) {
+    if let Some(dir) = cache_dir(options).filter(|_| config.login_profile().is_none()) {
         config.set_token_cache(dir)?;
     }
     if options.verbose {

@@ -107,6 +107,11 @@ impl Client {
         let Some(users) = &self.users else {
             return Err(Error::invalid_argument("a client acting as a user cannot act as another one"));
         };
+        if self.shared.config.settings().signin.is_some() {
+            return Err(Error::invalid_argument(
+                "a person's sign-in cannot act as another user: impersonation needs an admin's client id and secret",
+            ));
+        }
         let subject = Subject::new(email, tenant)?;
         let shared = users.with(|kept| {
             kept.get_or_add(subject.clone(), || {

@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::oauth::{self, Grant, Subject};
 use crate::observe::{Counters, Event, EventKind, Trace};
 use crate::secret::Secret;
-use crate::store::cache;
+use crate::store::{cache, login};
 use crate::sys::random_fraction;
 use crate::token::Token;
 
@@ -270,6 +270,11 @@ impl Process {
             let control = self.control();
             (control.refresh_token.clone(), control.rejected.clone())
         };
+        if let Some(signin) = &config.settings().signin {
+            let held = self.current.load_full();
+            let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
+            return self.obtain_signed_in(shared, &signin.profile, deadline, replacing, trace);
+        }
         let (subject, mut fetch): (Option<&Subject>, Box<Fetch<'_>>) = match &shared.source {
             Source::Credentials => (None, Box::new(|refresh, trace| fetch(config, refresh, deadline, trace, counters))),
             Source::Exchange { admin, subject } => (
@@ -296,6 +301,47 @@ impl Process {
         })?;
         if grant.is_none() {
             counters.cache_hit();
+        }
+        Ok(Obtained { token, grant })
+    }
+
+    /// A person's sign-in: through its store, which serialises refreshes
+    /// across processes and keeps the rotated refresh token (see
+    /// `store/login.rs`); never through the token cache.
+    fn obtain_signed_in(
+        &self,
+        shared: &Shared,
+        profile: &str,
+        deadline: Instant,
+        replacing: Option<&str>,
+        trace: &mut Trace,
+    ) -> Result<Obtained> {
+        let config = &shared.config;
+        let counters = &shared.fast.counters;
+        let store = login::Store::open()?;
+        let mut grant = None;
+        let want = login::Want { profile, deadline, replacing };
+        let fresh = |token: &Token| token.remaining() > config.refresh_margin_for(token.expires_in());
+        let token = login::obtain(&store, want, fresh, |record| {
+            if record.token_endpoint != config.settings().token_url() {
+                return Err(Error::new(
+                    ErrorCode::LoginRequired,
+                    format!(
+                        "profile {profile:?} was signed in again with another token endpoint since this config was \
+                         made: make the config again (Config::from_login)"
+                    ),
+                ));
+            }
+            let grant_used =
+                Grant::PublicRefresh { refresh_token: &record.refresh_token, client_id: &record.client_id };
+            let result = oauth::request_token(config, grant_used, deadline, trace);
+            counters.request(grant_used.name(), result.is_ok());
+            grant = Some(grant_used.name());
+            result
+        })?;
+        if grant.is_none() {
+            counters.cache_hit();
+            trace.push(Event { serial: Some(token.serial()), ..Event::new(EventKind::CacheHit) });
         }
         Ok(Obtained { token, grant })
     }

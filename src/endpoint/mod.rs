@@ -137,6 +137,45 @@ impl Endpoint {
     pub fn origin(&self) -> &Origin {
         &self.origin
     }
+
+    /// Whether an endpoint a sign-in's discovery named (or a stored sign-in
+    /// holds) may be used with this API: https on this host or under
+    /// `sigmacomputing.com`; for a loopback API, loopback only. Err says why not.
+    pub(crate) fn check_signin_url(&self, what: &str, url: &str) -> Result<()> {
+        let refuse = |why: &str| {
+            Err(Error::new(
+                ErrorCode::LoginUnavailable,
+                format!("the sign-in's {what} {why}; refused before anything was sent there"),
+            ))
+        };
+        let Ok(uri) = url.parse::<Uri>() else {
+            return refuse("is not a valid URL");
+        };
+        let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+            return refuse("is not an absolute URL");
+        };
+        if authority.as_str().contains('@') || url.contains('#') || url.len() > MAX_URL_LEN {
+            return refuse("has user credentials, a fragment or too long a URL");
+        }
+        let host = authority.host().to_ascii_lowercase();
+        if self.loopback {
+            return match scheme {
+                "http" | "https" if is_loopback(&host) => Ok(()),
+                _ => refuse(&format!("is on {host}, not on loopback like the API")),
+            };
+        }
+        if scheme != "https" {
+            return refuse("is not https");
+        }
+        let host = host.trim_end_matches('.');
+        if host == self.host.to_ascii_lowercase()
+            || host == "sigmacomputing.com"
+            || host.ends_with(".sigmacomputing.com")
+        {
+            return Ok(());
+        }
+        refuse(&format!("is on {host}, which is neither the API's host nor Sigma's"))
+    }
 }
 
 #[cfg(test)]
@@ -209,5 +248,39 @@ mod tests {
             assert_eq!(code(input), ErrorCode::InvalidArgument, "{input:?}");
         }
         assert_eq!(code(&format!("https://{}.com", "a".repeat(5000))), ErrorCode::InvalidArgument);
+    }
+}
+
+#[cfg(test)]
+mod signin_url_tests {
+    use super::*;
+
+    #[test]
+    fn a_signin_endpoint_must_be_on_the_apis_host_or_sigmas_and_loopback_stays_loopback() {
+        let sigma = Endpoint::parse("https://api.us-a.aws.sigmacomputing.com").unwrap();
+        let private = Endpoint::parse("https://sigma.corp.example").unwrap();
+        let local = Endpoint::parse("http://127.0.0.1:8080").unwrap();
+        for (endpoint, url) in [
+            (&sigma, "https://api.us-a.aws.sigmacomputing.com/oauth/token"),
+            (&sigma, "https://login.sigmacomputing.com/authorize"),
+            (&private, "https://sigma.corp.example/oauth/register"),
+            (&local, "http://127.0.0.1:8080/oauth/authorize"),
+            (&local, "http://localhost:9/x"),
+        ] {
+            assert!(endpoint.check_signin_url("x", url).is_ok(), "{url}");
+        }
+        for (endpoint, url) in [
+            (&sigma, "http://api.us-a.aws.sigmacomputing.com/oauth/token"),
+            (&sigma, "https://sigmacomputing.com.evil.example/token"),
+            (&sigma, "https://evilsigmacomputing.com/token"),
+            (&sigma, "https://user@login.sigmacomputing.com/token"),
+            (&private, "https://login.corp.example/token"),
+            (&local, "http://127.0.0.2.nip.io/token"),
+            (&local, "https://api.sigmacomputing.com/token"),
+            (&sigma, "not a url"),
+        ] {
+            let error = endpoint.check_signin_url("token endpoint", url).unwrap_err();
+            assert_eq!(error.code(), ErrorCode::LoginUnavailable, "{url}");
+        }
     }
 }

@@ -31,6 +31,7 @@ mod config;
 mod embed;
 mod error;
 mod event;
+mod login;
 mod status;
 mod token;
 
@@ -47,6 +48,7 @@ pub use config::*;
 pub use embed::*;
 pub use error::*;
 pub use event::*;
+pub use login::*;
 pub use status::*;
 pub use token::*;
 

@@ -41,6 +41,15 @@ pub enum sigma_status {
     /// Sigma refused to let these credentials act as that user (not an admin's
     /// credentials, or the user is an admin).
     SIGMA_STATUS_FORBIDDEN = 12,
+    /// No stored sign-in for this profile, or Sigma refused its refresh token:
+    /// sign in again (sigma-token login).
+    SIGMA_STATUS_LOGIN_REQUIRED = 13,
+    /// The sign-in was declined in the browser, or the authorization server
+    /// refused it.
+    SIGMA_STATUS_LOGIN_DENIED = 14,
+    /// The host offers no browser sign-in, or its discovery documents name
+    /// endpoints off Sigma's hosts (refused before any browser opens).
+    SIGMA_STATUS_LOGIN_UNAVAILABLE = 15,
 }
 
 impl sigma_status {
@@ -60,6 +69,9 @@ impl sigma_status {
             ErrorCode::Protocol => SIGMA_STATUS_PROTOCOL,
             ErrorCode::Internal => SIGMA_STATUS_INTERNAL,
             ErrorCode::Forbidden => SIGMA_STATUS_FORBIDDEN,
+            ErrorCode::LoginRequired => SIGMA_STATUS_LOGIN_REQUIRED,
+            ErrorCode::LoginDenied => SIGMA_STATUS_LOGIN_DENIED,
+            ErrorCode::LoginUnavailable => SIGMA_STATUS_LOGIN_UNAVAILABLE,
         }
     }
 }

@@ -47,6 +47,15 @@ pub(super) fn status_error(
                 .to_string(),
         ),
         (400 | 404, Grant::Exchange { .. }) => (ErrorCode::InvalidGrant, "Sigma refused the user to act as".to_string()),
+        (400 | 401 | 403, Grant::PublicRefresh { .. }) => (
+            ErrorCode::LoginRequired,
+            "Sigma refused the stored sign-in (its refresh token was used, revoked or expired): sign in again \
+             with `sigma-token login`"
+                .to_string(),
+        ),
+        (400 | 401 | 403, Grant::AuthorizationCode { .. }) => {
+            (ErrorCode::LoginDenied, "Sigma refused the sign-in's authorization code".to_string())
+        }
         (400 | 401 | 403, Grant::RefreshToken(_)) if !about_client => {
             (ErrorCode::InvalidGrant, "Sigma refused the refresh token".to_string())
         }

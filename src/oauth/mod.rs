@@ -9,10 +9,11 @@ mod grant;
 pub(crate) mod jwt;
 mod request;
 pub(crate) mod scrub;
+pub(crate) mod signin;
 mod stateless;
 mod subject;
 
-pub(crate) use grant::Grant;
+pub(crate) use grant::{append_field, Grant};
 pub(crate) use request::{attempt_on, request_token};
 pub use stateless::{get_token, impersonate_token, refresh_token};
 pub(crate) use subject::{check_email, Subject};

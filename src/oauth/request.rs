@@ -2,16 +2,12 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use base64::Engine;
-use zeroize::Zeroizing;
-
 use super::classify::{body_error, parse_retry_after, status_error, transport_error, MAX_RESPONSE_BYTES};
-use super::grant::{append_field, encode_into, Grant, TOKEN_EXCHANGE};
+use super::grant::Grant;
 use super::scrub::Scrubber;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
 use crate::observe::{Event, EventKind, Trace};
-use crate::settings::ClientAuth;
 use crate::sys::random_fraction;
 use crate::token::{self, Token};
 
@@ -102,11 +98,7 @@ pub(crate) fn attempt_on(agent: &ureq::Agent, config: &Config, grant: Grant<'_>,
     let settings = config.settings();
     let scrubber = || {
         let mut secrets = vec![settings.client_secret.expose()];
-        match grant {
-            Grant::ClientCredentials => {}
-            Grant::RefreshToken(refresh) => secrets.push(refresh),
-            Grant::Exchange { subject_token, actor_token } => secrets.extend([subject_token, actor_token]),
-        }
+        secrets.extend(grant.secrets());
         Scrubber::new(&secrets)
     };
     exchange(agent, config, grant, remaining, &scrubber)
@@ -122,48 +114,19 @@ fn exchange(
     let requested_at = Instant::now();
     let requested_wall = SystemTime::now();
 
-    let mut form = Zeroizing::new(String::with_capacity(256));
-    match grant {
-        Grant::ClientCredentials => append_field(&mut form, "grant_type", "client_credentials"),
-        Grant::RefreshToken(refresh) => {
-            append_field(&mut form, "grant_type", "refresh_token");
-            append_field(&mut form, "refresh_token", refresh);
-        }
-        Grant::Exchange { subject_token, actor_token } => {
-            append_field(&mut form, "grant_type", TOKEN_EXCHANGE);
-            append_field(&mut form, "subject_token", subject_token);
-            append_field(&mut form, "subject_token_type", "urn:ietf:params:oauth:token-type:jwt");
-            append_field(&mut form, "actor_token", actor_token);
-            append_field(&mut form, "actor_token_type", "urn:ietf:params:oauth:token-type:access_token");
-        }
-    }
     let settings = config.settings();
+    let body = grant.body(settings);
     let mut request = agent
-        .post(settings.endpoint.token_url())
+        .post(settings.token_url())
         .config()
         .timeout_global(Some(remaining))
         .build()
         .header("content-type", "application/x-www-form-urlencoded");
-    match (grant, settings.client_auth) {
-        (Grant::Exchange { actor_token, .. }, _) => {
-            request = request.header("authorization", Zeroizing::new(format!("Bearer {actor_token}")).as_str());
-        }
-        (_, ClientAuth::Form) => {
-            append_field(&mut form, "client_id", &settings.client_id);
-            append_field(&mut form, "client_secret", settings.client_secret.expose());
-        }
-        (_, ClientAuth::Basic) => {
-            // RFC 6749 §2.3.1: each part form-encoded, then base64.
-            let mut pair = Zeroizing::new(String::new());
-            encode_into(&mut pair, &settings.client_id);
-            pair.push(':');
-            encode_into(&mut pair, settings.client_secret.expose());
-            let encoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()));
-            request = request.header("authorization", format!("Basic {}", encoded.as_str()));
-        }
+    if let Some(authorization) = &body.authorization {
+        request = request.header("authorization", authorization.as_str());
     }
 
-    let mut response = request.send(form.as_bytes()).map_err(|e| scrubber().error(transport_error(e)))?;
+    let mut response = request.send(body.form.as_bytes()).map_err(|e| scrubber().error(transport_error(e)))?;
     let status = response.status().as_u16();
     let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
     let body = response

@@ -1,7 +1,11 @@
-//! Where tokens are kept beyond one client's memory. Each store is a module of
-//! its own here, below the client that consults it: today the token cache on
-//! disk shared by the processes of one host (`cache.rs`). A person's stored
-//! sign-in (the OS keyring, or a private file) and a store shared by hosts
-//! belong here too, one module each.
+//! Where tokens are kept beyond one client's memory, one module per store,
+//! below the client that consults them: the token cache on disk shared by the
+//! processes of one host (`cache.rs`), and people's sign-ins (`login.rs`), in
+//! the OS keyring (`keyring.rs`) or a private file. `files.rs` is what the
+//! file-based ones share: private files written whole, and a lock per file
+//! that dies with its holder. A store shared by hosts belongs here too.
 
 pub(crate) mod cache;
+mod files;
+mod keyring;
+pub(crate) mod login;

@@ -20,6 +20,9 @@ from ._errors import (
     InvalidArgument,
     InvalidClient,
     InvalidGrant,
+    LoginDenied,
+    LoginRequired,
+    LoginUnavailable,
     NetworkError,
     ProtocolError,
     RateLimited,
@@ -29,6 +32,7 @@ from ._errors import (
     Timeout,
 )
 from ._events import ClientStats, Event
+from ._login import PendingLogin, begin_login, login, logout
 from ._native import lib as _lib
 from ._secret import Secret
 from ._token import Token, get_token, impersonate_token, refresh_token
@@ -46,6 +50,10 @@ __all__ = [
     "get_token",
     "refresh_token",
     "impersonate_token",
+    "login",
+    "begin_login",
+    "logout",
+    "PendingLogin",
     "Status",
     "SigmaAuthError",
     "InvalidArgument",
@@ -60,4 +68,7 @@ __all__ = [
     "ProtocolError",
     "InternalError",
     "Forbidden",
+    "LoginRequired",
+    "LoginDenied",
+    "LoginUnavailable",
 ]

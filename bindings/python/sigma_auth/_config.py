@@ -128,6 +128,22 @@ class Config(Managed):
         self._finish(pointer, options)
         return self
 
+    @classmethod
+    def from_login(cls, profile: str = "default", **options: "Unpack[ConfigOptions]") -> "Config":
+        """A config whose tokens come from the person's sign-in stored under
+        ``profile`` (by ``sigma_auth.login()`` or ``sigma-token login``): its
+        clients refresh through the stored sign-in, shared by every process,
+        and never hand out its refresh token. Raises ``LoginRequired`` when
+        there is none; the keyword options are those of ``Config()``."""
+        _check_names(options)
+        self = cls.__new__(cls)
+        pointer = _native.config_p()
+        error = _native.error_p()
+        check(lib.sigma_config_from_login(encode("profile", profile), ctypes.byref(pointer), ctypes.byref(error)),
+              error)
+        self._finish(pointer, options)
+        return self
+
     def _finish(self, pointer: "ctypes._Pointer[_native.sigma_config]", options: ConfigOptions) -> None:
         self._handle = Handle(pointer, lib.sigma_config_free, "Config")
         try:

@@ -25,6 +25,9 @@ class Status(enum.IntEnum):
     PROTOCOL = 10
     INTERNAL = 11
     FORBIDDEN = 12
+    LOGIN_REQUIRED = 13
+    LOGIN_DENIED = 14
+    LOGIN_UNAVAILABLE = 15
 
 
 class SigmaAuthError(Exception):
@@ -94,6 +97,19 @@ class Forbidden(SigmaAuthError, PermissionError):
     """Sigma refused to let these credentials act as that user (403)."""
 
 
+class LoginRequired(SigmaAuthError, PermissionError):
+    """No stored sign-in for the profile, or Sigma refused its refresh token:
+    sign in again (``sigma_auth.login()`` or ``sigma-token login``)."""
+
+
+class LoginDenied(SigmaAuthError, PermissionError):
+    """The sign-in was declined in the browser, or the authorization server refused it."""
+
+
+class LoginUnavailable(SigmaAuthError):
+    """The host offers no browser sign-in, or its discovery named endpoints off Sigma's hosts."""
+
+
 _CLASSES: dict[Status, type[SigmaAuthError]] = {
     Status.INVALID_ARGUMENT: InvalidArgument,
     Status.INSECURE_URL: InsecureURL,
@@ -107,6 +123,9 @@ _CLASSES: dict[Status, type[SigmaAuthError]] = {
     Status.PROTOCOL: ProtocolError,
     Status.INTERNAL: InternalError,
     Status.FORBIDDEN: Forbidden,
+    Status.LOGIN_REQUIRED: LoginRequired,
+    Status.LOGIN_DENIED: LoginDenied,
+    Status.LOGIN_UNAVAILABLE: LoginUnavailable,
 }
 
 

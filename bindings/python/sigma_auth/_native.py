@@ -36,6 +36,10 @@ class sigma_event(_Opaque):
     pass
 
 
+class sigma_login(_Opaque):
+    pass
+
+
 class sigma_stats(ctypes.Structure):
     """Mirrors the C struct; fields are only ever appended."""
 
@@ -50,6 +54,7 @@ config_p = ctypes.POINTER(sigma_config)
 # never kept (tokens are told apart by serial number, never by address).
 token_p = ctypes.c_void_p
 client_p = ctypes.POINTER(sigma_client)
+login_p = ctypes.POINTER(sigma_login)
 error_p = ctypes.POINTER(sigma_error)
 status_t = ctypes.c_uint32
 char_p = ctypes.c_char_p
@@ -61,6 +66,14 @@ event_callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p, event_p)
 SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_config_new": (status_t, [char_p, char_p, char_p, ctypes.POINTER(config_p), ctypes.POINTER(error_p)]),
     "sigma_config_from_env": (status_t, [ctypes.POINTER(config_p), ctypes.POINTER(error_p)]),
+    "sigma_config_from_login": (status_t, [char_p, ctypes.POINTER(config_p), ctypes.POINTER(error_p)]),
+    "sigma_login_begin": (status_t, [char_p, char_p, char_p, ctypes.c_uint64, ctypes.POINTER(login_p),
+                                     ctypes.POINTER(error_p)]),
+    "sigma_login_authorize_url": (char_p, [login_p]),
+    "sigma_login_wait": (status_t, [login_p, ctypes.POINTER(error_p)]),
+    "sigma_login_complete": (status_t, [login_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_login_free": (None, [login_p]),
+    "sigma_logout": (status_t, [char_p, ctypes.POINTER(error_p)]),
     "sigma_config_free": (None, [config_p]),
     "sigma_config_set_timeout_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
     "sigma_config_set_connect_timeout_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),

@@ -40,7 +40,8 @@ def ctype(c: str) -> object:
         return ctypes.c_void_p
     c = c.replace("const ", "")
     for name, pointer in (("sigma_config", _native.config_p), ("sigma_token", _native.token_p),
-                          ("sigma_client", _native.client_p), ("sigma_error", _native.error_p)):
+                          ("sigma_client", _native.client_p), ("sigma_error", _native.error_p),
+                          ("sigma_login", _native.login_p)):
         # (sigma_token * is declared as c_void_p: see _native.py)
         if c == f"{name} **":
             return ctypes.POINTER(pointer)

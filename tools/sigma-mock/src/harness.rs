@@ -147,6 +147,27 @@ impl MockServer {
         assert_eq!(self.post_empty(path).status, 200);
     }
 
+    /// Replaces the sign-in's settings (see `/__mock/signin`), e.g.
+    /// `{"auto_approve": "ana@example.com"}`.
+    pub fn signin(&self, json: &str) {
+        let reply = self.post_json("/__mock/signin", json);
+        assert_eq!(reply.status, 200, "sign-in settings refused: {}", reply.body);
+    }
+
+    /// A browser's visit of `url` (anywhere on loopback): GETs it and every
+    /// redirect after it, up to 10; the last answer.
+    pub fn browse(&self, url: &str) -> Reply {
+        let mut url = url.to_string();
+        for _ in 0..10 {
+            let reply = Reply::from(self.agent().get(&url).call().expect("GET"));
+            match reply.header("location") {
+                Some(next) if (300..400).contains(&reply.status) => url = next.to_string(),
+                _ => return reply,
+            }
+        }
+        panic!("more than 10 redirects from {url}")
+    }
+
     fn path(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }

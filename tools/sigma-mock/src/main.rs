@@ -8,6 +8,7 @@ mod faults;
 mod jwt;
 mod reply;
 mod routes;
+mod signin;
 mod state;
 mod tls;
 mod token;
@@ -58,7 +59,9 @@ async fn serve(options: cli::Options) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", options.host, options.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
     let mut state = State::new(options.clients, options.expires_in, options.refresh_expires_in);
+    state.base_url = format!("{scheme}://{addr}");
     state.token_delay = std::time::Duration::from_millis(options.token_delay_ms);
     state.non_admin_clients = options.non_admin_clients;
     state.embed_client_id = options.embed_client_id;
@@ -70,7 +73,6 @@ async fn serve(options: cli::Options) -> Result<(), String> {
     let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
 
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
     let mut stdout = std::io::stdout().lock();
     // The harness reads this line to learn where we are and that we are ready:
     // print and flush it once everything above is in place.

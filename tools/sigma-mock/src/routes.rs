@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::reply::{self, Reply};
 use crate::state::{Lookup, State};
 use crate::token::{self, DropConnection};
-use crate::{embed, faults, users};
+use crate::{embed, faults, signin, users};
 
 pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropConnection> {
     let path = req.uri().path().to_string();
@@ -22,6 +22,14 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropC
     Ok(match (req.method().clone(), path.as_str()) {
         (_, "/v2/auth/token") => return token::handle(state, req).await,
         (Method::GET, "/v2/whoami") => whoami(state, &req),
+        (Method::GET, "/.well-known/oauth-protected-resource") => signin::resource_metadata(state),
+        (Method::GET, "/.well-known/oauth-authorization-server") => signin::server_metadata(state),
+        (Method::POST, "/oauth/register") => signin::register(state, req).await,
+        (Method::GET, "/oauth/authorize") => signin::authorize_page(state, &query),
+        (Method::POST, "/oauth/authorize") => signin::authorize_decision(state, req).await,
+        (Method::POST, "/oauth/revoke") => signin::revoke(state, req).await,
+        (_, "/mcp/v2") => signin::mcp(state, bearer(&req).as_deref()),
+        (Method::POST, "/__mock/signin") => signin::configure(state, req).await,
         // An API endpoint that redirects, e.g. to another host: /v2/redirect?status=307&location=URL
         (_, "/v2/redirect") => redirect(&query),
         // Answers any method with the headers it got: 200, or ?status=N (200-599).
@@ -38,14 +46,20 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropC
                 .unwrap_or(200);
             reply::json_value(status, &json!({ "headers": headers }))
         }
-        (Method::GET, "/__mock/stats") => reply::json_value(200, &json!(state.stats())),
+        (Method::GET, "/__mock/stats") => {
+            let mut stats = json!(state.stats());
+            stats["signin"] = json!(state.signin.stats());
+            reply::json_value(200, &stats)
+        }
         (Method::POST, "/__mock/faults") => queue_faults(state, req).await,
         (Method::POST, "/__mock/reset") => {
             state.reset(flag("tokens"));
+            state.signin.reset_stats();
             reply::json_value(200, &json!({ "reset": true }))
         }
         (Method::POST, "/__mock/expire") => {
             state.expire(flag("refresh"));
+            state.signin.expire();
             reply::json_value(200, &json!({ "expired": true }))
         }
         (Method::POST, "/__mock/users") => replace_users(state, req).await,
@@ -58,7 +72,13 @@ pub async fn route(state: &State, req: Request<Incoming>) -> Result<Reply, DropC
             | "/__mock/reset"
             | "/__mock/expire"
             | "/__mock/users"
-            | "/__mock/embed/verify",
+            | "/__mock/embed/verify"
+            | "/.well-known/oauth-protected-resource"
+            | "/.well-known/oauth-authorization-server"
+            | "/oauth/register"
+            | "/oauth/authorize"
+            | "/oauth/revoke"
+            | "/__mock/signin",
         ) => reply::envelope(405, "Method not allowed"),
         _ => reply::envelope(404, "Not found"),
     })
@@ -81,19 +101,39 @@ fn redirect(query: &str) -> Reply {
     }
 }
 
-/// Stands for any protected endpoint: answers 200 only to a live access token.
-fn whoami(state: &State, req: &Request<Incoming>) -> Reply {
-    let token = req
-        .headers()
+/// The token of `Authorization: Bearer`, if any.
+fn bearer(req: &Request<Incoming>) -> Option<String> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-        .map(|(_, token)| token.trim().to_string());
-    let reply = match token.map(|t| state.lookup_access(&t)) {
-        None | Some(Lookup::Unknown) => reply::envelope(401, "Token missing or malformed"),
-        Some(Lookup::Expired) => reply::envelope(401, "Token expired"),
-        Some(Lookup::Valid { client_id, subject }) => {
+        .map(|(_, token)| token.trim().to_string())
+}
+
+/// Stands for any protected endpoint: answers 200 only to a live access token
+/// (a client's, or a person's who signed in). Without one it answers 401, and
+/// names the sign-in (RFC 9728) unless that is switched off.
+fn whoami(state: &State, req: &Request<Incoming>) -> Reply {
+    let token = bearer(req);
+    let person = token.as_deref().map(|t| state.signin.holder(t));
+    let reply = match (token.map(|t| state.lookup_access(&t)), person) {
+        (_, Some(signin::Holder::Person(person))) => reply::json_value(
+            200,
+            &json!({ "email": person.email, "userKind": "person", "organizationId": "mock-organization", "scope": person.scope }),
+        ),
+        (_, Some(signin::Holder::Expired)) => reply::envelope(401, "Token expired"),
+        (None | Some(Lookup::Unknown), _) => {
+            let mut reply = reply::envelope(401, "Token missing or malformed");
+            if state.signin.enabled() {
+                if let Ok(value) = header::HeaderValue::from_str(&signin::challenge(state)) {
+                    reply.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            reply
+        }
+        (Some(Lookup::Expired), _) => reply::envelope(401, "Token expired"),
+        (Some(Lookup::Valid { client_id, subject }), _) => {
             let mut who = json!({ "clientId": client_id, "organizationId": "mock-organization" });
             // A token from a token exchange says whom it acts for.
             if let Some(subject) = subject {

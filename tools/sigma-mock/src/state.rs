@@ -22,6 +22,10 @@ pub struct State {
     /// The embed client id and secret that `/__mock/embed/verify` checks against.
     pub embed_client_id: String,
     pub embed_secret: String,
+    /// Where the mock serves, e.g. `http://127.0.0.1:41233`.
+    pub base_url: String,
+    /// People signing in (`signin.rs`).
+    pub signin: crate::signin::SignIn,
     inner: Mutex<Inner>,
     token_in_flight: AtomicU64,
     started: Instant,
@@ -129,6 +133,8 @@ impl State {
             non_admin_clients: Vec::new(),
             embed_client_id: String::new(),
             embed_secret: String::new(),
+            base_url: String::new(),
+            signin: Default::default(),
             inner: Mutex::new(Inner::default()),
             token_in_flight: AtomicU64::new(0),
             started: Instant::now(),

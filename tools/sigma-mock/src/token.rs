@@ -9,10 +9,10 @@ use hyper::body::Incoming;
 use hyper::{header, HeaderMap, Method, Request};
 use serde_json::json;
 
-use crate::exchange;
 use crate::faults::{EchoEncoding, EchoField, EchoWhat, Fault};
 use crate::reply::{self, full, Reply};
 use crate::state::{random_token, Redeem, RequestInfo, State};
+use crate::{exchange, signin};
 
 /// The connection is to be closed without a response (the `drop` fault).
 #[derive(Debug)]
@@ -260,6 +260,10 @@ fn grant(state: &State, req: &TokenRequest) -> Reply {
     let grant_type = field("grant_type").unwrap_or("none");
     if grant_type == exchange::GRANT_TYPE {
         return exchange::grant(state, field, req.bearer.as_deref());
+    }
+    let owned = |name: &str| req.field(name).map(str::to_string);
+    if signin::owns(state, grant_type, &owned) {
+        return signin::grant(state, grant_type, &owned);
     }
     let basic = req.basic.clone();
     let credentials: Option<(String, String)> = match basic {

@@ -1,0 +1,307 @@
+//! A person signs in: the whole chain against the mock (discovery,
+//! registration, PKCE, the loopback callback, the code exchange, rotation of
+//! single-use refresh tokens, revocation), and what a hostile host or browser
+//! can do to it. Sign-ins go to the file store in a directory of this test
+//! binary's; each test uses a profile of its own.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::thread;
+use std::time::Duration;
+
+use common::{mock, MockServer};
+use sigma_auth::{begin_login, Client, Config, ErrorCode, LoginOptions};
+
+/// The sign-in directory of this test binary (set before any store opens).
+fn store_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("sigma-login-tests-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        // Set once, before any store is opened by a test of this binary.
+        std::env::set_var("XDG_CONFIG_HOME", &base);
+        std::env::set_var("SIGMA_KEYRING", "file");
+        base.join("sigma-auth")
+    })
+}
+
+fn options(mock: &MockServer, profile: &str, scopes: &str) -> LoginOptions {
+    store_dir();
+    let mut options = LoginOptions::new(&mock.url);
+    options.profile = profile.to_string();
+    options.scopes = scopes.to_string();
+    options.timeout = Duration::from_secs(20);
+    options
+}
+
+/// Signs in as `email` through the mock's automatic approval, the browser's
+/// visit made by `browse` on another thread.
+fn sign_in(mock: &MockServer, profile: &str, scopes: &str, email: &str) -> sigma_auth::SignedIn {
+    mock.signin(&format!(r#"{{"auto_approve": "{email}"}}"#));
+    let pending = begin_login(&options(mock, profile, scopes)).expect("begin");
+    let url = pending.authorize_url().to_string();
+    let waiter = thread::spawn(move || pending.wait());
+    let page = mock.browse(&url);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&format!("Signed in as {email}")), "{}", page.body);
+    waiter.join().unwrap().expect("signed in")
+}
+
+fn stored(profile: &str) -> Option<String> {
+    std::fs::read_to_string(store_dir().join(format!("login-{profile}.json"))).ok()
+}
+
+#[test]
+fn a_person_signs_in_and_their_token_works_for_the_api_and_the_mcp_server() {
+    let mock = mock(&[]);
+    let done = sign_in(&mock, "both", "api:access mcp:access", "ana@example.com");
+    assert_eq!(done.profile.email.as_deref(), Some("ana@example.com"));
+    assert_eq!(done.profile.scopes, "api:access mcp:access");
+
+    let client = Client::new(Config::from_login("both").unwrap());
+    let token = client.token().unwrap();
+    assert!(token.refresh_token().is_none(), "the rotating refresh token stays in the store");
+    let bearer = format!("Bearer {}", token.access_token());
+    let who = mock.get("/v2/whoami", Some(&bearer));
+    assert_eq!((who.status, who.json()["email"].as_str()), (200, Some("ana@example.com")));
+    assert_eq!(mock.get("/mcp/v2", Some(&bearer)).status, 200);
+
+    let stats = &mock.stats()["signin"];
+    assert_eq!((stats["registrations"].as_u64(), stats["code_exchanges"].as_u64()), (Some(1), Some(1)));
+    // The store: a private file in a private directory, naming no secret of the client.
+    let dir = std::fs::metadata(store_dir()).unwrap().permissions().mode() & 0o777;
+    let file = std::fs::metadata(store_dir().join("login-both.json")).unwrap().permissions().mode() & 0o777;
+    assert_eq!((dir, file), (0o700, 0o600));
+}
+
+#[test]
+fn sigmas_mcp_server_refuses_client_credentials_and_a_token_without_mcp_access() {
+    let mock = mock(&[]);
+    let machine = Client::new(common::config(&mock)).token().unwrap();
+    assert_eq!(mock.get("/mcp/v2", Some(&format!("Bearer {}", machine.access_token()))).status, 403);
+    sign_in(&mock, "api-only", "api:access", "bo@example.com");
+    let person = Client::new(Config::from_login("api-only").unwrap()).token().unwrap();
+    let bearer = format!("Bearer {}", person.access_token());
+    assert_eq!(mock.get("/v2/whoami", Some(&bearer)).status, 200);
+    assert_eq!(mock.get("/mcp/v2", Some(&bearer)).status, 403);
+}
+
+#[test]
+fn refresh_tokens_rotate_through_the_store_and_none_is_used_twice() {
+    let mock = mock(&["--expires-in", "4"]);
+    sign_in(&mock, "rotate", "api:access", "cy@example.com");
+    let first = stored("rotate").unwrap();
+    for round in 0..3 {
+        // Due: a 4 s token is refreshed in its last 2 s.
+        thread::sleep(Duration::from_millis(2100));
+        // A new client each round, as a new process would be: it finds the
+        // stored token expired and refreshes with the stored refresh token.
+        let token = Client::new(Config::from_login("rotate").unwrap()).token().unwrap();
+        let who = mock.get("/v2/whoami", Some(&format!("Bearer {}", token.access_token())));
+        assert_eq!(who.status, 200, "round {round}");
+    }
+    let stats = &mock.stats()["signin"];
+    assert_eq!((stats["refreshes"].as_u64(), stats["reuses"].as_u64()), (Some(3), Some(0)));
+    assert_ne!(stored("rotate").unwrap(), first, "the rotated refresh token was stored");
+}
+
+#[test]
+fn a_refused_refresh_ends_in_login_required_and_no_loop() {
+    let mock = mock(&[]);
+    sign_in(&mock, "stolen", "api:access", "di@example.com");
+    // Someone else redeems the stored refresh token first (a copy was taken):
+    // the sign-in's next refresh is a reuse, and the server revokes it.
+    let record: serde_json::Value = serde_json::from_str(&stored("stolen").unwrap()).unwrap();
+    let reply = mock.post_form(
+        "/v2/auth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", record["refresh_token"].as_str().unwrap()),
+            ("client_id", record["client_id"].as_str().unwrap()),
+        ],
+    );
+    assert_eq!(reply.status, 200);
+    // The API refuses the stored access token (revoked, say): the caller
+    // invalidates it, and the sign-in's next token needs a refresh.
+    let client = Client::new(Config::from_login("stolen").unwrap());
+    client.invalidate(client.token().unwrap().access_token());
+    let error = client.token().unwrap_err();
+    assert_eq!(error.code(), ErrorCode::LoginRequired, "{error}");
+    assert!(error.message().contains("sigma-token login"), "{error}");
+    let requests = mock.stats()["signin"]["refreshes"].as_u64();
+    assert_eq!(client.token().unwrap_err().code(), ErrorCode::LoginRequired);
+    assert_eq!(mock.stats()["signin"]["reuses"].as_u64(), Some(1), "one refused refresh, not a loop");
+    assert_eq!(mock.stats()["signin"]["refreshes"].as_u64(), requests);
+}
+
+#[test]
+fn logout_revokes_at_the_server_and_forgets() {
+    let mock = mock(&[]);
+    sign_in(&mock, "leaving", "api:access", "ed@example.com");
+    let token = Client::new(Config::from_login("leaving").unwrap()).token().unwrap();
+    assert!(sigma_auth::logout("leaving").unwrap());
+    assert_eq!(mock.stats()["signin"]["revocations"].as_u64(), Some(1));
+    assert!(stored("leaving").is_none());
+    assert_eq!(Config::from_login("leaving").unwrap_err().code(), ErrorCode::LoginRequired);
+    assert_eq!(mock.get("/v2/whoami", Some(&format!("Bearer {}", token.access_token()))).status, 401);
+    assert!(!sigma_auth::logout("leaving").unwrap(), "nothing left to sign out");
+}
+
+#[test]
+fn a_declined_sign_in_is_login_denied_and_stores_nothing() {
+    let mock = mock(&[]);
+    let pending = begin_login(&options(&mock, "declined", "api:access")).unwrap();
+    let url = pending.authorize_url().to_string();
+    let waiter = thread::spawn(move || pending.wait());
+    // The page, then the person presses Deny.
+    let page = mock.browse(&url);
+    assert!(page.body.contains("id=\"deny\""), "{}", page.body);
+    let query = url.split_once('?').unwrap().1;
+    let mut form: Vec<(String, String)> = query
+        .split('&')
+        .map(|p| p.split_once('=').unwrap())
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                percent_encoding::percent_decode_str(&v.replace('+', " ")).decode_utf8().unwrap().into_owned(),
+            )
+        })
+        .collect();
+    form.push(("decision".into(), "deny".into()));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let redirect = mock.post_form("/oauth/authorize", &pairs);
+    assert_eq!(redirect.status, 302);
+    let page = mock.browse(redirect.header("location").unwrap());
+    assert!(page.body.contains("declined"), "{}", page.body);
+    let error = waiter.join().unwrap().unwrap_err();
+    assert_eq!(error.code(), ErrorCode::LoginDenied, "{error}");
+    assert!(stored("declined").is_none());
+}
+
+#[test]
+fn a_wrong_or_missing_state_is_refused_before_the_code_is_used() {
+    let mock = mock(&[]);
+    for (profile, query) in [("bad-state", "code=anything&state=not-ours"), ("no-state", "code=anything")] {
+        let pending = begin_login(&options(&mock, profile, "api:access")).unwrap();
+        let callback = format!("{}?{query}", pending.redirect_uri());
+        let waiter = thread::spawn(move || pending.wait());
+        let page = mock.browse(&callback);
+        assert_eq!(page.status, 400, "{}", page.body);
+        let error = waiter.join().unwrap().unwrap_err();
+        assert_eq!(error.code(), ErrorCode::LoginDenied, "{error}");
+        assert!(stored(profile).is_none());
+    }
+    assert_eq!(mock.stats()["signin"]["code_exchanges"].as_u64(), Some(0));
+    assert_eq!(mock.grants("authorization_code"), 0, "no code was sent anywhere");
+}
+
+#[test]
+fn strays_and_a_flood_at_the_listener_are_answered_404_and_the_real_callback_still_wins() {
+    let mock = mock(&[]);
+    mock.signin(r#"{"auto_approve": "fi@example.com"}"#);
+    let pending = begin_login(&options(&mock, "flooded", "api:access")).unwrap();
+    let url = pending.authorize_url().to_string();
+    let base = pending.redirect_uri().trim_end_matches("/oauth/callback").to_string();
+    let waiter = thread::spawn(move || pending.wait());
+    for path in ["/favicon.ico", "/", "/oauth/callbackx", "/oauth/other?code=x&state=y"] {
+        assert_eq!(mock.browse(&format!("{base}{path}")).status, 404, "{path}");
+    }
+    let flood: Vec<_> = (0..40)
+        .map(|i| {
+            let base = base.clone();
+            thread::spawn(move || {
+                use std::io::Write;
+                let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+                // Half send junk, half send nothing and hang up.
+                if i % 2 == 0 {
+                    let _ = stream.write_all(b"POST /oauth/callback HTTP/1.1\r\nHost: x\r\n\r\n");
+                }
+            })
+        })
+        .collect();
+    flood.into_iter().for_each(|t| t.join().unwrap());
+    let page = mock.browse(&url);
+    assert!(page.body.contains("Signed in as fi@example.com"), "{}", page.body);
+    assert!(waiter.join().unwrap().is_ok());
+}
+
+#[test]
+fn discovery_pointing_at_another_host_is_refused_before_any_registration_or_browser() {
+    let mock = mock(&[]);
+    // Nothing listens at these: a request there would fail differently.
+    for settings in [
+        r#"{"authorization_server": "https://login.example.com"}"#,
+        r#"{"endpoint_origin": "http://192.0.2.1"}"#,
+        // A loopback API's sign-in stays on loopback, even at Sigma's own hosts.
+        r#"{"endpoint_origin": "https://login.sigmacomputing.com"}"#,
+    ] {
+        mock.signin(settings);
+        let error = begin_login(&options(&mock, "elsewhere", "api:access")).unwrap_err();
+        assert_eq!(error.code(), ErrorCode::LoginUnavailable, "{settings}: {error}");
+    }
+    assert_eq!(mock.stats()["signin"]["registrations"].as_u64(), Some(0));
+    mock.signin(r#"{"enabled": false}"#);
+    let error = begin_login(&options(&mock, "elsewhere", "api:access")).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::LoginUnavailable, "{error}");
+    assert!(error.message().contains("offers no browser sign-in"), "{error}");
+}
+
+#[test]
+fn an_oversized_metadata_document_and_an_html_token_answer_are_clear_errors_and_store_nothing() {
+    let mock = mock(&[]);
+    mock.signin(r#"{"metadata_padding": 200000}"#);
+    let error = begin_login(&options(&mock, "huge", "api:access")).unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Protocol, "{error}");
+    assert!(error.message().contains("larger than"), "{error}");
+
+    mock.signin(r#"{"auto_approve": "gu@example.com"}"#);
+    let pending = begin_login(&options(&mock, "html", "api:access")).unwrap();
+    let url = pending.authorize_url().to_string();
+    mock.faults(r#"[{"kind": "html"}]"#);
+    let waiter = thread::spawn(move || pending.wait());
+    let page = mock.browse(&url);
+    assert_eq!(page.status, 400);
+    let error = waiter.join().unwrap().unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Protocol, "{error}");
+    assert!(!error.message().contains("<html"), "{error}");
+    assert!(stored("html").is_none() && stored("huge").is_none());
+}
+
+#[test]
+fn a_pasted_redirect_url_completes_the_sign_in() {
+    let mock = mock(&[]);
+    mock.signin(r#"{"auto_approve": "ha@example.com"}"#);
+    let pending = begin_login(&options(&mock, "pasted", "api:access")).unwrap();
+    // The browser is elsewhere: the mock's redirect is read, not followed.
+    let redirect = Reply::location(&mock, pending.authorize_url());
+    assert!(pending.complete("http://127.0.0.1:1/oauth/callback?code=x").is_err());
+    let pending = begin_login(&options(&mock, "pasted", "api:access")).unwrap();
+    let redirect_again = Reply::location(&mock, pending.authorize_url());
+    assert_ne!(redirect, redirect_again);
+    let done = pending.complete(&redirect_again).unwrap();
+    assert_eq!(done.profile.email.as_deref(), Some("ha@example.com"));
+    assert!(stored("pasted").is_some());
+}
+
+#[test]
+fn a_client_of_a_sign_in_cannot_impersonate() {
+    let mock = mock(&[]);
+    sign_in(&mock, "no-acting", "api:access", "io@example.com");
+    let client = Client::new(Config::from_login("no-acting").unwrap());
+    assert_eq!(client.impersonate("other@example.com", None).unwrap_err().code(), ErrorCode::InvalidArgument);
+}
+
+struct Reply;
+
+impl Reply {
+    /// Where the mock sends the browser from `url` (no redirect followed).
+    fn location(mock: &MockServer, url: &str) -> String {
+        let reply = sigma_mock::harness::Reply::from(mock.agent().get(url).call().unwrap());
+        assert_eq!(reply.status, 302, "{}", reply.body);
+        reply.header("location").unwrap().to_string()
+    }
+}
