@@ -90,7 +90,11 @@ pub fn probe(config: &Config) -> Probe {
         }
     };
     let start = Instant::now();
-    let token = oauth::attempt_on(&agent, config, Grant::ClientCredentials, config.settings().timeout);
+    let token = match config.login_profile() {
+        // A person's sign-in: its stored token, or a refresh on this agent.
+        Some(profile) => crate::login::token_on(&agent, config, profile),
+        None => oauth::attempt_on(&agent, config, Grant::ClientCredentials, config.settings().timeout),
+    };
     let answered = Instant::now();
     let steps = marks.lock().clone();
     let since = |from: Instant, to: Option<Instant>| to.map(|t| t.saturating_duration_since(from));

@@ -80,6 +80,9 @@ pub(crate) fn run(options: &Options) -> ExitCode {
 /// The endpoint, the credentials, the proxy and the trust store: the config,
 /// or None when there is not enough to go on.
 fn settings(options: &Options, report: &mut Report) -> Option<Config> {
+    if let Some(profile) = crate::profile(options) {
+        return signin_settings(options, &profile, report);
+    }
     let given = |flag: &Option<String>, variable: &str| {
         flag.clone().or_else(|| std::env::var(variable).ok()).filter(|v| !v.trim().is_empty())
     };
@@ -127,6 +130,32 @@ fn settings(options: &Options, report: &mut Report) -> Option<Config> {
     };
     report.ok("endpoint", config.endpoint().token_url());
     report.ok("credentials", &format!("client id {}, secret from {secret_from} (never shown)", config.client_id()));
+    connection_settings(&config, report);
+    Some(config)
+}
+
+/// A person's sign-in (`--profile`): what is stored, then the same checks.
+fn signin_settings(options: &Options, profile: &str, report: &mut Report) -> Option<Config> {
+    let config = match make_config(options) {
+        Ok(config) => config,
+        Err(failure) => {
+            let todo = format!("sign in: sigma-token login --profile {profile} --endpoint URL|CLOUD");
+            report.fail(failure.code, "sign-in", &failure.message, &todo);
+            return None;
+        }
+    };
+    let stored = sigma_auth::profiles().ok().and_then(|all| all.into_iter().find(|p| p.name == profile));
+    let (who, scopes, kept) = stored.map_or(("-".to_string(), "-".to_string(), "-"), |p| {
+        (p.email.unwrap_or_else(|| "an unnamed person".into()), p.scopes, p.backend.name())
+    });
+    report.ok("sign-in", &format!("profile {profile}: {who}, scopes {scopes}, kept in {kept} (no token shown)"));
+    report.ok("endpoint", config.endpoint().api_base_url());
+    connection_settings(&config, report);
+    Some(config)
+}
+
+/// The proxy and the trust store.
+fn connection_settings(config: &Config, report: &mut Report) {
     let proxy = config.proxy();
     match proxy.display_url() {
         Some(url) => report.ok("proxy", &format!("{url} ({})", proxy.reason)),
@@ -147,7 +176,6 @@ fn settings(options: &Options, report: &mut Report) -> Option<Config> {
         }
     }
     report.ok("trust", &config.trust_description());
-    Some(config)
 }
 
 /// Name lookup, connection, TLS, the token request and `/v2/whoami`, timed.
@@ -290,6 +318,9 @@ fn whoami(probe: &Probe, report: &mut Report) {
 }
 
 fn cache(options: &Options, report: &mut Report) {
+    if crate::profile(options).is_some() {
+        return report.ok("cache", "not used with a sign-in: its store shares tokens between processes");
+    }
     let Some(dir) = cache_dir(options) else {
         let why = if options.no_cache { "--no-cache" } else { "no SIGMA_TOKEN_CACHE, XDG_CACHE_HOME or HOME" };
         return report.ok("cache", &format!("off ({why}): every run requests a token"));

@@ -332,6 +332,19 @@ pub fn profiles() -> Result<Vec<Profile>> {
     Ok(store.profiles()?.iter().map(|r| profile_of(r, store.backend())).collect())
 }
 
+/// The token of the sign-in `profile` for `config`: the stored one while it
+/// is fresh, else a refresh made on `agent` (`sigma-token doctor` times one of
+/// its own), stored as any refresh is.
+pub(crate) fn token_on(agent: &ureq::Agent, config: &Config, profile: &str) -> Result<crate::token::Token> {
+    let store = Store::open()?;
+    let want = stored::Want { profile, deadline: config.deadline(), replacing: None };
+    let fresh = |token: &crate::token::Token| token.remaining() > config.refresh_margin_for(token.expires_in());
+    stored::obtain(&store, want, fresh, |record| {
+        let grant = Grant::PublicRefresh { refresh_token: &record.refresh_token, client_id: &record.client_id };
+        oauth::attempt_on(agent, config, grant, config.settings().timeout)
+    })
+}
+
 impl Config {
     /// A config whose tokens come from the sign-in stored under `profile`
     /// (`"default"` when the person gave none): a [`crate::Client`] made from
