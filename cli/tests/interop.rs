@@ -1,0 +1,194 @@
+//! The sign-in against an OAuth server nobody here wrote: npm's
+//! `oidc-provider` (tools/oidc-interop, installed by `.ci/run` with `npm ci`),
+//! with dynamic registration, PKCE, rotating refresh tokens whose reuse
+//! revokes the grant, and revocation; behind a Sigma-like `/v2/whoami` that
+//! names it. The browser is a script with a cookie jar (oidc-provider keeps
+//! its interaction in cookies).
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sigma-token");
+
+struct Server {
+    child: Child,
+    url: String,
+    /// Kept open: oidc-provider writes to stdout, and dies of EPIPE if nobody reads.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/oidc-interop")
+}
+
+/// The server, or None (a skip) where Node or its packages are missing outside CI.
+fn start(access_token_ttl: u64) -> Option<Server> {
+    let dir = interop_dir();
+    if !dir.join("node_modules/oidc-provider").exists() {
+        assert!(std::env::var_os("CI").is_none(), "CI must run `npm ci --prefix tools/oidc-interop` (.ci/run does)");
+        eprintln!("skipped: run `npm ci --prefix tools/oidc-interop` first");
+        return None;
+    }
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .current_dir(&dir)
+        .env("INTEROP_ACCESS_TOKEN_TTL", access_token_ttl.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("node");
+    let mut line = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("http://127.0.0.1:"), "the interop server printed {line:?}");
+    Some(Server { child, url: line.trim().to_string(), _stdout: stdout })
+}
+
+struct Home {
+    dir: PathBuf,
+}
+
+impl Home {
+    fn new(name: &str) -> Home {
+        let dir = std::env::temp_dir().join(format!("sigma-interop-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let browser = dir.join("browser");
+        let jar = dir.join("jar");
+        fs::write(
+            &browser,
+            format!(
+                "#!/bin/sh\nexec curl -sS -L --max-redirs 20 -c '{0}' -b '{0}' -o /dev/null \"$1\"\n",
+                jar.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&browser, fs::Permissions::from_mode(0o755)).unwrap();
+        Home { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(args)
+            .env("XDG_CONFIG_HOME", self.dir.join("config"))
+            .env("SIGMA_KEYRING", "file")
+            .env("BROWSER", self.dir.join("browser"))
+            .env_remove("SIGMA_PROFILE")
+            .env_remove("SIGMA_CLIENT_ID")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn succeed(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn stored(&self) -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(self.dir.join("config/sigma-auth/login-default.json")).unwrap())
+            .unwrap()
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn get(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "-o", "-", "-w", "\n%{http_code}", url]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
+    }
+    let out = String::from_utf8(command.output().unwrap().stdout).unwrap();
+    let (body, status) = out.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), body.to_string())
+}
+
+fn post_form(url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let mut command = Command::new("curl");
+    command.args(["-sS", "-o", "-", "-w", "\n%{http_code}", url]);
+    for (name, value) in form {
+        command.args(["--data-urlencode", &format!("{name}={value}")]);
+    }
+    let out = String::from_utf8(command.output().unwrap().stdout).unwrap();
+    let (body, status) = out.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), body.to_string())
+}
+
+fn stats(server: &Server) -> serde_json::Value {
+    serde_json::from_str(&get(&format!("{}/__stats", server.url), None).1).unwrap()
+}
+
+#[test]
+fn sign_in_refresh_rotation_and_logout_against_oidc_provider() {
+    let Some(server) = start(4) else { return };
+    let home = Home::new("flow");
+    let out = home.run(&["login", "--endpoint", &server.url, "--timeout", "20"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("signed in as interop@example.com"));
+    let first = home.succeed(&["--profile", "default"]);
+    assert_eq!(get(&format!("{}/v2/whoami", server.url), Some(&first)).0, 200);
+    let refresh_before = home.stored()["refresh_token"].as_str().unwrap().to_string();
+
+    std::thread::sleep(Duration::from_millis(2200)); // due: a 4 s token is refreshed in its last 2 s
+    let second = home.succeed(&["--profile", "default"]);
+    assert_ne!(first, second);
+    assert_eq!(get(&format!("{}/v2/whoami", server.url), Some(&second)).0, 200);
+    let refresh_after = home.stored()["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(refresh_before, refresh_after, "oidc-provider rotated the refresh token and the store kept the new one");
+    let seen = stats(&server);
+    assert_eq!(
+        (seen["registrations"].as_u64(), seen["codes"].as_u64(), seen["refreshes"].as_u64()),
+        (Some(1), Some(1), Some(1)),
+        "{seen}"
+    );
+
+    home.succeed(&["logout"]);
+    assert_eq!(stats(&server)["revocations"].as_u64(), Some(1));
+    assert_eq!(
+        get(&format!("{}/v2/whoami", server.url), Some(&second)).0,
+        401,
+        "revoking the refresh token ended the grant"
+    );
+    assert_eq!(home.run(&["--profile", "default"]).status.code(), Some(13));
+}
+
+#[test]
+fn a_reused_refresh_token_revokes_the_grant_and_the_sign_in_asks_to_log_in_again() {
+    let Some(server) = start(4) else { return };
+    let home = Home::new("reuse");
+    assert!(home.run(&["login", "--endpoint", &server.url, "--timeout", "20"]).status.success());
+    let stored = home.stored();
+    let (refresh, client_id) = (stored["refresh_token"].as_str().unwrap(), stored["client_id"].as_str().unwrap());
+    // A copy of the refresh token is redeemed elsewhere first...
+    let token_url = stored["token_endpoint"].as_str().unwrap();
+    let (status, _) =
+        post_form(token_url, &[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", client_id)]);
+    assert_eq!(status, 200);
+    // ...so the sign-in's own redemption is a reuse: refused, the grant revoked.
+    std::thread::sleep(Duration::from_millis(2200));
+    let out = home.run(&["--profile", "default"]);
+    assert_eq!(out.status.code(), Some(13), "LOGIN_REQUIRED: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sigma-token login"));
+    assert_eq!(stats(&server)["reuses"].as_u64(), Some(1));
+    // Remembered: the next call asks nobody.
+    assert_eq!(home.run(&["--profile", "default"]).status.code(), Some(13));
+    assert_eq!(stats(&server)["reuses"].as_u64(), Some(1));
+}
