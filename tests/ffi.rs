@@ -269,3 +269,46 @@ fn the_status_codes_in_c_and_the_header_are_the_rust_table() {
         .collect();
     assert_eq!(rows, expected, "README.md's status table disagrees with ErrorCode (src/error.rs)");
 }
+
+#[test]
+fn the_sign_in_functions_check_their_arguments_and_a_missing_sign_in_is_login_required() {
+    // No other test of this binary reads these: a store of its own, in files.
+    let store = std::env::temp_dir().join(format!("sigma-ffi-store-{}", std::process::id()));
+    std::env::set_var("XDG_CONFIG_HOME", &store);
+    std::env::set_var("SIGMA_KEYRING", "file");
+    let mut login: *mut sigma_login = ptr::null_mut();
+    let mut error: *mut sigma_error = ptr::null_mut();
+    unsafe {
+        let status = sigma_login_begin(ptr::null(), ptr::null(), ptr::null(), 0, &mut login, &mut error);
+        assert_eq!(status, sigma_status::SIGMA_STATUS_INVALID_ARGUMENT);
+        assert!(login.is_null());
+        sigma_error_free(error);
+        let endpoint = c("http://127.0.0.1:9");
+        let bad_profile = c("../etc");
+        let status =
+            sigma_login_begin(endpoint.as_ptr(), bad_profile.as_ptr(), ptr::null(), 0, &mut login, ptr::null_mut());
+        assert_eq!(status, sigma_status::SIGMA_STATUS_INVALID_ARGUMENT, "a profile is a name, not a path");
+        let status =
+            sigma_login_begin(endpoint.as_ptr(), ptr::null(), ptr::null(), 0, ptr::null_mut(), ptr::null_mut());
+        assert_eq!(status, sigma_status::SIGMA_STATUS_INVALID_ARGUMENT);
+        assert!(sigma_login_authorize_url(ptr::null()).is_null());
+        assert_eq!(sigma_login_wait(ptr::null_mut(), ptr::null_mut()), sigma_status::SIGMA_STATUS_INVALID_ARGUMENT);
+        assert_eq!(
+            sigma_login_complete(ptr::null_mut(), ptr::null(), ptr::null_mut()),
+            sigma_status::SIGMA_STATUS_INVALID_ARGUMENT
+        );
+        sigma_login_free(ptr::null_mut());
+
+        let mut config: *mut sigma_config = ptr::null_mut();
+        let nobody = c("ffi-test-no-such-profile");
+        let status = sigma_config_from_login(nobody.as_ptr(), &mut config, ptr::null_mut());
+        assert_eq!(status, sigma_status::SIGMA_STATUS_LOGIN_REQUIRED);
+        assert!(config.is_null());
+        assert_eq!(
+            sigma_logout(nobody.as_ptr(), ptr::null_mut()),
+            sigma_status::SIGMA_STATUS_OK,
+            "nothing to sign out"
+        );
+    }
+    let _ = std::fs::remove_dir_all(store);
+}

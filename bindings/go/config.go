@@ -113,6 +113,9 @@ func ConfigFromLogin(profile string) (Config, error) {
 
 // String describes the config without its secret.
 func (c Config) String() string {
+	if c.Profile != "" {
+		return fmt.Sprintf("sigmaauth.Config{Endpoint: %q, Profile: %q}", c.Endpoint, c.Profile)
+	}
 	return fmt.Sprintf("sigmaauth.Config{Endpoint: %q, ClientID: %q, ClientSecret: [redacted]}", c.Endpoint, c.ClientID)
 }
 
@@ -122,7 +125,7 @@ func (c Config) GoString() string { return c.String() }
 // LogValue logs the config as a group, without its secret.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("client_id", c.ClientID),
-		slog.String("client_secret", redacted), slog.String("token_cache", c.TokenCache))
+		slog.String("client_secret", redacted), slog.String("token_cache", c.TokenCache), slog.String("profile", c.Profile))
 }
 
 // MarshalJSON encodes the config with its secret redacted.
