@@ -25,12 +25,28 @@ STATIC := $(LIBDIR)/libsigma_auth.a
 
 PREFIX ?= /usr/local
 
-.PHONY: all lib examples c-tests demo test install clean bench bench-quick dist dist-check
+.PHONY: all lib header-check examples c-tests demo test install clean bench bench-quick dist dist-check
 
 all: examples c-tests
 
+# Also links libsigma_auth.so.SOABI (the SONAME) beside the build tree's .so, so
+# a program linked with -L target/PROFILE -lsigma_auth finds it when it starts.
 lib:
 	cargo build $(CARGO_FLAGS) -p sigma-auth -p sigma-token -p sigma-mock
+	ln -sf libsigma_auth.so $(LIBDIR)/libsigma_auth.so.$(SOABI)
+
+# The header stands alone: the first line of a C or C++ file, under every
+# standard the project claims, with every warning an error.
+header-check: | $(BUILD)
+	@for std in c99 c11 c17; do \
+	  printf '#include "sigma_auth.h"\nint main(void) { return 0; }\n' | \
+	    $(CC) -std=$$std $(STRICT) -Iinclude -x c -c - -o $(BUILD)/header-$$std.o || exit 1; \
+	done
+	@for std in c++11 c++17; do \
+	  printf '#include "sigma_auth.h"\nint main() { return 0; }\n' | \
+	    $(CXX) -std=$$std $(STRICT) -Iinclude -x c++ -c - -o $(BUILD)/header-$$std.o || exit 1; \
+	done
+	@echo "include/sigma_auth.h compiles alone as C99, C11, C17, C++11 and C++17"
 
 $(BUILD):
 	mkdir -p $@

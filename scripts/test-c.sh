@@ -46,6 +46,16 @@ if SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=wr
   exit 1
 fi
 
+echo "== the header alone, and a program linked against the build tree"
+make -s header-check PROFILE="$PROFILE"
+built_tree=$(mktemp -d)
+cc -std=c11 -Wall -Werror -Iinclude examples/c/get_token.c -L "target/$PROFILE" -lsigma_auth \
+  -Wl,-rpath,"$PWD/target/$PROFILE" -o "$built_tree/get_token"
+SIGMA_BASE_URL="$MOCK_URL" SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret \
+  "$built_tree/get_token" | grep -q "Bearer mock_at_"
+rm -rf "$built_tree"
+echo "linked with -L target/$PROFILE -lsigma_auth (README's From source): runs"
+
 echo "== make install and pkg-config"
 prefix=$(mktemp -d)
 built=$(stat -c %Y "target/$PROFILE/libsigma_auth.a")
