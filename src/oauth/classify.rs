@@ -35,6 +35,27 @@ pub(super) fn status_error(
         (said, false) => said,
     };
 
+    // Sigma answers in JSON; a 403, 429 or 503 that is not JSON (an HTML page,
+    // say) comes from the CDN in front of it, throttling or challenging: a
+    // wait, not a verdict on the credentials. The page itself is never kept.
+    if !matches!(envelope, Some(Value::Object(_))) && matches!(status, 403 | 429 | 503) {
+        let page = String::from_utf8_lossy(&body[..body.len().min(512)]).trim_start().to_ascii_lowercase();
+        let what = if page.is_empty() {
+            "an empty body"
+        } else if page.starts_with('<') {
+            "an HTML page"
+        } else {
+            "a body that is not Sigma's JSON"
+        };
+        let (code, meaning) = match status {
+            503 => (ErrorCode::Server, "unavailable or throttled for a moment"),
+            _ => (ErrorCode::RateLimited, "throttled or blocked for a moment; not a credentials problem"),
+        };
+        let mut error = Error::new(code, format!("Sigma's edge answered {status} with {what}: {meaning}"))
+            .with_response(status, None);
+        error.retry_after = retry_after;
+        return error;
+    }
     let about_client = oauth_error == Some("invalid_client")
         || field("message").or(field("error_description")).is_some_and(|m| m.to_ascii_lowercase().contains("client"));
     let (code, what) = match (status, grant) {
@@ -165,6 +186,19 @@ mod tests {
         assert_eq!(code(400, r#"{"error":"invalid_grant"}"#, rt), ErrorCode::InvalidGrant);
         assert_eq!(code(401, r#"{"message":"Invalid client credentials"}"#, rt), ErrorCode::InvalidClient);
         assert_eq!(code(429, "<html>", cc), ErrorCode::RateLimited);
+        // The edge: not JSON, 403/429/503, whatever the grant.
+        let exchange = Grant::Exchange { subject_token: "s", actor_token: "a" };
+        for grant in [cc, rt, exchange] {
+            assert_eq!(code(403, "<!DOCTYPE html><title>Access denied</title>", grant), ErrorCode::RateLimited);
+            assert_eq!(code(403, "", grant), ErrorCode::RateLimited);
+            assert_eq!(code(503, "<html>busy</html>", grant), ErrorCode::Server);
+        }
+        let edge = status_error(403, b"<html><body>Access denied secret-page</body></html>", None, cc, &none);
+        assert!(edge.message().contains("Sigma's edge answered 403 with an HTML page"), "{edge}");
+        assert!(edge.message().contains("not a credentials problem") && !edge.message().contains("secret-page"));
+        // Sigma's own JSON keeps its meaning.
+        assert_eq!(code(403, r#"{"message":"Forbidden"}"#, exchange), ErrorCode::Forbidden);
+        assert_eq!(code(403, r#"{"message":"Invalid client credentials"}"#, cc), ErrorCode::InvalidClient);
         assert_eq!(code(503, "", cc), ErrorCode::Server);
         assert_eq!(code(302, "", cc), ErrorCode::Http);
         assert_eq!(code(404, "", cc), ErrorCode::Http);

@@ -71,18 +71,20 @@ fn after_attempts(error: Error, attempts: u32) -> Error {
     error.with_message(message)
 }
 
-/// Full-jitter exponential backoff; a server's Retry-After wins; a 429 without
-/// one waits at least 2 s.
+/// Full-jitter exponential backoff. A rate limit waits at least 2 s (a
+/// `Retry-After` of 0 included: Sigma's edge sends none or too little), with
+/// jitter above that floor so that clients throttled together do not retry in
+/// step; a longer `Retry-After` is honoured, with the same jitter.
 fn wait_before_retry(error: &Error, attempts: u32) -> Duration {
-    if let Some(asked) = error.retry_after {
-        return asked;
-    }
     let ceiling = BACKOFF_BASE.saturating_mul(1 << attempts.min(16)).min(BACKOFF_CAP);
     let jittered = ceiling.mul_f64(random_fraction());
     if error.code() == ErrorCode::RateLimited {
-        jittered.max(MIN_RATE_LIMIT_WAIT)
-    } else {
-        jittered
+        let floor = error.retry_after.unwrap_or(Duration::ZERO).max(MIN_RATE_LIMIT_WAIT);
+        return floor + ceiling.mul_f64(0.5 * random_fraction());
+    }
+    match error.retry_after {
+        Some(asked) => asked,
+        None => jittered,
     }
 }
 
@@ -147,12 +149,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_is_jittered_below_its_cap_and_429_waits_two_seconds() {
+    fn backoff_is_jittered_below_its_cap_and_a_rate_limit_waits_two_seconds_and_more() {
         for attempts in 1..6 {
             let wait = wait_before_retry(&Error::new(ErrorCode::Server, "x"), attempts);
             assert!(wait <= BACKOFF_CAP);
             let wait = wait_before_retry(&Error::new(ErrorCode::RateLimited, "x"), attempts);
-            assert!(wait >= MIN_RATE_LIMIT_WAIT);
+            assert!(wait >= MIN_RATE_LIMIT_WAIT && wait <= MIN_RATE_LIMIT_WAIT + BACKOFF_CAP);
+            let mut zero = Error::new(ErrorCode::RateLimited, "x");
+            zero.retry_after = Some(Duration::ZERO);
+            assert!(wait_before_retry(&zero, attempts) >= MIN_RATE_LIMIT_WAIT, "Retry-After: 0 waits the floor");
         }
+        // Not in lockstep: clients throttled together spread their retries.
+        let waits: std::collections::HashSet<u128> =
+            (0..20).map(|_| wait_before_retry(&Error::new(ErrorCode::RateLimited, "x"), 1).as_millis()).collect();
+        assert!(waits.len() > 5, "{waits:?}");
     }
 }
