@@ -27,6 +27,13 @@ impl Secret {
         &self.0[..self.0.len() - 1]
     }
 
+    /// Hex HMAC-SHA-256 of `label` keyed by the secret: tells secrets apart
+    /// (a different secret, a different fingerprint) and reveals nothing of them.
+    pub(crate) fn fingerprint(&self, label: &[u8]) -> String {
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, self.expose().as_bytes());
+        ring::hmac::sign(&key, label).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The secret followed by its NUL byte.
     pub(crate) fn expose_with_nul(&self) -> &str {
         &self.0

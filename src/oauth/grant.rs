@@ -56,6 +56,11 @@ impl Grant<'_> {
         }
     }
 
+    /// Whether the request presents the client's own id and secret.
+    pub(super) fn uses_client_secret(&self) -> bool {
+        matches!(self, Grant::ClientCredentials | Grant::RefreshToken(_))
+    }
+
     /// The secrets the request carries besides the client secret.
     pub(super) fn secrets(&self) -> Vec<&str> {
         match *self {
@@ -100,7 +105,7 @@ impl Grant<'_> {
                 append_field(&mut form, "client_id", client_id);
             }
         }
-        if matches!(self, Grant::ClientCredentials | Grant::RefreshToken(_)) {
+        if self.uses_client_secret() {
             match settings.client_auth {
                 ClientAuth::Form => {
                     append_field(&mut form, "client_id", &settings.client_id);

@@ -7,6 +7,7 @@
 mod classify;
 mod grant;
 pub(crate) mod jwt;
+mod refused;
 mod request;
 pub(crate) mod scrub;
 pub(crate) mod signin;

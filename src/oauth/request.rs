@@ -4,6 +4,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::classify::{body_error, parse_retry_after, status_error, transport_error, MAX_RESPONSE_BYTES};
 use super::grant::Grant;
+use super::refused;
 use super::scrub::Scrubber;
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
@@ -25,6 +26,25 @@ const BACKOFF_CAP: Duration = Duration::from_secs(5);
 pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Trace) -> Result<Token> {
     let settings = config.settings();
     trace.grant = Some(grant.name());
+    // The grants that present the client's own secret: a refusal of it is remembered.
+    let credential = grant.uses_client_secret().then(|| refused::key(settings));
+    if let Some(refusal) = credential.as_deref().and_then(refused::recent) {
+        return Err(refusal);
+    }
+    let result = attempts(config, grant, deadline, trace);
+    if let Some(key) = credential {
+        match &result {
+            Err(error) if error.code() == ErrorCode::InvalidClient => refused::remember(key, error),
+            Ok(_) => refused::forget(&key),
+            Err(_) => {}
+        }
+    }
+    result
+}
+
+/// The attempts of one request, retried as the policy says, by `deadline`.
+fn attempts(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Trace) -> Result<Token> {
+    let settings = config.settings();
     let mut attempts = 0;
     loop {
         attempts += 1;

@@ -185,7 +185,7 @@ impl Slot {
             token_url,
             client_id,
             subject: subject.cloned(),
-            fingerprint: fingerprint(settings.client_secret.expose()),
+            fingerprint: settings.client_secret.fingerprint(FINGERPRINT_LABEL),
         })
     }
 
@@ -243,12 +243,6 @@ impl Slot {
     }
 }
 
-/// Hex HMAC-SHA-256 of a fixed label, keyed by the secret.
-fn fingerprint(secret: &str) -> String {
-    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    ring::hmac::sign(&key, FINGERPRINT_LABEL).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// FNV-1a: a stable file name for the slot (its content is checked anyway).
 fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut hash = 0xcbf2_9ce4_8422_2325u64;
@@ -261,12 +255,15 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::secret::Secret;
+
     #[test]
     fn the_fingerprint_depends_on_the_secret_and_never_contains_it() {
-        let a = super::fingerprint("secret-one");
+        let fingerprint = |secret: &str| Secret::new(secret).fingerprint(super::FINGERPRINT_LABEL);
+        let a = fingerprint("secret-one");
         assert_eq!(a.len(), 64);
-        assert_eq!(a, super::fingerprint("secret-one"));
-        assert_ne!(a, super::fingerprint("secret-two"));
+        assert_eq!(a, fingerprint("secret-one"));
+        assert_ne!(a, fingerprint("secret-two"));
         assert!(!a.contains("secret"));
     }
 }
