@@ -183,20 +183,48 @@ fn a_declined_sign_in_is_login_denied_and_stores_nothing() {
 }
 
 #[test]
-fn a_wrong_or_missing_state_is_refused_before_the_code_is_used() {
+fn a_wrong_or_missing_state_is_answered_400_and_ignored_and_the_real_callback_still_wins() {
     let mock = mock(&[]);
-    for (profile, query) in [("bad-state", "code=anything&state=not-ours"), ("no-state", "code=anything")] {
-        let pending = begin_login(&options(&mock, profile, "api:access")).unwrap();
-        let callback = format!("{}?{query}", pending.redirect_uri());
-        let waiter = thread::spawn(move || pending.wait());
-        let page = mock.browse(&callback);
-        assert_eq!(page.status, 400, "{}", page.body);
-        let error = waiter.join().unwrap().unwrap_err();
-        assert_eq!(error.code(), ErrorCode::LoginDenied, "{error}");
-        assert!(stored(profile).is_none());
+    mock.signin(r#"{"auto_approve": "ci@example.com"}"#);
+    let pending = begin_login(&options(&mock, "states", "api:access")).unwrap();
+    let url = pending.authorize_url().to_string();
+    let redirect_uri = pending.redirect_uri().to_string();
+    let waiter = thread::spawn(move || pending.wait());
+    // Another page, or a local process scanning ports, cannot end the sign-in.
+    for query in ["code=anything&state=not-ours", "code=anything", "", "error=access_denied&state=x"] {
+        let page = mock.browse(&format!("{redirect_uri}?{query}"));
+        assert_eq!(page.status, 400, "{query}: {}", page.body);
+        assert!(page.body.contains("ignored"), "{}", page.body);
     }
-    assert_eq!(mock.stats()["signin"]["code_exchanges"].as_u64(), Some(0));
-    assert_eq!(mock.grants("authorization_code"), 0, "no code was sent anywhere");
+    let page = mock.browse(&url);
+    assert!(page.body.contains("Signed in as ci@example.com"), "{}", page.body);
+    waiter.join().unwrap().unwrap();
+    assert_eq!(mock.stats()["signin"]["code_exchanges"].as_u64(), Some(1), "the strays' codes were never sent");
+}
+
+#[test]
+fn a_trickling_connection_cannot_keep_the_listener_past_its_timeout() {
+    let mock = mock(&[]);
+    let mut options = options(&mock, "slow", "api:access");
+    options.timeout = Duration::from_secs(3);
+    let pending = begin_login(&options).unwrap();
+    let address = pending.redirect_uri().trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let waiter = thread::spawn(move || pending.wait());
+    let trickle = thread::spawn(move || {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        for byte in b"GET /oauth/callback?state=x HTTP/1.1\r\n".iter().take(8) {
+            if stream.write_all(&[*byte]).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(900));
+        }
+    });
+    let error = waiter.join().unwrap().unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Timeout, "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    trickle.join().unwrap();
 }
 
 #[test]
@@ -304,4 +332,50 @@ impl Reply {
         assert_eq!(reply.status, 302, "{}", reply.body);
         reply.header("location").unwrap().to_string()
     }
+}
+
+#[test]
+fn a_config_made_before_the_profile_was_signed_in_elsewhere_gets_none_of_the_new_sign_in_and_leaves_it_alone() {
+    let (first, second) = (mock(&[]), mock(&[]));
+    sign_in(&first, "moved", "api:access", "jo@example.com");
+    let old = Client::new(Config::from_login("moved").unwrap());
+    sign_in(&second, "moved", "api:access", "jo@example.com");
+    // The old client's token is gone (say refused): the store holds a sign-in for another API.
+    let error = old.token().and_then(|t| {
+        old.invalidate(t.access_token());
+        old.token()
+    });
+    let error = error.unwrap_err();
+    assert_eq!(error.code(), ErrorCode::LoginRequired, "{error}");
+    assert!(error.message().contains("signed in again"), "{error}");
+    let fresh = Client::new(Config::from_login("moved").unwrap()).token().unwrap();
+    assert_eq!(second.get("/v2/whoami", Some(&format!("Bearer {}", fresh.access_token()))).status, 200);
+    assert_eq!(first.stats()["signin"]["revocations"].as_u64(), Some(1), "signing in again revoked the old grant");
+}
+
+#[test]
+fn a_refresh_refused_for_another_reason_than_the_token_keeps_the_sign_in() {
+    let mock = mock(&[]);
+    sign_in(&mock, "kept", "api:access", "ka@example.com");
+    let client = Client::new(Config::from_login("kept").unwrap());
+    client.invalidate(client.token().unwrap().access_token());
+    mock.faults(r#"[{"kind": "body", "status": 400, "content_type": "application/json", "body": "{\"error\":\"invalid_request\",\"error_description\":\"try again\"}"}]"#);
+    let error = client.token().unwrap_err();
+    assert_eq!(error.code(), ErrorCode::Http, "{error}");
+    let token = client.token().unwrap();
+    assert_eq!(mock.get("/v2/whoami", Some(&format!("Bearer {}", token.access_token()))).status, 200);
+}
+
+#[test]
+fn a_sign_in_file_others_can_read_is_reported_and_logout_still_revokes_and_removes_it() {
+    let mock = mock(&[]);
+    sign_in(&mock, "exposed", "api:access", "lu@example.com");
+    let file = store_dir().join("login-exposed.json");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let error = Config::from_login("exposed").unwrap_err();
+    assert_eq!(error.code(), ErrorCode::LoginRequired);
+    assert!(error.message().contains("others can read it") && error.message().contains("logout"), "{error}");
+    assert!(sigma_auth::logout("exposed").unwrap());
+    assert!(!file.exists());
+    assert_eq!(mock.stats()["signin"]["revocations"].as_u64(), Some(1), "the exposed refresh token was revoked");
 }

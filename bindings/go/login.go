@@ -47,9 +47,13 @@ func BeginLogin(endpoint, profile, scopes string, timeout time.Duration) (*Pendi
 		}
 		defer freeString(cScopes)
 	}
+	ms := timeout.Milliseconds()
+	if timeout > 0 && ms == 0 {
+		ms = 1 // 0 would mean the default
+	}
 	var native *C.sigma_login
 	var cerr *C.sigma_error
-	status := C.sigma_login_begin(cEndpoint, cProfile, cScopes, C.uint64_t(timeout.Milliseconds()), &native, &cerr)
+	status := C.sigma_login_begin(cEndpoint, cProfile, cScopes, C.uint64_t(ms), &native, &cerr)
 	if status != C.SIGMA_STATUS_OK {
 		return nil, takeError(status, cerr)
 	}

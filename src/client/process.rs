@@ -320,18 +320,15 @@ impl Process {
         let counters = &shared.fast.counters;
         let store = login::Store::open()?;
         let mut grant = None;
-        let want = login::Want { profile, deadline, replacing };
+        let want = login::Want {
+            profile,
+            deadline,
+            replacing,
+            base_url: config.endpoint().api_base_url(),
+            token_endpoint: config.settings().token_url(),
+        };
         let fresh = |token: &Token| token.remaining() > config.refresh_margin_for(token.expires_in());
         let token = login::obtain(&store, want, fresh, |record| {
-            if record.token_endpoint != config.settings().token_url() {
-                return Err(Error::new(
-                    ErrorCode::LoginRequired,
-                    format!(
-                        "profile {profile:?} was signed in again with another token endpoint since this config was \
-                         made: make the config again (Config::from_login)"
-                    ),
-                ));
-            }
             let grant_used =
                 Grant::PublicRefresh { refresh_token: &record.refresh_token, client_id: &record.client_id };
             let result = oauth::request_token(config, grant_used, deadline, trace);

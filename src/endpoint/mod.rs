@@ -139,8 +139,9 @@ impl Endpoint {
     }
 
     /// Whether an endpoint a sign-in's discovery named (or a stored sign-in
-    /// holds) may be used with this API: https on this host or under
-    /// `sigmacomputing.com`; for a loopback API, loopback only. Err says why not.
+    /// holds) may be used with this API: https on this API's origin (its host
+    /// and port), or on a host under `sigmacomputing.com` on port 443; for a
+    /// loopback API, loopback only. Err says why not.
     pub(crate) fn check_signin_url(&self, what: &str, url: &str) -> Result<()> {
         let refuse = |why: &str| {
             Err(Error::new(
@@ -168,11 +169,23 @@ impl Endpoint {
             return refuse("is not https");
         }
         let host = host.trim_end_matches('.');
-        if host == self.host.to_ascii_lowercase()
-            || host == "sigmacomputing.com"
-            || host.ends_with(".sigmacomputing.com")
-        {
-            return Ok(());
+        if !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+            return refuse("has a host name with characters no host name has");
+        }
+        let port = authority.port_u16().unwrap_or(443);
+        if host == self.host.to_ascii_lowercase().trim_end_matches('.') {
+            return match port == self.origin.port() {
+                true => Ok(()),
+                false => {
+                    refuse(&format!("is on port {port} of the API's host, not the API's port {}", self.origin.port()))
+                }
+            };
+        }
+        if host == "sigmacomputing.com" || host.ends_with(".sigmacomputing.com") {
+            return match port {
+                443 => Ok(()),
+                _ => refuse(&format!("is on port {port} of a Sigma host, not 443")),
+            };
         }
         refuse(&format!("is on {host}, which is neither the API's host nor Sigma's"))
     }
@@ -278,6 +291,10 @@ mod signin_url_tests {
             (&local, "http://127.0.0.2.nip.io/token"),
             (&local, "https://api.sigmacomputing.com/token"),
             (&sigma, "not a url"),
+            (&sigma, "https://api.us-a.aws.sigmacomputing.com:8443/oauth/token"),
+            (&sigma, "https://login.sigmacomputing.com:444/token"),
+            (&sigma, "https://evil.example;.sigmacomputing.com/token"),
+            (&private, "https://sigma.corp.example:8443/token"),
         ] {
             let error = endpoint.check_signin_url("token endpoint", url).unwrap_err();
             assert_eq!(error.code(), ErrorCode::LoginUnavailable, "{url}");

@@ -52,6 +52,11 @@ impl Origin {
         Ok(origin)
     }
 
+    /// The port (the scheme's default when the URL named none).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The origin of a request as an HTTP library parsed it; `port` None means
     /// the scheme's default. None for schemes other than http and https.
     pub fn new(scheme: &str, host: &str, port: Option<u16>) -> Option<Origin> {

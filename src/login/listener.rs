@@ -69,6 +69,16 @@ fn decode(value: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// What the sign-in made of a callback.
+pub(crate) enum Judged<R> {
+    /// The sign-in's own: it ends the wait, with the page the browser gets
+    /// (a title and a sentence).
+    Done(Result<R>, (&'static str, String)),
+    /// Not this sign-in's (no `state`, or another one): answered with this
+    /// page and ignored, so that a stray or hostile request cannot end it.
+    NotOurs((&'static str, String)),
+}
+
 pub(crate) struct Listener {
     socket: TcpListener,
     redirect_uri: String,
@@ -90,56 +100,64 @@ impl Listener {
         &self.redirect_uri
     }
 
-    /// Waits until `deadline` for the callback; `handle` judges it and says
-    /// what page the browser gets (a title and a sentence). Between looks,
-    /// `pasted` may offer the callback another way (a URL pasted by the
-    /// person), which `handle` judges the same (its page goes nowhere).
+    /// Waits until `deadline` for the sign-in's callback; `judge` says whether
+    /// a callback is the sign-in's and what page the browser gets. Between
+    /// looks, `pasted` may offer the callback another way (a URL pasted by the
+    /// person), which `finish` takes as the person's word.
     pub(crate) fn wait<R>(
         &self,
         deadline: Instant,
         mut pasted: impl FnMut() -> Option<Result<Callback>>,
-        handle: impl FnOnce(Callback) -> (Result<R>, (&'static str, String)),
+        finish: impl Fn(Callback) -> Result<R>,
+        judge: impl Fn(Callback) -> Judged<R>,
     ) -> Result<R> {
         loop {
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorCode::Timeout,
+                    "nobody came back from the browser before the sign-in's timeout",
+                ));
+            }
             match pasted() {
-                Some(Ok(callback)) => return handle(callback).0,
+                Some(Ok(callback)) => return finish(callback),
                 Some(Err(error)) => return Err(error),
                 None => {}
             }
             match self.socket.accept() {
                 Ok((stream, _)) => {
-                    if let Some((mut stream, query)) = read_callback(stream) {
-                        let (result, (title, sentence)) = handle(Callback::from_query(&query));
-                        let status = if result.is_ok() { "200 OK" } else { "400 Bad Request" };
-                        respond(&mut stream, status, &page(title, &sentence));
-                        return result;
+                    // A connection gets READ_TIMEOUT in all to send its head, and never more than the sign-in has left.
+                    let head_deadline = (Instant::now() + READ_TIMEOUT).min(deadline);
+                    let Some((mut stream, query)) = read_callback(stream, head_deadline) else { continue };
+                    match judge(Callback::from_query(&query)) {
+                        Judged::Done(result, (title, sentence)) => {
+                            let status = if result.is_ok() { "200 OK" } else { "400 Bad Request" };
+                            respond(&mut stream, status, &page(title, &sentence));
+                            return result;
+                        }
+                        Judged::NotOurs((title, sentence)) => {
+                            respond(&mut stream, "400 Bad Request", &page(title, &sentence))
+                        }
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if Instant::now() >= deadline {
-                        return Err(Error::new(
-                            ErrorCode::Timeout,
-                            "nobody came back from the browser before the sign-in's timeout",
-                        ));
-                    }
-                    std::thread::sleep(POLL);
-                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(POLL),
                 Err(e) => return Err(Error::new(ErrorCode::Network, format!("the sign-in's listener failed: {e}"))),
             }
         }
     }
 }
 
-/// Reads one request; the stream and the query when it is `GET
-/// /oauth/callback?...`, else answers 404 (or nothing, to a request it could
-/// not read) and returns None.
-fn read_callback(mut stream: TcpStream) -> Option<(TcpStream, String)> {
+/// Reads one request's head by `head_deadline`; the stream and the query when
+/// it is `GET /oauth/callback?...`, else answers 404 (or nothing, to a request
+/// it could not read in time) and returns None.
+fn read_callback(mut stream: TcpStream, head_deadline: Instant) -> Option<(TcpStream, String)> {
     stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(READ_TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(READ_TIMEOUT)).ok()?;
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        // The time left for the whole head, not per read: a byte at a time must not keep it.
+        let left = head_deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())?;
+        stream.set_read_timeout(Some(left)).ok()?;
         let n = stream.read(&mut chunk).ok().filter(|n| *n > 0)?;
         head.extend_from_slice(&chunk[..n]);
         if head.len() > MAX_REQUEST_BYTES {

@@ -27,7 +27,7 @@ use crate::observe::Trace;
 use crate::secret::Secret;
 use crate::settings::{self, Settings};
 use crate::store::login::{self as stored, Record, Store};
-use listener::{Callback, Listener};
+use listener::{Callback, Judged, Listener};
 
 pub use crate::store::login::{Backend, DEFAULT_PROFILE};
 
@@ -189,7 +189,15 @@ impl PendingLogin {
                 None => Err(not_the_redirect(self.listener.redirect_uri())),
             })
         };
-        self.listener.wait(deadline, pasted, |callback| {
+        let judge = |callback: Callback| {
+            if !self.state_matches(&callback) {
+                return Judged::NotOurs((
+                    "Not this sign-in",
+                    "This link does not belong to the sign-in under way (its state does not match), so it was \
+                     ignored. Nothing was signed in."
+                        .to_string(),
+                ));
+            }
             let result = self.finish(callback);
             let page = match &result {
                 Ok(done) => (
@@ -198,8 +206,9 @@ impl PendingLogin {
                 ),
                 Err(error) => ("Not signed in", format!("{} ({})", error.message(), error.code())),
             };
-            (result, page)
-        })
+            Judged::Done(result, page)
+        };
+        self.listener.wait(deadline, pasted, |callback| self.finish(callback), judge)
     }
 
     /// Completes the sign-in with the URL the browser was sent back to (for a
@@ -213,11 +222,14 @@ impl PendingLogin {
         self.finish(Callback::from_query(query))
     }
 
+    fn state_matches(&self, callback: &Callback) -> bool {
+        callback.state.as_deref().is_some_and(|s| constant_time_eq(s, &self.pkce.state))
+    }
+
     /// Judges the callback (`state` first), exchanges the code, reads who
     /// signed in, and stores the sign-in.
     fn finish(&self, callback: Callback) -> Result<SignedIn> {
-        let state_matches = callback.state.as_deref().is_some_and(|s| constant_time_eq(s, &self.pkce.state));
-        if !state_matches {
+        if !self.state_matches(&callback) {
             return Err(Error::new(
                 ErrorCode::LoginDenied,
                 "the browser came back with a state that is not this sign-in's (a stale or someone else's link): \
@@ -261,7 +273,15 @@ impl PendingLogin {
         let mut trace = Trace::default();
         let token = oauth::request_token(&config, grant, config.deadline(), &mut trace)?;
         trace.deliver(config.events());
-        let email = signin::whoami_email(&self.config, token.access_token())?;
+        // The new grant is revoked if it cannot be kept (best effort), so no
+        // live refresh token is left behind.
+        let drop_grant = |error: Error| {
+            if let (Some(url), Some(refresh)) = (&self.metadata.revocation_endpoint, token.refresh_token()) {
+                let _ = signin::revoke(&self.config, url, refresh, &self.client_id);
+            }
+            error
+        };
+        let email = signin::whoami_email(&self.config, token.access_token()).map_err(drop_grant)?;
         let record = Record::new(
             &self.options.profile,
             self.config.endpoint().api_base_url(),
@@ -271,11 +291,18 @@ impl PendingLogin {
             &self.options.scopes,
             email.as_deref(),
             &token,
-        )?;
-        let store = Store::open()?;
-        {
-            let _held = store.lock(&self.options.profile, config.deadline())?;
-            store.save(&record)?;
+        )
+        .map_err(drop_grant)?;
+        let store = Store::open().map_err(drop_grant)?;
+        let replaced = {
+            let _held = store.lock(&self.options.profile, config.deadline()).map_err(drop_grant)?;
+            let replaced = store.load_to_revoke(&self.options.profile).ok().flatten();
+            store.save(&record).map_err(drop_grant)?;
+            replaced
+        };
+        // Signing in again replaces the profile's sign-in: the old grant is revoked (best effort).
+        if let Some(old) = replaced.filter(|old| old.refresh_token != record.refresh_token) {
+            let _ = revoke(&old);
         }
         Ok(SignedIn { profile: profile_of(&record, store.backend()), warning: store.warning().map(str::to_string) })
     }
@@ -309,21 +336,26 @@ pub fn logout(profile: &str) -> Result<bool> {
     let store = Store::open()?;
     let deadline = Instant::now() + Duration::from_secs(30);
     let _held = store.lock(profile, deadline)?;
-    let Some(record) = store.load(profile)? else {
+    let record = store.load_to_revoke(profile)?;
+    let revoked = record.as_ref().map_or(Ok(()), revoke);
+    if !store.delete(profile)? {
         return Ok(false);
-    };
-    let revoked = match &record.revocation_endpoint {
-        Some(url) => Endpoint::parse(&record.base_url).and_then(|endpoint| {
-            let config = Config::with_settings(Settings::new(endpoint, "", Secret::new("")));
-            signin::revoke(&config, url, &record.refresh_token, &record.client_id)
-        }),
-        None => Ok(()),
-    };
-    store.delete(profile)?;
+    }
     revoked.map(|()| true).map_err(|e| {
         let message = format!("signed out locally, but revoking at the server failed: {}", e.message());
         e.with_message(message)
     })
+}
+
+/// Revokes a stored sign-in's refresh token at its revocation endpoint (if it
+/// has one and a refresh token).
+fn revoke(record: &Record) -> Result<()> {
+    let (Some(url), false) = (&record.revocation_endpoint, record.refresh_token.is_empty()) else {
+        return Ok(());
+    };
+    let endpoint = Endpoint::parse(&record.base_url)?;
+    let config = Config::with_settings(Settings::new(endpoint, "", Secret::new("")));
+    signin::revoke(&config, url, &record.refresh_token, &record.client_id)
 }
 
 /// Every stored sign-in (no token), by profile name.
@@ -337,7 +369,13 @@ pub fn profiles() -> Result<Vec<Profile>> {
 /// its own), stored as any refresh is.
 pub(crate) fn token_on(agent: &ureq::Agent, config: &Config, profile: &str) -> Result<crate::token::Token> {
     let store = Store::open()?;
-    let want = stored::Want { profile, deadline: config.deadline(), replacing: None };
+    let want = stored::Want {
+        profile,
+        deadline: config.deadline(),
+        replacing: None,
+        base_url: config.endpoint().api_base_url(),
+        token_endpoint: config.settings().token_url(),
+    };
     let fresh = |token: &crate::token::Token| token.remaining() > config.refresh_margin_for(token.expires_in());
     stored::obtain(&store, want, fresh, |record| {
         let grant = Grant::PublicRefresh { refresh_token: &record.refresh_token, client_id: &record.client_id };

@@ -68,11 +68,24 @@ pub(super) fn status_error(
                 .to_string(),
         ),
         (400 | 404, Grant::Exchange { .. }) => (ErrorCode::InvalidGrant, "Sigma refused the user to act as".to_string()),
+        // Only a verdict on the refresh token (or on the public client) ends a
+        // sign-in; another 4xx (invalid_request, a proxy's JSON 403) does not.
+        (400 | 401 | 403, Grant::PublicRefresh { .. })
+            if matches!(oauth_error, Some("invalid_grant" | "invalid_client")) || (status == 401 && oauth_error.is_none()) =>
+        {
+            (
+                ErrorCode::LoginRequired,
+                "Sigma refused the stored sign-in (its refresh token was used, revoked or expired): sign in again \
+                 with `sigma-token login`"
+                    .to_string(),
+            )
+        }
         (400 | 401 | 403, Grant::PublicRefresh { .. }) => (
-            ErrorCode::LoginRequired,
-            "Sigma refused the stored sign-in (its refresh token was used, revoked or expired): sign in again \
-             with `sigma-token login`"
-                .to_string(),
+            ErrorCode::Http,
+            format!(
+                "the token endpoint did not refresh the sign-in ({status}{}); the sign-in is kept",
+                oauth_error.map(|e| format!(", {e}")).unwrap_or_default()
+            ),
         ),
         (400 | 401 | 403, Grant::AuthorizationCode { .. }) => {
             (ErrorCode::LoginDenied, "Sigma refused the sign-in's authorization code".to_string())

@@ -118,14 +118,35 @@ impl PrivateDir {
     /// The content of `name`, if it is a regular file of ours that no one
     /// else can read, of at most `max` bytes.
     pub(crate) fn read(&self, name: &str, max: u64) -> Option<Zeroizing<Vec<u8>>> {
-        let mut file = self.open_own(&self.path(name), OpenOptions::new().read(true)).ok()?;
-        let meta = file.metadata().ok()?;
-        if meta.mode() & 0o077 != 0 || meta.len() > max {
-            return None;
+        self.read_checked(name, max, true).ok().flatten()
+    }
+
+    /// Like [`PrivateDir::read`], telling a missing file (Ok(None)) from one
+    /// that is there but not to be trusted (Err: why). With `private` false,
+    /// a file others can read is read all the same (to revoke what it holds).
+    pub(crate) fn read_checked(
+        &self,
+        name: &str,
+        max: u64,
+        private: bool,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+        let path = self.path(name);
+        match fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{} cannot be read: {}", path.display(), e.kind())),
+            Ok(_) => {}
+        }
+        let mut file = self.open_own(&path, OpenOptions::new().read(true))?;
+        let meta = file.metadata().map_err(|e| e.kind().to_string())?;
+        if private && meta.mode() & 0o077 != 0 {
+            return Err(format!("{} has mode {:o}: others can read it", path.display(), meta.mode() & 0o777));
+        }
+        if meta.len() > max {
+            return Err(format!("{} is larger than {max} bytes", path.display()));
         }
         let mut text = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-        Read::by_ref(&mut file).take(max).read_to_end(&mut text).ok()?;
-        Some(text)
+        Read::by_ref(&mut file).take(max).read_to_end(&mut text).map_err(|e| e.kind().to_string())?;
+        Ok(Some(text))
     }
 
     /// Replaces `name` with `content` (mode 600) whole, durably: a temp file

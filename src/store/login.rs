@@ -266,7 +266,17 @@ impl Store {
     pub(crate) fn load(&self, profile: &str) -> Result<Option<Record>> {
         check_profile(profile)?;
         let bytes = match self.backend {
-            Backend::File => self.dir.read(&Self::file_name(profile), MAX_RECORD_BYTES),
+            Backend::File => {
+                self.dir.read_checked(&Self::file_name(profile), MAX_RECORD_BYTES, true).map_err(|why| {
+                    Error::new(
+                        ErrorCode::LoginRequired,
+                        format!(
+                        "the stored sign-in {why}: sign out (sigma-token logout --profile {profile}) to revoke and \
+                         remove it, then sign in again"
+                    ),
+                    )
+                })?
+            }
             Backend::SecretService => super::keyring::load(profile).map_err(|why| keyring_error(&why))?,
         };
         bytes.map(|b| Record::from_bytes(&b, profile)).transpose()
@@ -285,12 +295,26 @@ impl Store {
         }
     }
 
-    /// Forgets `profile`'s sign-in; whether there was one.
+    /// The sign-in under `profile` as far as it can be read to revoke it: a
+    /// file others could read is read all the same (its token is exposed, and
+    /// revoking it is the point); anything else as [`Store::load`].
+    pub(crate) fn load_to_revoke(&self, profile: &str) -> Result<Option<Record>> {
+        check_profile(profile)?;
+        match self.backend {
+            Backend::File => match self.dir.read_checked(&Self::file_name(profile), MAX_RECORD_BYTES, false) {
+                Ok(bytes) => Ok(bytes.and_then(|b| Record::from_bytes(&b, profile).ok())),
+                Err(_) => Ok(None),
+            },
+            Backend::SecretService => self.load(profile),
+        }
+    }
+
+    /// Forgets `profile`'s sign-in (whatever is at its path); whether there was one.
     pub(crate) fn delete(&self, profile: &str) -> Result<bool> {
         check_profile(profile)?;
         match self.backend {
             Backend::File => {
-                let existed = self.dir.read(&Self::file_name(profile), MAX_RECORD_BYTES).is_some();
+                let existed = std::fs::symlink_metadata(self.dir.path(&Self::file_name(profile))).is_ok();
                 self.dir
                     .remove(&Self::file_name(profile))
                     .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot remove the sign-in: {}", e.kind())))?;
@@ -340,6 +364,11 @@ pub(crate) struct Want<'a> {
     pub(crate) deadline: Instant,
     /// The access token the caller wants replaced (refused, or due), if any.
     pub(crate) replacing: Option<&'a str>,
+    /// The API and token endpoint the caller's config was made for: a sign-in
+    /// stored since for another (the profile was signed in again elsewhere)
+    /// is not this caller's, and is left alone.
+    pub(crate) base_url: &'a str,
+    pub(crate) token_endpoint: &'a str,
 }
 
 /// A token for the sign-in of `want.profile`: the stored access token when
@@ -360,6 +389,16 @@ pub(crate) fn obtain(
             format!("no sign-in is stored for profile {:?}: sign in with `sigma-token login`", want.profile),
         ));
     };
+    if record.base_url != want.base_url || record.token_endpoint != want.token_endpoint {
+        return Err(Error::new(
+            ErrorCode::LoginRequired,
+            format!(
+                "profile {:?} was signed in again, to {}, since this config was made for {}: make the config again \
+                 (Config::from_login)",
+                want.profile, record.base_url, want.base_url
+            ),
+        ));
+    }
     if record.refused {
         return Err(Error::new(
             ErrorCode::LoginRequired,
@@ -374,7 +413,8 @@ pub(crate) fn obtain(
         return Ok(token);
     }
     let token = match refresh(&record) {
-        Err(error) if error.code() == ErrorCode::LoginRequired => {
+        // Sigma's verdict on the refresh token (an answer, not a local check).
+        Err(error) if error.code() == ErrorCode::LoginRequired && error.http_status().is_some() => {
             // Remembered, so that no process asks again with a refused token.
             record.refused = true;
             record.refresh_token.zeroize();
