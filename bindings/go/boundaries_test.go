@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	sigmaauth "github.com/sigma-auth/sigma-auth/bindings/go"
@@ -209,5 +212,36 @@ func TestARequestThatCarriedTheTokenIsRetriedOnceOnA401(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 401 || len(m.stats(t).RecentAPIRequests) != 2 || m.stats(t).TokenRequests != 2 {
 		t.Fatalf("want one retry then the 401: %d, %+v", resp.StatusCode, m.stats(t))
+	}
+}
+
+// After Close, the HTTP client fails with ErrClosed and sends nothing at all,
+// whatever the origin (it used to send the request without a token).
+func TestHTTPClientAfterCloseFailsWithErrClosedAndSendsNothing(t *testing.T) {
+	m := startMock(t)
+	client, err := sigmaauth.NewClient(cfg(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := client.HTTPClient(nil)
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer other.Close()
+	client.Close()
+	for _, url := range []string{m.URL + "/v2/whoami", other.URL + "/anything"} {
+		resp, err := hc.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("%s: a closed client's HTTP client sent the request", url)
+		}
+		if !errors.Is(err, sigmaauth.ErrClosed) {
+			t.Fatalf("%s: %v", url, err)
+		}
+	}
+	if hits.Load() != 0 || len(m.stats(t).RecentAPIRequests) != 0 {
+		t.Fatal("something reached a server")
+	}
+	if _, err := client.Token(); !errors.Is(err, sigmaauth.ErrClosed) {
+		t.Fatalf("Token after Close: %v", err)
 	}
 }

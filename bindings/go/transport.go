@@ -37,6 +37,14 @@ type transport struct {
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// A closed client sends nothing: not even requests it would not have
+	// authenticated (its origin check answers "no" once it is closed).
+	if t.client.calls.Load()&1 != 0 {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, ErrClosed
+	}
 	if !t.client.originAllowed(req.URL) {
 		return t.base.RoundTrip(req)
 	}

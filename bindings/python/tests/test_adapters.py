@@ -50,3 +50,24 @@ def test_httpx_async_adapter_retries_once_on_401(mock: Any) -> None:
 
     assert asyncio.run(run()) == 200
     assert mock.stats()["whoami_by_status"] == {"200": 2, "401": 1}
+
+
+def test_adapters_of_a_closed_client_fail_with_the_closed_error_and_send_nothing(mock: Any) -> None:
+    import pytest
+
+    client = client_for(mock)
+    client.close()
+    before = len(mock.stats()["recent_api_requests"])
+    with pytest.raises(ValueError, match="closed"):
+        requests.get(f"{mock.url}/v2/whoami", auth=RequestsAuth(client), timeout=10)
+    with pytest.raises(ValueError, match="closed"):
+        with httpx.Client(auth=HttpxAuth(client)) as http:
+            http.get(f"{mock.url}/v2/whoami")
+
+    async def call() -> None:
+        async with httpx.AsyncClient(auth=HttpxAuth(client)) as http:
+            await http.get(f"{mock.url}/v2/whoami")
+
+    with pytest.raises(ValueError, match="closed"):
+        asyncio.run(call())
+    assert len(mock.stats()["recent_api_requests"]) == before, "nothing was sent"
