@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -144,15 +145,17 @@ pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool>
     if refused {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "it exists and is not a regular file"));
     }
-    if holds(path, content) {
-        return Ok(false);
-    }
     let name =
         path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file"))?;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    check_directory(path, dir)?;
+    if holds(path, content) {
+        return Ok(false);
+    }
+    sweep_stale_temp_files(dir, name);
     let (temp, file) = create_temp(dir, name)?;
     let written = write_synced(file, content).and_then(|()| fs::rename(&temp, path));
     if let Err(error) = written {
@@ -164,6 +167,54 @@ pub(crate) fn write_output_file(path: &Path, content: &[u8]) -> io::Result<bool>
         let _ = dir.sync_all();
     }
     Ok(true)
+}
+
+/// Where the file may be written: never under /dev, /proc or /sys (their
+/// entries are the system's: `/dev/stdout` is a link that a rename would
+/// replace for everyone), and a symbolic link only in a directory of this user
+/// that others cannot write (elsewhere someone else may have put it there).
+fn check_directory(path: &Path, dir: &Path) -> io::Result<()> {
+    let real = fs::canonicalize(dir)?;
+    if ["/dev", "/proc", "/sys"].iter().any(|system| real.starts_with(system)) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is in {}, which holds the system's files, not ours", real.display()),
+        ));
+    }
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let meta = fs::metadata(&real)?;
+        // SAFETY: geteuid takes no arguments, cannot fail and touches no memory of ours.
+        let uid = unsafe { libc::geteuid() };
+        if meta.uid() != uid || meta.mode() & 0o022 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is a symbolic link in a directory that is not this user's alone: it may not be ours to replace",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes temp files (`.NAME.PID.NONCE.tmp`, see [`create_temp`]) left in
+/// `dir` by writers that died between writing and renaming (a `--watch`
+/// killed with SIGKILL): each holds a token.
+fn sweep_stale_temp_files(dir: &Path, name: &std::ffi::OsStr) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(prefix.as_str())) else { continue };
+        let Some(pid) = rest.strip_suffix(".tmp").and_then(|r| r.split('.').next()).and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let alive = pid > 0
+            && (unsafe { libc::kill(pid, 0) } == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+        if !alive && entry.metadata().is_ok_and(|m| m.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Whether `path` is a private regular file holding exactly `content`. Opened

@@ -673,3 +673,62 @@ fn verbose_prints_the_events_on_stderr_and_never_the_token() {
         assert!(!text.contains(&token) && !text.contains(SECRET) && !text.contains("mock_rt_"));
     }
 }
+
+#[test]
+fn output_file_never_replaces_the_systems_dev_stdout_nor_a_link_in_a_shared_directory() {
+    let mock = mock(&[]);
+    let dir = temp_dir("output-file-system");
+    // As measured: root, stdout redirected to a regular file, --output-file /dev/stdout.
+    let redirected = fs::File::create(dir.join("redirected")).unwrap();
+    let out = sigma_token(&mock.url, &dir, &["--output-file", "/dev/stdout"]).stdout(redirected).output().unwrap();
+    let still_a_link = fs::symlink_metadata("/dev/stdout").map(|m| m.file_type().is_symlink()).unwrap_or(true);
+    if !still_a_link {
+        // Put the system back before failing.
+        let _ = fs::remove_file("/dev/stdout");
+        let _ = std::os::unix::fs::symlink("/proc/self/fd/1", "/dev/stdout");
+    }
+    assert!(still_a_link, "/dev/stdout was replaced");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("system's files"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A link in a directory others may write (as /tmp is) may be someone else's: refused, left alone.
+    let shared = dir.join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let target = dir.join("target");
+    fs::write(&target, "keep").unwrap();
+    let link = shared.join("headers.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = sigma_token(&mock.url, &dir, &["--output-file", link.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
+    // A plain file there is fine: the rename replaces only our own name.
+    let plain = shared.join("plain.json");
+    succeed(&mut sigma_token(&mock.url, &dir, &["--output-file", plain.to_str().unwrap()]));
+    fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn output_file_sweeps_temp_files_of_killed_writers() {
+    let mock = mock(&[]);
+    let dir = temp_dir("output-file-litter");
+    let dead = {
+        let mut child = Command::new("true").spawn().unwrap();
+        child.wait().unwrap();
+        child.id()
+    };
+    let litter = dir.join(format!(".out.json.{dead}.0badf00d.tmp"));
+    let live = dir.join(format!(".out.json.{}.0000beef.tmp", std::process::id()));
+    for path in [&litter, &live] {
+        fs::write(path, "mock_at_leftover").unwrap();
+    }
+    succeed(&mut sigma_token(&mock.url, &dir, &["--output-file", dir.join("out.json").to_str().unwrap()]));
+    assert!(!litter.exists(), "a killed writer's temp file, holding a token, was removed");
+    assert!(live.exists(), "a live writer's is left alone");
+    fs::remove_dir_all(dir).unwrap();
+}
