@@ -95,3 +95,11 @@ fn a_proxy_that_wants_credentials_is_a_clear_error_and_credentials_in_the_url_wo
     assert_eq!(garbage.status.code(), Some(1), "{}", String::from_utf8_lossy(&garbage.stderr));
     assert!(!String::from_utf8_lossy(&garbage.stderr).contains("hunter2"));
 }
+
+#[test]
+fn a_socks_proxy_is_invalid_argument_not_a_panic() {
+    // It panicked inside the HTTP library (INTERNAL), while doctor called the proxy fine.
+    let out = sigma_token("https://sigma.test", &[("ALL_PROXY", "socks5h://127.0.0.1:9")]);
+    assert_eq!(out.status.code(), Some(1), "INVALID_ARGUMENT: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SOCKS"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -158,6 +158,12 @@ fn signin_settings(options: &Options, profile: &str, report: &mut Report) -> Opt
 fn connection_settings(config: &Config, report: &mut Report) {
     let proxy = config.proxy();
     match proxy.display_url() {
+        Some(url) if proxy.is_socks() => report.fail(
+            ErrorCode::InvalidArgument,
+            "proxy",
+            &format!("{url} ({}) is a SOCKS proxy, which sigma-auth does not support", proxy.reason),
+            "use an HTTP CONNECT proxy (HTTPS_PROXY=http://host:port), or list Sigma's host in NO_PROXY",
+        ),
         Some(url) => report.ok("proxy", &format!("{url} ({})", proxy.reason)),
         None => {
             let unused =

@@ -175,7 +175,8 @@ fn the_proxy_in_use_is_shown_without_its_password() {
     let env = [("HTTPS_PROXY", with_password.as_str()), ("SSL_CERT_FILE", ca.as_str())];
     let report = doctor(Some(&endpoint), Some(SECRET), &temp_dir("proxy"), &env);
     assert_eq!(report.code, Some(0), "{}", report.out);
-    assert!(report.line("proxy").contains("alice:[redacted]@127.0.0.1"), "{}", report.out);
+    assert!(report.line("proxy").contains("[redacted]@127.0.0.1"), "{}", report.out);
+    assert!(!report.out.contains("alice"), "the proxy's user name is not shown either: {}", report.out);
     assert!(report.line("proxy").contains("from HTTPS_PROXY"));
     assert!(report.line("connect").contains("through the proxy"));
     assert_eq!(proxy.asked(), vec![format!("sigma.test:{port}")]);
@@ -304,4 +305,14 @@ fn a_whoami_that_spells_the_token_across_fields_shows_none_of_them() {
             assert!(!report.out.contains(std::str::from_utf8(window).unwrap()), "{}", report.out);
         }
     }
+}
+
+#[test]
+fn a_socks_proxy_is_refused_clearly_and_doctor_says_so() {
+    // Not loopback (loopback is never proxied): a name only the proxy could resolve.
+    let env = [("ALL_PROXY", "socks5h://bob:pw@127.0.0.1:9")];
+    let report = doctor(Some("https://sigma.test"), Some(SECRET), &temp_dir("socks"), &env);
+    assert_eq!(report.code, Some(1), "{}", report.out);
+    assert!(report.line("proxy").starts_with("fail") && report.line("proxy").contains("SOCKS"), "{}", report.out);
+    assert!(!report.out.contains("bob"), "{}", report.out);
 }

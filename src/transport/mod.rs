@@ -50,6 +50,14 @@ fn build(settings: &Settings) -> Result<ureq::Agent> {
 pub(crate) fn agent_config(settings: &Settings) -> Result<AgentConfig> {
     let tls = TlsConfig::builder().root_certs(RootCerts::Specific(trust(settings).roots));
     let choice = proxy::choose(&settings.endpoint);
+    if choice.is_socks() {
+        let shown = choice.display_url().unwrap_or_default();
+        return Err(Error::invalid_argument(format!(
+            "the proxy {shown} ({}) is a SOCKS proxy, which sigma-auth does not support: use an HTTP CONNECT proxy \
+             (HTTPS_PROXY=http://host:port), or NO_PROXY for Sigma's host",
+            choice.reason
+        )));
+    }
     let proxy = match &choice.url {
         Some(url) if proxy::credentials_need_encoding(url) => {
             let shown = choice.display_url().unwrap_or_default();

@@ -23,19 +23,22 @@ pub struct ProxyChoice {
 }
 
 impl ProxyChoice {
-    /// The proxy URL with any password replaced, safe to print.
+    /// The proxy URL with its credentials (everything before the last `@`,
+    /// user name included: it may be a token, or name someone) replaced,
+    /// safe to print.
     pub fn display_url(&self) -> Option<String> {
         let url = self.url.as_deref()?;
         let (scheme, credentials, rest) = split_credentials(url);
-        // A user name alone may be a token, so it is hidden too; one with `/`
-        // in it is not a name.
         Some(match credentials {
-            Some(userinfo) => match userinfo.split_once(':') {
-                Some((name, _)) if !name.contains(AUTHORITY_ENDS) => format!("{scheme}://{name}:[redacted]@{rest}"),
-                _ => format!("{scheme}://[redacted]@{rest}"),
-            },
+            Some(_) => format!("{scheme}://[redacted]@{rest}"),
             None => format!("{scheme}://{rest}"),
         })
+    }
+
+    /// Whether the proxy speaks SOCKS, which this library does not: such a
+    /// proxy is refused (INVALID_ARGUMENT) rather than half used.
+    pub fn is_socks(&self) -> bool {
+        self.url.as_deref().is_some_and(|url| url.get(..5).is_some_and(|s| s.eq_ignore_ascii_case("socks")))
     }
 }
 
@@ -197,11 +200,11 @@ mod tests {
     #[test]
     fn a_proxy_password_is_never_displayed() {
         let c = choice("https://api.sigmacomputing.com", &[("HTTPS_PROXY", "http://me:hunter2@proxy:3128")]);
-        assert_eq!(c.display_url().as_deref(), Some("http://me:[redacted]@proxy:3128"));
+        assert_eq!(c.display_url().as_deref(), Some("http://[redacted]@proxy:3128"));
         for (url, shown) in [
-            ("http://me:p@ss@w0rd@proxy:3128", "http://me:[redacted]@proxy:3128"),
+            ("http://me:p@ss@w0rd@proxy:3128", "http://[redacted]@proxy:3128"),
             ("http://TOKEN123@proxy:3128/", "http://[redacted]@proxy:3128/"),
-            ("http://me:hunter2/pass@proxy:3128", "http://me:[redacted]@proxy:3128"),
+            ("http://me:hunter2/pass@proxy:3128", "http://[redacted]@proxy:3128"),
             ("http://me/x:ss@w0rd@proxy:3128", "http://[redacted]@proxy:3128"),
             ("proxy:3128", "http://proxy:3128"),
         ] {
