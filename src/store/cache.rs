@@ -22,8 +22,10 @@
 //! permissions, another owner, a symlink, a FIFO, bad content, another endpoint,
 //! client or secret) is ignored and replaced.
 
-use std::path::Path;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -33,6 +35,7 @@ use crate::error::Result;
 use crate::oauth::Subject;
 use crate::observe::{Event, EventKind, Trace};
 use crate::secret::Secret;
+use crate::sys::PerProcess;
 use crate::token::{Issued, Parts, Token};
 
 use super::files::{self, PrivateDir};
@@ -101,7 +104,7 @@ pub(crate) fn obtain(
             return bypassed(&why, result);
         }
     };
-    slot.dir.sweep_stale_temp_files();
+    sweep_if_due(&slot.dir);
     let cached = slot.read();
     if let Some(token) = cached.as_ref().filter(|t| usable(t)) {
         return hit(token.clone(), trace);
@@ -120,6 +123,57 @@ fn bypassed(why: &str, result: Result<Token>) -> Result<Token> {
         let message = format!("{} (the token cache was not used: {why})", error.message());
         error.with_message(message)
     })
+}
+
+/// When this process last swept each cache directory.
+static SWEPT: PerProcess<Mutex<HashMap<PathBuf, Instant>>> = PerProcess::new();
+/// A process sweeps a directory at most this often: a sweep reads every entry,
+/// and a refresh must not cost more as users accumulate.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// An entry this long past its token's expiry is nobody's any more (a user no
+/// one acts as): it and its lock file are removed.
+const FORGET_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// The expiry of a cache entry, all a sweep reads of it.
+#[derive(Deserialize)]
+struct Expiry {
+    expires_at_ms: u64,
+}
+
+/// Removes the litter of a cache directory, at most once a minute per
+/// process: temp files of writers killed before their rename, and entries
+/// (with their lock files) whose token expired a day ago or more. An entry
+/// whose lock another process holds is left for a later sweep.
+fn sweep_if_due(dir: &PrivateDir) {
+    {
+        let swept = SWEPT.get(|_| Mutex::default());
+        let mut swept = swept.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if swept.get(&dir.path("")).is_some_and(|at| now.duration_since(*at) < SWEEP_EVERY) {
+            return;
+        }
+        swept.insert(dir.path(""), now);
+    }
+    dir.sweep_stale_temp_files();
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let forget_before = now_ms.saturating_sub(FORGET_AFTER.as_millis() as u64);
+    for name in dir.names() {
+        let Some(key) = name.strip_prefix("token-").and_then(|n| n.strip_suffix(".json")) else { continue };
+        let expired = dir
+            .read(&name, MAX_FILE_BYTES)
+            .and_then(|text| serde_json::from_slice::<Expiry>(&text).ok())
+            .is_some_and(|e| e.expires_at_ms < forget_before);
+        if !expired {
+            continue;
+        }
+        let lock = format!("token-{key}.lock");
+        // One try: a lock someone holds means the entry is in use after all.
+        if let Ok(held) = dir.lock(&lock, Instant::now(), "in use") {
+            let _ = dir.remove(&name);
+            let _ = dir.remove(&lock);
+            drop(held);
+        }
+    }
 }
 
 /// Fresh: usable and not yet in its refresh window, so nobody needs to refresh.
