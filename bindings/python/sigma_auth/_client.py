@@ -42,6 +42,8 @@ class Client(Managed):
             error = _native.error_p()
             check(lib.sigma_client_new(config_pointer, ctypes.byref(pointer), ctypes.byref(error)), error)
         self._config_repr = repr(config)
+        # The config's event handler stays registered while this client lives.
+        self._registration = config._registration
         self._start(Handle(pointer, lib.sigma_client_free, "Client"))
 
     def _start(self, handle: "Handle[object]") -> None:
@@ -122,6 +124,7 @@ class Client(Managed):
                                                ctypes.byref(error)), error)
         client = Client.__new__(Client)
         client._config_repr = f"{self._config_repr} acting as {email!r}"
+        client._registration = self._registration
         client._start(Handle(derived, lib.sigma_client_free, "Client"))
         return client
 

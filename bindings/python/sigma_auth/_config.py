@@ -150,12 +150,12 @@ class Config(Managed):
             # For repr: what the library made of the endpoint and client id.
             self._endpoint = _native.take_string(lib.sigma_config_base_url(pointer))
             self._client_id = _native.take_string(lib.sigma_config_client_id(pointer))
-            context = _events.register(options.get("on_event"))
-            if context is not None:
+            self._registration = _events.register(options.get("on_event"))
+            if self._registration is not None:
                 with self._borrow() as config_pointer:
                     error = _native.error_p()
-                    check(lib.sigma_config_set_event_callback(config_pointer, _events._trampoline, context,
-                                                              ctypes.byref(error)), error)
+                    check(lib.sigma_config_set_event_callback(config_pointer, _events._trampoline,
+                                                              self._registration.context, ctypes.byref(error)), error)
             version = f"python/{sys.version_info[0]}.{sys.version_info[1]}"
             self._set(lib.sigma_config_set_language, version.encode())
             for name, setter in (("timeout", lib.sigma_config_set_timeout_ms),

@@ -16,6 +16,7 @@ import dataclasses
 import itertools
 import logging
 import threading
+import weakref
 from typing import Callable, Optional
 
 from . import _native
@@ -142,22 +143,45 @@ def _dispatch(context: Optional[int], event: Optional[int]) -> None:
 _trampoline = _native.event_callback(_dispatch)
 
 
-def register(on_event: Optional[Callable[[Event], object]]) -> Optional[int]:
-    """A context id for ``sigma_config_set_event_callback``, routed to ``on_event``;
-    None once the interpreter is shutting down (then no callback is set at all).
-    Configs without one share context 0 (logging only), so only configs given
-    an ``on_event`` keep an entry here, for the life of the process: clients
-    made from a config outlive it and keep sending its events."""
+class Registration:
+    """An ``on_event`` handler's place here, shared by the config it was given
+    to and every client made from it (they outlive the config and keep sending
+    its events). When the last of them is gone, the handler goes too: the
+    library stops delivering to its context, and the entry is removed, so a
+    program that makes a config per request does not keep every handler."""
+
+    def __init__(self, context: int) -> None:
+        self.context = context
+        if context:
+            weakref.finalize(self, _release, context)
+
+
+def _release(context: int) -> None:
+    with _lock:
+        _handlers.pop(context, None)
+        stopped = _stopped
+    if not stopped:
+        lib.sigma_event_callback_unregister(context)
+
+
+# Configs without an ``on_event`` share context 0 (logging only), never released.
+_LOGGING_ONLY = Registration(0)
+
+
+def register(on_event: Optional[Callable[[Event], object]]) -> Optional[Registration]:
+    """The registration whose context ``sigma_config_set_event_callback`` gets,
+    routed to ``on_event``; None once the interpreter is shutting down (then no
+    callback is set at all)."""
     if on_event is not None and not callable(on_event):
         raise TypeError("on_event must be callable")
     with _lock:
         if _stopped:
             return None
         if on_event is None:
-            return 0
+            return _LOGGING_ONLY
         context = next(_ids)
         _handlers[context] = on_event
-    return context
+    return Registration(context)
 
 
 _stopped = False

@@ -235,3 +235,29 @@ def test_the_library_logger_is_silent_until_logging_is_configured(mock: Any) -> 
               " max_attempts=1))\ntry:\n    c.token()\nexcept sigma_auth.InvalidClient:\n    print('refused')")
     done = subprocess.run([sys.executable, "-c", script, mock.url], capture_output=True, timeout=60)
     assert done.stdout.decode().strip() == "refused" and done.stderr == b"", done.stderr.decode()
+
+
+def test_a_configs_handler_goes_with_the_config_and_its_clients(mock: Any) -> None:
+    """Measured: 100,000 configs with on_event, one per request, kept 100,001 handlers."""
+    import gc
+
+    from sigma_auth import _events
+
+    before = len(_events._handlers)
+    seen: list[str] = []
+    for _ in range(2000):
+        config = sigma_auth.Config(mock.url, "demo-client", "demo-secret", on_event=lambda e: seen.append(e.kind))
+        client = sigma_auth.Client(config)
+        del config  # the client keeps the handler while it lives
+        assert len(_events._handlers) > before
+        client.close()
+        del client
+    gc.collect()
+    assert len(_events._handlers) <= before + 1, len(_events._handlers)
+    # A handler still works while its client lives, after its config is gone.
+    config = sigma_auth.Config(mock.url, "demo-client", "demo-secret", on_event=lambda e: seen.append(e.kind))
+    with sigma_auth.Client(config) as client:
+        del config
+        gc.collect()
+        client.token()
+    assert "TOKEN_OBTAINED" in seen
