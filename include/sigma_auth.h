@@ -583,6 +583,19 @@ sigma_status sigma_embed_sign_url(const char *embed_url,
 void sigma_string_free(char *string);
 
 /**
+ * Encrypts a warehouse OAuth token for the `oauth_token` claim of a ver 1.1
+ * embed token, the way Sigma's Node embed SDK does (PBKDF2-HMAC-SHA-256 with
+ * 600,000 iterations over the embed `secret`, then AES-256-GCM; written
+ * `base64(salt).base64(iv).base64(tag).base64(ciphertext)`). On success
+ * `*encrypted_out` receives a string owned by the caller, to be freed with
+ * `sigma_string_free`.
+ */
+sigma_status sigma_embed_encrypt_oauth_token(const char *oauth_token,
+                                             const char *secret,
+                                             char **encrypted_out,
+                                             sigma_error **error_out);
+
+/**
  * The error's status (never SIGMA_STATUS_OK). Returns
  * SIGMA_STATUS_INVALID_ARGUMENT when `error` is NULL.
  */

@@ -5,8 +5,8 @@
 //! mistake is an error naming the claim here rather than a blank iframe later.
 //! The claims describe a user, not a session: do not vary them to vary access
 //! per session. `oauth_token` and `connection_oauth_tokens` are passed through as
-//! given (encrypting them with the embed secret, as Sigma's Node SDK does, is
-//! the caller's job).
+//! given; [`encrypt_embed_oauth_token`] encrypts a warehouse OAuth token the
+//! way Sigma's Node embed SDK does, for `oauth_token` (ver 1.1).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +19,48 @@ use crate::oauth::{check_email, jwt};
 
 /// Sigma's longest allowed lifetime of an embed token: 30 days.
 pub const MAX_EMBED_TTL: Duration = Duration::from_secs(2_592_000);
+/// The claims of one embed token, as JSON, are at most this long (a URL
+/// carries them; measured: unbounded claims made a 70 MB URL).
+const MAX_CLAIMS_BYTES: usize = 16 * 1024;
+/// PBKDF2-HMAC-SHA-256 iterations of an encrypted `oauth_token`, as Sigma's
+/// Node embed SDK derives its key.
+const OAUTH_TOKEN_ITERATIONS: u32 = 600_000;
+
+/// Encrypts a warehouse OAuth token for the `oauth_token` claim (ver 1.1) the
+/// way Sigma's Node embed SDK does: a key derived from the embed secret with
+/// PBKDF2-HMAC-SHA-256 (600,000 iterations, a random 16-byte salt), then
+/// AES-256-GCM (a random 12-byte IV, a 16-byte tag), written
+/// `base64(salt).base64(iv).base64(tag).base64(ciphertext)`.
+pub fn encrypt_embed_oauth_token(oauth_token: &str, embed_secret: &str) -> Result<String> {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+
+    check_text("the OAuth token", oauth_token, 16 * 1024)?;
+    if embed_secret.is_empty() {
+        return Err(Error::invalid_argument("the embed secret is empty"));
+    }
+    let mut random = [0u8; 28];
+    getrandom::fill(&mut random)
+        .map_err(|e| Error::new(crate::error::ErrorCode::Internal, format!("no randomness from the system: {e}")))?;
+    let (salt, iv) = random.split_at(16);
+    let mut key = zeroize::Zeroizing::new([0u8; 32]);
+    let iterations = std::num::NonZeroU32::new(OAUTH_TOKEN_ITERATIONS).expect("a positive count");
+    ring::pbkdf2::derive(ring::pbkdf2::PBKDF2_HMAC_SHA256, iterations, salt, embed_secret.as_bytes(), &mut *key);
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &*key).expect("a 32-byte key"));
+    let nonce = Nonce::try_assume_unique_for_key(iv).expect("a 12-byte IV");
+    let mut sealed = zeroize::Zeroizing::new(oauth_token.as_bytes().to_vec());
+    let tag = key
+        .seal_in_place_separate_tag(nonce, Aad::empty(), &mut sealed)
+        .map_err(|_| Error::new(crate::error::ErrorCode::Internal, "AES-256-GCM failed"))?;
+    Ok(format!(
+        "{}.{}.{}.{}",
+        STANDARD.encode(salt),
+        STANDARD.encode(iv),
+        STANDARD.encode(tag.as_ref()),
+        STANDARD.encode(&*sealed)
+    ))
+}
 
 /// Signs `claims` (at least `sub`, the user's email) for the embed client
 /// `client_id` with `secret`, valid for `ttl`, and returns `embed_url` with the
@@ -70,7 +112,12 @@ fn check_url(embed_url: &str) -> Result<&str> {
         Some("http") => return Err(bad("must be https (plain http only to loopback)")),
         _ => return Err(bad("must be an https URL")),
     }
-    if uri.query().is_some_and(|q| q.split('&').any(|p| p.starts_with(":jwt=") || p.starts_with(":embed="))) {
+    // Names compared as Sigma reads them: percent-decoded (%3Ajwt is :jwt).
+    let taken = |param: &str| {
+        let name = param.split('=').next().unwrap_or("").replace("%3A", ":").replace("%3a", ":");
+        name == ":jwt" || name == ":embed"
+    };
+    if uri.query().is_some_and(|q| q.split('&').any(taken)) {
         return Err(bad("already has a :jwt or :embed parameter"));
     }
     Ok(url)
@@ -82,6 +129,14 @@ fn check_claims(claims: &Map<String, Value>) -> Result<()> {
         if claims.contains_key(owned) {
             return Err(bad(owned, "is set by the library (use the ttl for the lifetime)"));
         }
+    }
+    if claims.contains_key("kid") {
+        return Err(bad("kid", "belongs in the token's header, where the library puts the embed client id"));
+    }
+    if serde_json::to_vec(claims).map_or(true, |json| json.len() > MAX_CLAIMS_BYTES) {
+        return Err(Error::invalid_argument(format!(
+            "the claims are longer than {MAX_CLAIMS_BYTES} bytes of JSON: an embed URL carries them"
+        )));
     }
     match claims.get("sub") {
         Some(Value::String(email)) => check_email(email).map_err(|why| bad("sub", &why))?,
@@ -180,6 +235,8 @@ mod tests {
             (json!({"sub": "a@b.co", "first_name": 1}), "first_name"),
             (json!({"sub": "a@b.co", "exp": 1}), "exp"),
             (json!({"sub": "a@b.co", "jti": "x"}), "jti"),
+            (json!({"sub": "a@b.co", "kid": "x"}), "kid"),
+            (json!({"sub": "a@b.co", "first_name": "x".repeat(20_000)}), "longer than"),
         ];
         for (value, claim) in cases {
             let error = sign("https://x.example.com/e", value.clone()).unwrap_err();
@@ -197,6 +254,8 @@ mod tests {
         assert!(sign("http://127.0.0.1:8080/e", sub()).is_ok());
         assert!(sign("not a url", sub()).is_err());
         assert!(sign("https://x.example.com/e?:jwt=old", sub()).is_err());
+        assert!(sign("https://x.example.com/e?%3Ajwt=old", sub()).is_err(), "a second :jwt, percent-encoded");
+        assert!(sign("https://x.example.com/e?a=1&%3aembed=true", sub()).is_err());
         let long = sign_embed_url(
             "https://x.example.com/e",
             "id",

@@ -66,7 +66,7 @@ pub mod ffi;
 
 pub use client::{monotonic_ns, Client};
 pub use config::Config;
-pub use embed::{sign_embed_url, MAX_EMBED_TTL};
+pub use embed::{encrypt_embed_oauth_token, sign_embed_url, MAX_EMBED_TTL};
 pub use endpoint::{Endpoint, Origin, CLOUDS};
 pub use error::{Error, ErrorCode, Result};
 pub use login::{

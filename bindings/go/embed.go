@@ -55,3 +55,25 @@ func SignEmbedURL(url, clientID string, secret Secret, claims map[string]any, tt
 	}
 	return takeString(signed), nil
 }
+
+// EncryptEmbedOAuthToken encrypts a warehouse OAuth token for the oauth_token
+// claim of a ver "1.1" embed token (with aud "sigmacomputing"), the way
+// Sigma's Node embed SDK does it with the embed secret.
+func EncryptEmbedOAuthToken(oauthToken, secret Secret) (string, error) {
+	cToken, err := cString("oauthToken", oauthToken.Reveal())
+	if err != nil {
+		return "", err
+	}
+	defer freeSecret(cToken)
+	cSecret, err := cString("secret", secret.Reveal())
+	if err != nil {
+		return "", err
+	}
+	defer freeSecret(cSecret)
+	var out *C.char
+	var cerr *C.sigma_error
+	if status := C.sigma_embed_encrypt_oauth_token(cToken, cSecret, &out, &cerr); status != C.SIGMA_STATUS_OK {
+		return "", takeError(status, cerr)
+	}
+	return takeString(out), nil
+}

@@ -141,6 +141,11 @@ EMBED-URL OPTIONS (signs a secure-embed URL and prints it):
         --client-id ID         Embed client id (default: $SIGMA_EMBED_CLIENT_ID)
         --secret-file F        Read the embed secret from file F, or stdin if F is -
                                (default: $SIGMA_EMBED_SECRET); never a flag value
+        --oauth-token-file F   A warehouse OAuth token (file F, or - for stdin) for the
+                               oauth_token claim, encrypted with the embed secret as Sigma's
+                               Node embed SDK does; sets ver 1.1 and aud sigmacomputing
+    Claims sigma-token or the library set (sub, exp, iat, jti, kid, oauth_token) are
+    refused as --claim.
     -V, --version              The version
 
 SIGMA_API_BASE_URL (env format and exec) is the API base URL, the token URL without
@@ -237,6 +242,7 @@ struct EmbedOptions {
     ttl: Option<String>,
     client_id: Option<String>,
     secret_file: Option<String>,
+    oauth_token_file: Option<String>,
 }
 
 /// `login [OPTIONS]`.
@@ -481,11 +487,18 @@ fn parse_embed(args: impl Iterator<Item = String>) -> Result<Command, String> {
                 let claim = value(&arg)?;
                 let (name, text) =
                     claim.split_once('=').ok_or_else(|| format!("--claim {claim}: expected NAME=VALUE"))?;
+                if ["sub", "exp", "iat", "jti", "kid", "oauth_token"].contains(&name) {
+                    return Err(format!(
+                        "--claim {name}: set by sigma-token (--email, --ttl, --oauth-token-file) or the library, \
+                         never by a claim"
+                    ));
+                }
                 options.claims.push((name.to_string(), text.to_string()));
             }
             "--ttl" => options.ttl = Some(value(&arg)?),
             "--client-id" => options.client_id = Some(value(&arg)?),
             "--secret-file" => options.secret_file = Some(value(&arg)?),
+            "--oauth-token-file" => options.oauth_token_file = Some(value(&arg)?),
             "--secret" | "--embed-secret" => {
                 return Err(format!(
                     "{arg} is not accepted (it would show in `ps`); use SIGMA_EMBED_SECRET or --secret-file"
@@ -522,6 +535,14 @@ fn print_embed_url(options: EmbedOptions) -> Result<(), Failure> {
     for (name, text) in options.claims {
         let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
         claims.insert(name, value);
+    }
+    if let Some(path) = options.oauth_token_file.as_deref() {
+        // Encrypted as Sigma's Node embed SDK does; it takes ver 1.1 and aud.
+        let token = Zeroizing::new(read_secret(path)?);
+        let encrypted = sigma_auth::encrypt_embed_oauth_token(token.trim(), secret.trim())?;
+        claims.insert("oauth_token".into(), serde_json::Value::from(encrypted));
+        claims.entry("ver").or_insert_with(|| serde_json::Value::from("1.1"));
+        claims.entry("aud").or_insert_with(|| serde_json::Value::from("sigmacomputing"));
     }
     let url = sigma_auth::sign_embed_url(
         &options.url.unwrap_or_default(),

@@ -52,3 +52,24 @@ pub unsafe extern "C" fn sigma_string_free(string: *mut c_char) {
         guard((), || drop(unsafe { CString::from_raw(string) }));
     }
 }
+
+/// Encrypts a warehouse OAuth token for the `oauth_token` claim of a ver 1.1
+/// embed token, the way Sigma's Node embed SDK does (PBKDF2-HMAC-SHA-256 with
+/// 600,000 iterations over the embed `secret`, then AES-256-GCM; written
+/// `base64(salt).base64(iv).base64(tag).base64(ciphertext)`). On success
+/// `*encrypted_out` receives a string owned by the caller, to be freed with
+/// `sigma_string_free`.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_embed_encrypt_oauth_token(
+    oauth_token: *const c_char,
+    secret: *const c_char,
+    encrypted_out: *mut *mut c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    call_out(error_out, encrypted_out, "encrypted_out", || {
+        // SAFETY: NULL or NUL-terminated strings, per the contract.
+        let (token, secret) = unsafe { (string_arg(oauth_token, "oauth_token")?, string_arg(secret, "secret")?) };
+        let encrypted = crate::embed::encrypt_embed_oauth_token(token, secret)?;
+        Ok(CString::new(encrypted).map_err(|_| Error::invalid_argument("a NUL byte"))?.into_raw())
+    })
+}

@@ -135,6 +135,8 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     # The URL is returned as a raw pointer: it is copied, then freed with sigma_string_free.
     "sigma_embed_sign_url": (status_t, [char_p, char_p, char_p, char_p, ctypes.c_uint32,
                                         ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(error_p)]),
+    "sigma_embed_encrypt_oauth_token": (status_t, [char_p, char_p, ctypes.POINTER(ctypes.c_void_p),
+                                                ctypes.POINTER(error_p)]),
     "sigma_string_free": (None, [ctypes.c_void_p]),
     "sigma_error_code": (status_t, [error_p]),
     "sigma_error_message": (char_p, [error_p]),
