@@ -7,6 +7,7 @@
 mod classify;
 mod grant;
 pub(crate) mod jwt;
+mod pacing;
 mod refused;
 mod request;
 pub(crate) mod scrub;

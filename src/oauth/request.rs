@@ -4,8 +4,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::classify::{body_error, parse_retry_after, status_error, transport_error, MAX_RESPONSE_BYTES};
 use super::grant::Grant;
-use super::refused;
 use super::scrub::Scrubber;
+use super::{pacing, refused};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
 use crate::observe::{Event, EventKind, Trace};
@@ -48,6 +48,8 @@ fn attempts(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Tr
     let mut attempts = 0;
     loop {
         attempts += 1;
+        // This endpoint's turn (see pacing.rs): queued within our deadline.
+        let turn = pacing::turn(settings, deadline).map_err(|e| after_attempts(e, attempts - 1))?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::new(ErrorCode::Timeout, "the overall deadline passed before a token was obtained"));
@@ -56,6 +58,10 @@ fn attempts(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Tr
             Ok(token) => return Ok(token),
             Err(error) => error,
         };
+        if error.code() == ErrorCode::RateLimited && error.http_status().is_some() {
+            turn.throttled();
+        }
+        drop(turn);
         if !error.code().is_transient() || attempts >= settings.max_attempts {
             return Err(after_attempts(error, attempts));
         }

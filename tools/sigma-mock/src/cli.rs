@@ -12,6 +12,7 @@ sigma-mock: a loopback stand-in for Sigma's token endpoint, for tests and benchm
 USAGE:
     sigma-mock [--host 127.0.0.1] [--port 0] [--client-id ID --client-secret SECRET]...
                [--expires-in SECONDS] [--refresh-expires-in SECONDS] [--token-delay-ms MS]
+               [--throttle RATE/BURST[/STATUS]]
                [--admin-user EMAIL]... [--user EMAIL]... [--non-admin-client ID]...
                [--embed-client-id ID] [--embed-secret SECRET]
                [--tls --cert-out PATH] [--exit-with-stdin]
@@ -19,7 +20,10 @@ USAGE:
 The first line printed on stdout is the base URL served, e.g. http://127.0.0.1:41233.
 Defaults: port 0 (any free port), client demo-client / demo-secret, access tokens
 3600 s, refresh tokens 86400 s. --token-delay-ms holds every token answer back
-that long (faults come on top), for tests that need requests in flight. Repeat --client-id/--client-secret to accept several
+that long (faults come on top), for tests that need requests in flight. --throttle plays
+Sigma's CDN edge: a token bucket of BURST requests refilled at RATE a second in front of
+the token endpoint; a request past it gets STATUS (429 by default, or 403) with an HTML
+page and no Retry-After. Repeat --client-id/--client-secret to accept several
 clients. --tls serves HTTPS with a certificate made at start, signed by a fresh CA
 whose PEM is written to --cert-out. --exit-with-stdin makes the mock exit when its
 standard input closes, so a harness that dies never leaves it running.
@@ -50,6 +54,8 @@ pub struct Options {
     pub expires_in: u64,
     pub refresh_expires_in: u64,
     pub token_delay_ms: u64,
+    /// `--throttle RATE/BURST[/STATUS]`: Sigma's edge in front of the token endpoint.
+    pub throttle: Option<(f64, f64, u16)>,
     pub tls: bool,
     pub cert_out: Option<PathBuf>,
     pub exit_with_stdin: bool,
@@ -72,6 +78,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut expires_in = 3600u64;
     let mut refresh_expires_in = 86400u64;
     let mut token_delay_ms = 0u64;
+    let mut throttle = None;
     let mut tls = false;
     let mut cert_out = None;
     let mut exit_with_stdin = false;
@@ -97,6 +104,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
                 refresh_expires_in = parse_number("--refresh-expires-in", &value("--refresh-expires-in")?)?
             }
             "--token-delay-ms" => token_delay_ms = parse_number("--token-delay-ms", &value("--token-delay-ms")?)?,
+            "--throttle" => throttle = Some(parse_throttle(&value("--throttle")?)?),
             "--tls" => tls = true,
             "--cert-out" => cert_out = Some(PathBuf::from(value("--cert-out")?)),
             "--exit-with-stdin" => exit_with_stdin = true,
@@ -137,6 +145,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         expires_in,
         refresh_expires_in,
         token_delay_ms,
+        throttle,
         tls,
         cert_out,
         exit_with_stdin,
@@ -149,4 +158,25 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
 
 fn parse_number<T: std::str::FromStr>(flag: &str, v: &str) -> Result<T, String> {
     v.parse().map_err(|_| format!("{flag}: not a valid number: {v}"))
+}
+
+/// `RATE/BURST[/STATUS]`: a token bucket of BURST requests refilled at RATE a
+/// second; past it, STATUS (429, or 403 as an edge block) with an HTML page.
+fn parse_throttle(text: &str) -> Result<(f64, f64, u16), String> {
+    let bad = || format!("--throttle: expected RATE/BURST[/STATUS], e.g. 2/2/429, got {text}");
+    let parts: Vec<&str> = text.split('/').collect();
+    let (rate, burst) = match parts.as_slice() {
+        [rate, burst] | [rate, burst, _] => {
+            (rate.parse::<f64>().map_err(|_| bad())?, burst.parse::<f64>().map_err(|_| bad())?)
+        }
+        _ => return Err(bad()),
+    };
+    let status = match parts.get(2) {
+        Some(status) => status.parse::<u16>().map_err(|_| bad())?,
+        None => 429,
+    };
+    if !(rate > 0.0 && burst >= 1.0 && matches!(status, 403 | 429 | 503)) {
+        return Err(bad());
+    }
+    Ok((rate, burst, status))
 }

@@ -63,6 +63,7 @@ async fn serve(options: cli::Options) -> Result<(), String> {
     let mut state = State::new(options.clients, options.expires_in, options.refresh_expires_in);
     state.base_url = format!("{scheme}://{addr}");
     state.token_delay = std::time::Duration::from_millis(options.token_delay_ms);
+    state.throttle = options.throttle;
     state.non_admin_clients = options.non_admin_clients;
     state.embed_client_id = options.embed_client_id;
     state.embed_secret = options.embed_secret;

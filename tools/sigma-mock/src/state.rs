@@ -24,6 +24,10 @@ pub struct State {
     pub embed_secret: String,
     /// Where the mock serves, e.g. `http://127.0.0.1:41233`.
     pub base_url: String,
+    /// `--throttle`: (rate per second, burst, status), and the bucket's
+    /// (tokens, when last filled).
+    pub throttle: Option<(f64, f64, u16)>,
+    bucket: Mutex<(f64, Option<Instant>)>,
     /// People signing in (`signin.rs`).
     pub signin: crate::signin::SignIn,
     inner: Mutex<Inner>,
@@ -94,6 +98,8 @@ pub struct Stats {
     /// with every header as received (bearer tokens included: this is how tests
     /// see where a token went).
     pub recent_api_requests: VecDeque<ApiRequest>,
+    /// Token requests the edge (`--throttle`) turned away.
+    pub throttled: u64,
     /// Token exchanges answered 200, by the impersonated user's email.
     pub exchanges_by_subject: BTreeMap<String, u64>,
 }
@@ -134,6 +140,8 @@ impl State {
             embed_client_id: String::new(),
             embed_secret: String::new(),
             base_url: String::new(),
+            throttle: None,
+            bucket: Mutex::new((0.0, None)),
             signin: Default::default(),
             inner: Mutex::new(Inner::default()),
             token_in_flight: AtomicU64::new(0),
@@ -180,8 +188,31 @@ impl State {
         if now > inner.stats.max_concurrent_token_requests {
             inner.stats.max_concurrent_token_requests = now;
         }
-        let fault = inner.faults.pop_front();
+        let throttled = self.throttled();
+        if throttled.is_some() {
+            inner.stats.throttled += 1;
+        }
+        let fault = throttled.or_else(|| inner.faults.pop_front());
         (InFlight(self), fault)
+    }
+
+    /// The edge's answer when its bucket is empty (see `--throttle`).
+    fn throttled(&self) -> Option<Fault> {
+        let (rate, burst, status) = self.throttle?;
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let (tokens, filled) = *bucket;
+        let tokens = match filled {
+            None => burst,
+            Some(at) => (tokens + now.duration_since(at).as_secs_f64() * rate).min(burst),
+        };
+        let (left, fault) = if tokens >= 1.0 {
+            (tokens - 1.0, None)
+        } else {
+            (tokens, Some(Fault::Status { status, retry_after: None, html: true, message: None }))
+        };
+        *bucket = (left, Some(now));
+        fault
     }
 
     pub fn record_grant(&self, grant: &str, info: RequestInfo) {

@@ -1,0 +1,155 @@
+//! Token requests are paced, per token endpoint and client id, in a process.
+//!
+//! Sigma's token endpoint is reported to take about one request a second per
+//! client, and every impersonation is a request to it: an embed backend acting
+//! as twenty users at once sent twenty requests together and had eight of them
+//! fail. So:
+//! - at most [`MAX_IN_FLIGHT`] requests of one endpoint and client id are in
+//!   flight at once; the others queue;
+//! - once the endpoint throttles (429, or its edge's HTML page), requests are
+//!   spaced by an interval learned from it: [`FIRST_INTERVAL`] at first,
+//!   doubled at each further throttle up to [`MAX_INTERVAL`], halved after
+//!   each [`QUIET`] without one until it is gone.
+//!
+//! A caller queues within its own deadline: when its turn would come too late,
+//! it fails at once with `RATE_LIMITED` instead of waiting in vain. Nothing
+//! here touches the cached path; a lone caller with nothing learned waits for
+//! nothing. Shared by every client and derived client of the process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::settings::Settings;
+use crate::sys::PerProcess;
+
+/// Requests of one endpoint and client id in flight at once.
+pub(crate) const MAX_IN_FLIGHT: usize = 2;
+/// The spacing after a first throttled answer.
+pub(crate) const FIRST_INTERVAL: Duration = Duration::from_millis(600);
+/// The widest spacing learned.
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(5);
+/// After this long without a throttled answer, the spacing halves.
+pub(crate) const QUIET: Duration = Duration::from_secs(10);
+
+static PACERS: PerProcess<Mutex<HashMap<String, Arc<Pacer>>>> = PerProcess::new();
+
+#[derive(Default)]
+struct Pacer {
+    state: Mutex<State>,
+    turn: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    in_flight: usize,
+    /// The spacing between requests (zero: none).
+    interval: Duration,
+    /// When the next request may start.
+    next: Option<Instant>,
+    /// When the endpoint last throttled.
+    throttled_at: Option<Instant>,
+}
+
+impl State {
+    /// Lets the interval decay for every quiet period since the last throttle.
+    fn recover(&mut self, now: Instant) {
+        while let Some(at) = self.throttled_at.filter(|at| now.duration_since(*at) >= QUIET) {
+            self.interval /= 2;
+            self.throttled_at = Some(at + QUIET);
+            if self.interval < Duration::from_millis(50) {
+                self.interval = Duration::ZERO;
+                self.throttled_at = None;
+            }
+        }
+    }
+}
+
+/// A place in flight, given back on drop.
+pub(super) struct Turn {
+    pacer: Arc<Pacer>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        lock(&self.pacer.state).in_flight -= 1;
+        self.pacer.turn.notify_all();
+    }
+}
+
+impl Turn {
+    /// The answer was the endpoint throttling: space the requests more.
+    pub(super) fn throttled(&self) {
+        let mut state = lock(&self.pacer.state);
+        let now = Instant::now();
+        // Requests turned away together are one signal, not several.
+        let same_burst = state.throttled_at.is_some_and(|at| now.duration_since(at) < state.interval);
+        if !same_burst {
+            state.interval = (state.interval * 2).clamp(FIRST_INTERVAL, MAX_INTERVAL);
+        }
+        state.throttled_at = Some(now);
+        state.next = Some(state.next.map_or(now, |n| n.max(now)) + state.interval);
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits for this request's turn, by `deadline`.
+pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
+    let key = format!("{}\n{}", settings.token_url(), settings.client_id);
+    let pacer = {
+        let pacers = PACERS.get(|_| Mutex::default());
+        let mut pacers = pacers.lock().unwrap_or_else(|e| e.into_inner());
+        pacers.entry(key).or_default().clone()
+    };
+    let mut state = lock(&pacer.state);
+    loop {
+        let now = Instant::now();
+        state.recover(now);
+        let at = state.next.filter(|next| *next > now);
+        if state.in_flight < MAX_IN_FLIGHT && at.is_none() {
+            state.in_flight += 1;
+            if !state.interval.is_zero() {
+                state.next = Some(now + state.interval);
+            }
+            drop(state);
+            return Ok(Turn { pacer });
+        }
+        if at.is_some_and(|at| at >= deadline) {
+            return Err(Error::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "Sigma's token endpoint was throttling: token requests are spaced {} ms apart, and this call's \
+                     turn would come after its deadline",
+                    state.interval.as_millis()
+                ),
+            ));
+        }
+        let wake = at.unwrap_or(deadline).min(deadline);
+        let Some(wait) = wake.checked_duration_since(now).filter(|w| !w.is_zero()) else {
+            return Err(Error::new(
+                ErrorCode::RateLimited,
+                "token requests to this endpoint were queued (at most 2 at once) past this call's deadline",
+            ));
+        };
+        state = pacer.turn.wait_timeout(state, wait).map(|(s, _)| s).unwrap_or_else(|e| e.into_inner().0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quiet_endpoint_sheds_the_interval_it_learned() {
+        let now = Instant::now();
+        let mut state = State { interval: Duration::from_secs(4), throttled_at: Some(now), ..State::default() };
+        state.recover(now + QUIET * 2 + Duration::from_millis(1));
+        assert_eq!(state.interval, Duration::from_secs(1));
+        state.recover(now + QUIET * 10);
+        assert_eq!((state.interval, state.throttled_at), (Duration::ZERO, None));
+    }
+}
