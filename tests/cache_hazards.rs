@@ -232,11 +232,7 @@ fn temp_files_of_killed_writers_are_swept_and_live_ones_kept() {
     let mock = mock(&["--expires-in", "2"]);
     let cache = temp_dir("litter");
     slot_files(&mock, &cache);
-    let dead = {
-        let mut child = Command::new("true").spawn().unwrap();
-        child.wait().unwrap();
-        child.id()
-    };
+    let dead = sigma_mock::harness::dead_pid();
     let litter = cache.join(format!(".token-{dead}-0badf00d.tmp"));
     let live = cache.join(format!(".token-{}-0000beef.tmp", std::process::id()));
     for path in [&litter, &live] {

@@ -717,11 +717,7 @@ fn output_file_never_replaces_the_systems_dev_stdout_nor_a_link_in_a_shared_dire
 fn output_file_sweeps_temp_files_of_killed_writers() {
     let mock = mock(&[]);
     let dir = temp_dir("output-file-litter");
-    let dead = {
-        let mut child = Command::new("true").spawn().unwrap();
-        child.wait().unwrap();
-        child.id()
-    };
+    let dead = common::dead_pid();
     let litter = dir.join(format!(".out.json.{dead}.0badf00d.tmp"));
     let live = dir.join(format!(".out.json.{}.0000beef.tmp", std::process::id()));
     for path in [&litter, &live] {

@@ -5,9 +5,10 @@
 //! names it. The browser is a script with a cookie jar (oidc-provider keeps
 //! its interaction in cookies).
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
@@ -65,17 +66,7 @@ impl Home {
         let dir = std::env::temp_dir().join(format!("sigma-interop-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let browser = dir.join("browser");
-        let jar = dir.join("jar");
-        fs::write(
-            &browser,
-            format!(
-                "#!/bin/sh\nexec curl -sS -L --max-redirs 20 -c '{0}' -b '{0}' -o /dev/null \"$1\"\n",
-                jar.display()
-            ),
-        )
-        .unwrap();
-        fs::set_permissions(&browser, fs::Permissions::from_mode(0o755)).unwrap();
+        common::browser_script(&dir, true);
         Home { dir }
     }
 

@@ -6,7 +6,6 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 use common::mock;
@@ -29,9 +28,7 @@ fn a_sign_in_is_stored_rotated_and_deleted_in_a_real_secret_service() {
     let dir = std::env::temp_dir().join(format!("sigma-keyring-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    let browser = dir.join("browser");
-    fs::write(&browser, "#!/bin/sh\nexec curl -sS -L --max-redirs 10 -o /dev/null \"$1\"\n").unwrap();
-    fs::set_permissions(&browser, fs::Permissions::from_mode(0o755)).unwrap();
+    let browser = common::browser_script(&dir, false);
     // Every step inside one D-Bus session with its own unlocked keyring.
     let script = format!(
         r#"set -eu

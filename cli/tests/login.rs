@@ -27,9 +27,7 @@ impl Home {
         let dir = std::env::temp_dir().join(format!("sigma-login-cli-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        let browser = dir.join("browser");
-        fs::write(&browser, "#!/bin/sh\nexec curl -sS -L --max-redirs 10 -o /dev/null \"$1\"\n").unwrap();
-        fs::set_permissions(&browser, fs::Permissions::from_mode(0o755)).unwrap();
+        common::browser_script(&dir, false);
         Home { dir }
     }
 

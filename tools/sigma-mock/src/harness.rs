@@ -262,6 +262,13 @@ pub const NETWORK_VARIABLES: [&str; 10] = [
     "SSL_CERT_DIR",
 ];
 
+/// The id of a process that has just ended (for tests of litter left by dead writers).
+pub fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().expect("run true");
+    child.wait().expect("wait for true");
+    child.id()
+}
+
 /// Makes a FIFO at `path` (mode 0600): what blocks a reader or writer forever.
 pub fn mkfifo(path: &Path) {
     let status = Command::new("mkfifo").args(["-m", "600"]).arg(path).status().expect("run mkfifo");
