@@ -12,7 +12,7 @@ sigma-mock: a loopback stand-in for Sigma's token endpoint, for tests and benchm
 USAGE:
     sigma-mock [--host 127.0.0.1] [--port 0] [--client-id ID --client-secret SECRET]...
                [--expires-in SECONDS] [--refresh-expires-in SECONDS] [--token-delay-ms MS]
-               [--throttle RATE/BURST[/STATUS]]
+               [--throttle RATE/BURST[/STATUS]] [--auto-approve EMAIL]
                [--admin-user EMAIL]... [--user EMAIL]... [--non-admin-client ID]...
                [--embed-client-id ID] [--embed-secret SECRET]
                [--tls --cert-out PATH] [--exit-with-stdin]
@@ -23,7 +23,9 @@ Defaults: port 0 (any free port), client demo-client / demo-secret, access token
 that long (faults come on top), for tests that need requests in flight. --throttle plays
 Sigma's CDN edge: a token bucket of BURST requests refilled at RATE a second in front of
 the token endpoint; a request past it gets STATUS (429 by default, or 403) with an HTML
-page and no Retry-After. Repeat --client-id/--client-secret to accept several
+page and no Retry-After. People sign in through an HTML page with Allow and Deny;
+--auto-approve EMAIL approves every sign-in at once as EMAIL (POST /__mock/signin changes
+the sign-in's settings while running). Repeat --client-id/--client-secret to accept several
 clients. --tls serves HTTPS with a certificate made at start, signed by a fresh CA
 whose PEM is written to --cert-out. --exit-with-stdin makes the mock exit when its
 standard input closes, so a harness that dies never leaves it running.
@@ -56,6 +58,8 @@ pub struct Options {
     pub token_delay_ms: u64,
     /// `--throttle RATE/BURST[/STATUS]`: Sigma's edge in front of the token endpoint.
     pub throttle: Option<(f64, f64, u16)>,
+    /// `--auto-approve EMAIL`: people's sign-ins are approved at once as EMAIL.
+    pub auto_approve: Option<String>,
     pub tls: bool,
     pub cert_out: Option<PathBuf>,
     pub exit_with_stdin: bool,
@@ -79,6 +83,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
     let mut refresh_expires_in = 86400u64;
     let mut token_delay_ms = 0u64;
     let mut throttle = None;
+    let mut auto_approve = None;
     let mut tls = false;
     let mut cert_out = None;
     let mut exit_with_stdin = false;
@@ -105,6 +110,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
             }
             "--token-delay-ms" => token_delay_ms = parse_number("--token-delay-ms", &value("--token-delay-ms")?)?,
             "--throttle" => throttle = Some(parse_throttle(&value("--throttle")?)?),
+            "--auto-approve" => auto_approve = Some(value("--auto-approve")?),
             "--tls" => tls = true,
             "--cert-out" => cert_out = Some(PathBuf::from(value("--cert-out")?)),
             "--exit-with-stdin" => exit_with_stdin = true,
@@ -146,6 +152,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
         refresh_expires_in,
         token_delay_ms,
         throttle,
+        auto_approve,
         tls,
         cert_out,
         exit_with_stdin,

@@ -64,6 +64,9 @@ async fn serve(options: cli::Options) -> Result<(), String> {
     state.base_url = format!("{scheme}://{addr}");
     state.token_delay = std::time::Duration::from_millis(options.token_delay_ms);
     state.throttle = options.throttle;
+    if let Some(email) = options.auto_approve {
+        state.signin.auto_approve(email);
+    }
     state.non_admin_clients = options.non_admin_clients;
     state.embed_client_id = options.embed_client_id;
     state.embed_secret = options.embed_secret;

@@ -126,6 +126,11 @@ impl SignIn {
         self.book.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Approves every sign-in at once as `email` (`--auto-approve`).
+    pub fn auto_approve(&self, email: String) {
+        self.book().settings.auto_approve = Some(email);
+    }
+
     pub fn enabled(&self) -> bool {
         self.book().settings.enabled
     }
