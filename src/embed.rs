@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 use ureq::http::Uri;
 
-use crate::endpoint::is_loopback;
+use crate::endpoint::{is_loopback, percent_decode};
 use crate::error::{Error, Result};
 use crate::oauth::{check_email, jwt};
 
@@ -36,7 +36,8 @@ pub fn encrypt_embed_oauth_token(oauth_token: &str, embed_secret: &str) -> Resul
     use base64::Engine;
     use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 
-    check_text("the OAuth token", oauth_token, 16 * 1024)?;
+    // Its encryption (base64, plus salt, IV and tag) must fit in the claims' bound.
+    check_text("the OAuth token", oauth_token, 8 * 1024)?;
     if embed_secret.is_empty() {
         return Err(Error::invalid_argument("the embed secret is empty"));
     }
@@ -112,9 +113,9 @@ fn check_url(embed_url: &str) -> Result<&str> {
         Some("http") => return Err(bad("must be https (plain http only to loopback)")),
         _ => return Err(bad("must be an https URL")),
     }
-    // Names compared as Sigma reads them: percent-decoded (%3Ajwt is :jwt).
+    // Names compared as Sigma reads them: percent-decoded (%3A%6Awt is :jwt).
     let taken = |param: &str| {
-        let name = param.split('=').next().unwrap_or("").replace("%3A", ":").replace("%3a", ":");
+        let name = percent_decode(param.split('=').next().unwrap_or("")).unwrap_or_default();
         name == ":jwt" || name == ":embed"
     };
     if uri.query().is_some_and(|q| q.split('&').any(taken)) {
@@ -256,6 +257,7 @@ mod tests {
         assert!(sign("https://x.example.com/e?:jwt=old", sub()).is_err());
         assert!(sign("https://x.example.com/e?%3Ajwt=old", sub()).is_err(), "a second :jwt, percent-encoded");
         assert!(sign("https://x.example.com/e?a=1&%3aembed=true", sub()).is_err());
+        assert!(sign("https://x.example.com/e?%3A%6Awt=old", sub()).is_err(), "every character may be encoded");
         let long = sign_embed_url(
             "https://x.example.com/e",
             "id",

@@ -100,11 +100,13 @@ pub struct Error {
     http_status: Option<u16>,
     request_id: Option<String>,
     pub(crate) retry_after: Option<Duration>,
+    /// Whether the answer was Sigma's own JSON (not a proxy's or an edge's page).
+    pub(crate) verdict: bool,
 }
 
 impl Error {
     pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), http_status: None, request_id: None, retry_after: None }
+        Error { code, message: message.into(), http_status: None, request_id: None, retry_after: None, verdict: false }
     }
 
     pub(crate) fn invalid_argument(message: impl Into<String>) -> Self {

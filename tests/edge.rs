@@ -115,3 +115,35 @@ fn a_wrong_secret_retried_in_a_tight_loop_reaches_sigma_at_most_once_a_window() 
     // Another secret is another credential: asked at once.
     assert!(sigma_auth::get_token(&common::config(&mock)).is_ok());
 }
+
+#[test]
+fn two_hung_requests_hold_back_another_caller_two_seconds_at_most() {
+    let mock = mock(&[]);
+    mock.faults(r#"[{"kind":"delay","ms":8000},{"kind":"delay","ms":8000}]"#);
+    let hung: Vec<_> = (0..2)
+        .map(|_| {
+            let config = impatient(&mock, Duration::from_secs(12), 1);
+            thread::spawn(move || Client::new(config).token().map(|_| ()))
+        })
+        .collect();
+    common::wait_for_requests(&mock, 2);
+    let (token, took) = timed(|| Client::new(impatient(&mock, Duration::from_secs(5), 1)).token());
+    assert!(token.is_ok(), "{:?}", token.err());
+    assert!(took < Duration::from_secs(4), "queued behind the hung ones for {took:?}");
+    for h in hung {
+        assert!(h.join().unwrap().is_ok());
+    }
+}
+
+#[test]
+fn a_page_that_is_not_sigmas_json_never_locks_out_the_secret() {
+    let mock = mock(&[]);
+    // A proxy's or an edge's 401 page: not Sigma's verdict on the secret.
+    mock.faults(r#"[{"kind":"status","status":401,"html":true}]"#);
+    let config = config(&mock);
+    let mut one_try = config.clone();
+    one_try.set_max_attempts(1).unwrap();
+    assert!(sigma_auth::get_token(&one_try).is_err());
+    assert!(sigma_auth::get_token(&config).is_ok(), "asked again at once");
+    assert_eq!(mock.grants("client_credentials"), 2);
+}

@@ -46,6 +46,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, ErrClosed
 	}
 	if !t.client.originAllowed(req.URL) {
+		// A Close between the check above and this one makes the origin
+		// check answer no: still not a reason to send the request.
+		if t.client.calls.Load()&1 != 0 {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, ErrClosed
+		}
 		return t.base.RoundTrip(req)
 	}
 	view, err := t.client.current(req.Context())

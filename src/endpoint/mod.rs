@@ -5,7 +5,7 @@ use ureq::http::Uri;
 mod host;
 mod origin;
 
-pub(crate) use host::{is_loopback, unbracket};
+pub(crate) use host::{is_loopback, percent_decode, unbracket};
 pub use origin::Origin;
 
 use crate::error::{Error, ErrorCode, Result};

@@ -38,7 +38,10 @@ pub(super) fn status_error(
     // Sigma answers in JSON; a 403, 429 or 503 that is not JSON (an HTML page,
     // say) comes from the CDN in front of it, throttling or challenging: a
     // wait, not a verdict on the credentials. The page itself is never kept.
-    if !matches!(envelope, Some(Value::Object(_))) && matches!(status, 403 | 429 | 503) {
+    // Sigma's JSON says something: an error, a message, a code, a requestId.
+    let sigmas =
+        ["error", "message", "error_description", "code", "requestId"].iter().any(|name| field(name).is_some());
+    if !sigmas && matches!(status, 403 | 429 | 503) {
         let page = String::from_utf8_lossy(&body[..body.len().min(512)]).trim_start().to_ascii_lowercase();
         let what = if page.is_empty() {
             "an empty body"
@@ -108,6 +111,7 @@ pub(super) fn status_error(
     };
     let mut error = Error::new(code, message).with_response(status, request_id);
     error.retry_after = retry_after;
+    error.verdict = sigmas;
     error
 }
 

@@ -32,6 +32,9 @@ pub(crate) const FIRST_INTERVAL: Duration = Duration::from_millis(600);
 pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(5);
 /// After this long without a throttled answer, the spacing halves.
 pub(crate) const QUIET: Duration = Duration::from_secs(10);
+/// A request in flight this long no longer holds its place: a server that
+/// hangs on two requests must not hold back every other caller.
+pub(crate) const SLOW: Duration = Duration::from_secs(2);
 
 static PACERS: PerProcess<Mutex<HashMap<String, Arc<Pacer>>>> = PerProcess::new();
 
@@ -43,7 +46,9 @@ struct Pacer {
 
 #[derive(Default)]
 struct State {
-    in_flight: usize,
+    /// When each request in flight started, by its id.
+    in_flight: HashMap<u64, Instant>,
+    next_id: u64,
     /// The spacing between requests (zero: none).
     interval: Duration,
     /// When the next request may start.
@@ -69,11 +74,12 @@ impl State {
 /// A place in flight, given back on drop.
 pub(super) struct Turn {
     pacer: Arc<Pacer>,
+    id: u64,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        lock(&self.pacer.state).in_flight -= 1;
+        lock(&self.pacer.state).in_flight.remove(&self.id);
         self.pacer.turn.notify_all();
     }
 }
@@ -89,7 +95,9 @@ impl Turn {
             state.interval = (state.interval * 2).clamp(FIRST_INTERVAL, MAX_INTERVAL);
         }
         state.throttled_at = Some(now);
-        state.next = Some(state.next.map_or(now, |n| n.max(now)) + state.interval);
+        // The next request one interval from now (not one more on top of the
+        // turn already given out).
+        state.next = Some(state.next.map_or(now, |n| n.max(now)).max(now + state.interval));
     }
 }
 
@@ -110,13 +118,18 @@ pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
         let now = Instant::now();
         state.recover(now);
         let at = state.next.filter(|next| *next > now);
-        if state.in_flight < MAX_IN_FLIGHT && at.is_none() {
-            state.in_flight += 1;
+        // Only requests that started within SLOW hold their places.
+        let holding: Vec<Instant> =
+            state.in_flight.values().copied().filter(|s| now.duration_since(*s) < SLOW).collect();
+        if holding.len() < MAX_IN_FLIGHT && at.is_none() {
+            state.next_id += 1;
+            let id = state.next_id;
+            state.in_flight.insert(id, now);
             if !state.interval.is_zero() {
                 state.next = Some(now + state.interval);
             }
             drop(state);
-            return Ok(Turn { pacer });
+            return Ok(Turn { pacer, id });
         }
         if at.is_some_and(|at| at >= deadline) {
             return Err(Error::new(
@@ -128,11 +141,15 @@ pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
                 ),
             ));
         }
-        let wake = at.unwrap_or(deadline).min(deadline);
+        // Wake for the spacing, or when the oldest place stops holding.
+        let freed = (holding.len() >= MAX_IN_FLIGHT).then(|| holding.iter().min().map(|s| *s + SLOW)).flatten();
+        let wake = at.into_iter().chain(freed).max().unwrap_or(deadline).min(deadline);
         let Some(wait) = wake.checked_duration_since(now).filter(|w| !w.is_zero()) else {
+            // Queued behind slow requests, nothing throttled: the deadline passed.
+            let code = if state.interval.is_zero() { ErrorCode::Timeout } else { ErrorCode::RateLimited };
             return Err(Error::new(
-                ErrorCode::RateLimited,
-                "token requests to this endpoint were queued (at most 2 at once) past this call's deadline",
+                code,
+                "the deadline passed while this call's token request was queued behind others still in flight",
             ));
         };
         state = pacer.turn.wait_timeout(state, wait).map(|(s, _)| s).unwrap_or_else(|e| e.into_inner().0);

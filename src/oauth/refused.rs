@@ -30,7 +30,13 @@ struct Refusal {
 /// What identifies a credential: where it is used, the client id, and a
 /// fingerprint of the secret.
 pub(super) fn key(settings: &Settings) -> String {
-    format!("{}\n{}\n{}", settings.token_url(), settings.client_id, settings.client_secret.fingerprint(LABEL))
+    format!(
+        "{}\n{}\n{:?}\n{}",
+        settings.token_url(),
+        settings.client_id,
+        settings.client_auth,
+        settings.client_secret.fingerprint(LABEL)
+    )
 }
 
 fn with<R>(f: impl FnOnce(&mut HashMap<String, Refusal>) -> R) -> R {

@@ -34,7 +34,8 @@ pub(crate) fn request_token(config: &Config, grant: Grant<'_>, deadline: Instant
     let result = attempts(config, grant, deadline, trace);
     if let Some(key) = credential {
         match &result {
-            Err(error) if error.code() == ErrorCode::InvalidClient => refused::remember(key, error),
+            // Only Sigma's own verdict (its JSON), not a proxy's or an edge's page.
+            Err(error) if error.code() == ErrorCode::InvalidClient && error.verdict => refused::remember(key, error),
             Ok(_) => refused::forget(&key),
             Err(_) => {}
         }

@@ -207,9 +207,15 @@ impl PrivateDir {
         let mut held = Held { file: None, path: path.clone() };
         let mut options = OpenOptions::new();
         options.read(true).write(true).create(true).truncate(false).mode(0o600);
-        let file = self.open_own(&path, &mut options)?;
+        let mut file = self.open_own(&path, &mut options)?;
         loop {
             match sys::try_lock_record(&file) {
+                // The file locked must still be the one at the path: a sweep
+                // may have removed it while this process waited on it.
+                Ok(true) if !same_file(&file, &path) => {
+                    sys::unlock_record(&file);
+                    file = self.open_own(&path, &mut options)?;
+                }
                 Ok(true) => {
                     held.file = Some(file);
                     return Ok(held);
@@ -239,6 +245,14 @@ impl PrivateDir {
                 let _ = fs::remove_file(path);
             }
         }
+    }
+}
+
+/// Whether `file` is still the file at `path` (same device and inode).
+fn same_file(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(open), Ok(there)) => open.dev() == there.dev() && open.ino() == there.ino(),
+        _ => false,
     }
 }
 

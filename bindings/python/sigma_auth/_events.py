@@ -122,9 +122,14 @@ def _log(event: Event) -> None:
     logger.log(level, "%s", text, extra={"sigma_event": event})
 
 
-_handlers: dict[int, Optional[Callable[[Event], object]]] = {0: None}
+# Context -> its registration, weakly: the handler lives on the registration,
+# so a handler that refers back to what holds its client (a bound method of
+# the service that owns the client) makes a cycle the collector can free.
+_handlers: "dict[int, weakref.ref[Registration]]" = {}
 _ids = itertools.count(1)
-_lock = threading.Lock()
+# Reentrant: a finalizer (releasing another registration) may run on this
+# thread while it holds the lock, when the collector runs inside an allocation.
+_lock = threading.RLock()
 
 
 def _dispatch(context: Optional[int], event: Optional[int]) -> None:
@@ -133,7 +138,9 @@ def _dispatch(context: Optional[int], event: Optional[int]) -> None:
             return
         read = _read(event)
         _log(read)
-        handler = _handlers.get(context or 0)
+        reference = _handlers.get(context or 0)
+        registration = reference() if reference is not None else None
+        handler = registration.handler if registration is not None else None
         if handler is not None:
             handler(read)
     except BaseException:  # nothing may unwind into C; a broken handler only loses its event
@@ -150,8 +157,9 @@ class Registration:
     library stops delivering to its context, and the entry is removed, so a
     program that makes a config per request does not keep every handler."""
 
-    def __init__(self, context: int) -> None:
+    def __init__(self, context: int, handler: Optional[Callable[[Event], object]]) -> None:
         self.context = context
+        self.handler = handler
         if context:
             weakref.finalize(self, _release, context)
 
@@ -165,7 +173,7 @@ def _release(context: int) -> None:
 
 
 # Configs without an ``on_event`` share context 0 (logging only), never released.
-_LOGGING_ONLY = Registration(0)
+_LOGGING_ONLY = Registration(0, None)
 
 
 def register(on_event: Optional[Callable[[Event], object]]) -> Optional[Registration]:
@@ -179,9 +187,9 @@ def register(on_event: Optional[Callable[[Event], object]]) -> Optional[Registra
             return None
         if on_event is None:
             return _LOGGING_ONLY
-        context = next(_ids)
-        _handlers[context] = on_event
-    return Registration(context)
+        registration = Registration(next(_ids), on_event)
+        _handlers[registration.context] = weakref.ref(registration)
+    return registration
 
 
 _stopped = False

@@ -261,3 +261,42 @@ def test_a_configs_handler_goes_with_the_config_and_its_clients(mock: Any) -> No
         gc.collect()
         client.token()
     assert "TOKEN_OBTAINED" in seen
+
+
+def test_a_handler_bound_to_the_service_that_owns_the_client_goes_with_the_service(mock: Any) -> None:
+    import gc
+
+    from sigma_auth import _events
+
+    class Service:
+        def __init__(self) -> None:
+            self.client = sigma_auth.Client(sigma_auth.Config(mock.url, "demo-client", "demo-secret",
+                                                              on_event=self.handle))
+
+        def handle(self, event: Event) -> None:
+            pass
+
+    gc.collect()
+    before = len(_events._handlers)
+    for _ in range(200):
+        service = Service()
+        del service
+    gc.collect()
+    assert len(_events._handlers) <= before + 1, len(_events._handlers)
+
+
+def test_releasing_a_handler_that_held_the_last_reference_to_another_client_does_not_hang(mock: Any) -> None:
+    # Its release frees the other client, whose registration is released in
+    # turn, on the same thread, inside the first release.
+    script = f"""
+import gc, sigma_auth
+mk = lambda h: sigma_auth.Config({mock.url!r}, "demo-client", "demo-secret", on_event=h)
+sink = sigma_auth.Client(mk(lambda e: None))
+config = mk(lambda e, s=sink: None)
+del sink
+del config
+gc.collect()
+print("done")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "done", out.stderr
