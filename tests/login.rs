@@ -379,3 +379,20 @@ fn a_sign_in_file_others_can_read_is_reported_and_logout_still_revokes_and_remov
     assert!(!file.exists());
     assert_eq!(mock.stats()["signin"]["revocations"].as_u64(), Some(1), "the exposed refresh token was revoked");
 }
+
+#[test]
+fn a_refresh_answered_without_a_new_refresh_token_keeps_the_current_one() {
+    let mock = mock(&[]);
+    sign_in(&mock, "unrotated", "api:access", "mo@example.com");
+    let before: serde_json::Value = serde_json::from_str(&stored("unrotated").unwrap()).unwrap();
+    let client = Client::new(Config::from_login("unrotated").unwrap());
+    client.invalidate(client.token().unwrap().access_token());
+    // RFC 6749 §6: a server that does not rotate answers with no refresh token.
+    mock.faults(r#"[{"kind":"body","status":200,"body":"{\"access_token\":\"mock_at_unrotated\",\"token_type\":\"Bearer\",\"expires_in\":3600}"}]"#);
+    assert_eq!(client.token().unwrap().access_token(), "mock_at_unrotated");
+    let after: serde_json::Value = serde_json::from_str(&stored("unrotated").unwrap()).unwrap();
+    assert_eq!(after["refresh_token"], before["refresh_token"], "kept, and still good:");
+    client.invalidate("mock_at_unrotated");
+    let token = client.token().unwrap();
+    assert_eq!(mock.get("/v2/whoami", Some(&format!("Bearer {}", token.access_token()))).status, 200);
+}

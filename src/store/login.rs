@@ -97,17 +97,24 @@ impl Record {
     }
 
     /// Takes the token a refresh (or the code exchange) returned: its access
-    /// token, and the rotated refresh token. A sign-in without a refresh token
-    /// could not outlive its first hour, so one is required.
+    /// token, and the rotated refresh token. A refresh answered without one
+    /// keeps the current refresh token (RFC 6749 §6: the server did not
+    /// rotate it); a sign-in that never had one could not outlive its first
+    /// hour, so the code exchange must bring one.
     pub(crate) fn update(&mut self, token: &Token) -> Result<()> {
-        let Some(refresh) = token.refresh_token() else {
-            return Err(Error::new(
-                ErrorCode::Protocol,
-                "the token endpoint issued no refresh token, so the sign-in could not be kept",
-            ));
-        };
-        self.refresh_token.zeroize();
-        self.refresh_token = refresh.to_string();
+        match token.refresh_token() {
+            Some(refresh) => {
+                self.refresh_token.zeroize();
+                self.refresh_token = refresh.to_string();
+            }
+            None if !self.refresh_token.is_empty() => {}
+            None => {
+                return Err(Error::new(
+                    ErrorCode::Protocol,
+                    "the token endpoint issued no refresh token, so the sign-in could not be kept",
+                ))
+            }
+        }
         if let Some(old) = self.access_token.as_mut() {
             old.zeroize();
         }
