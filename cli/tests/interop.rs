@@ -7,13 +7,13 @@
 
 mod common;
 
+use common::Home;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sigma-token");
 
 struct Server {
     child: Child,
@@ -57,48 +57,9 @@ fn start(access_token_ttl: u64) -> Option<Server> {
     Some(Server { child, url: line.trim().to_string(), _stdout: stdout })
 }
 
-struct Home {
-    dir: PathBuf,
-}
-
-impl Home {
-    fn new(name: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("sigma-interop-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        common::browser_script(&dir, true);
-        Home { dir }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
-            .env("XDG_CONFIG_HOME", self.dir.join("config"))
-            .env("SIGMA_KEYRING", "file")
-            .env("BROWSER", self.dir.join("browser"))
-            .env_remove("SIGMA_PROFILE")
-            .env_remove("SIGMA_CLIENT_ID")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn succeed(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn stored(&self) -> serde_json::Value {
-        serde_json::from_str(&fs::read_to_string(self.dir.join("config/sigma-auth/login-default.json")).unwrap())
-            .unwrap()
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// The sign-in stored under `default` in `home`.
+fn stored(home: &Home) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(home.store().join("login-default.json")).unwrap()).unwrap()
 }
 
 fn get(url: &str, token: Option<&str>) -> (u16, String) {
@@ -130,19 +91,19 @@ fn stats(server: &Server) -> serde_json::Value {
 #[test]
 fn sign_in_refresh_rotation_and_logout_against_oidc_provider() {
     let Some(server) = start(4) else { return };
-    let home = Home::new("flow");
+    let home = Home::with_cookies("interop-flow");
     let out = home.run(&["login", "--endpoint", &server.url, "--timeout", "20"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("signed in as interop@example.com"));
     let first = home.succeed(&["--profile", "default"]);
     assert_eq!(get(&format!("{}/v2/whoami", server.url), Some(&first)).0, 200);
-    let refresh_before = home.stored()["refresh_token"].as_str().unwrap().to_string();
+    let refresh_before = stored(&home)["refresh_token"].as_str().unwrap().to_string();
 
     std::thread::sleep(Duration::from_millis(2200)); // due: a 4 s token is refreshed in its last 2 s
     let second = home.succeed(&["--profile", "default"]);
     assert_ne!(first, second);
     assert_eq!(get(&format!("{}/v2/whoami", server.url), Some(&second)).0, 200);
-    let refresh_after = home.stored()["refresh_token"].as_str().unwrap().to_string();
+    let refresh_after = stored(&home)["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(refresh_before, refresh_after, "oidc-provider rotated the refresh token and the store kept the new one");
     let seen = stats(&server);
     assert_eq!(
@@ -164,9 +125,9 @@ fn sign_in_refresh_rotation_and_logout_against_oidc_provider() {
 #[test]
 fn a_reused_refresh_token_revokes_the_grant_and_the_sign_in_asks_to_log_in_again() {
     let Some(server) = start(4) else { return };
-    let home = Home::new("reuse");
+    let home = Home::with_cookies("interop-reuse");
     assert!(home.run(&["login", "--endpoint", &server.url, "--timeout", "20"]).status.success());
-    let stored = home.stored();
+    let stored = stored(&home);
     let (refresh, client_id) = (stored["refresh_token"].as_str().unwrap(), stored["client_id"].as_str().unwrap());
     // A copy of the refresh token is redeemed elsewhere first...
     let token_url = stored["token_endpoint"].as_str().unwrap();

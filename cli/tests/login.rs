@@ -8,76 +8,17 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{mock, MockServer};
+use common::{mock, Home, MockServer};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sigma-token");
-
-/// A home of its own: `XDG_CONFIG_HOME` for the sign-ins, and a `$BROWSER`
-/// script that visits the URL it is given and every redirect after it.
-struct Home {
-    dir: PathBuf,
-}
-
-impl Home {
-    fn new(name: &str) -> Home {
-        let dir = std::env::temp_dir().join(format!("sigma-login-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        common::browser_script(&dir, false);
-        Home { dir }
-    }
-
-    fn store(&self) -> PathBuf {
-        self.dir.join("config/sigma-auth")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env("XDG_CONFIG_HOME", self.dir.join("config"))
-            .env("SIGMA_KEYRING", "file")
-            .env("BROWSER", self.dir.join("browser"))
-            .env_remove("SIGMA_BASE_URL")
-            .env_remove("SIGMA_CLIENT_ID")
-            .env_remove("SIGMA_CLIENT_SECRET")
-            .env_remove("SIGMA_PROFILE")
-            .env_remove("SIGMA_TOKEN_CACHE")
-            .env_remove("DISPLAY")
-            .env_remove("WAYLAND_DISPLAY")
-            .stdin(Stdio::null());
-        for name in common::NETWORK_VARIABLES {
-            command.env_remove(name);
-        }
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn succeed(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {:?}: {}", out.status, String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn login(&self, mock: &MockServer, email: &str, extra: &[&str]) -> Output {
-        mock.signin(&format!(r#"{{"auto_approve": "{email}"}}"#));
-        let mut args = vec!["login", "--endpoint", mock.url.as_str(), "--timeout", "20"];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
-    }
+/// Signs in through the mock's automatic approval, as `email`.
+fn login(home: &Home, mock: &MockServer, email: &str, extra: &[&str]) -> Output {
+    mock.signin(&format!(r#"{{"auto_approve": "{email}"}}"#));
+    let mut args = vec!["login", "--endpoint", mock.url.as_str(), "--timeout", "20"];
+    args.extend_from_slice(extra);
+    home.run(&args)
 }
 
 fn whoami(mock: &MockServer, token: &str) -> u16 {
@@ -87,8 +28,8 @@ fn whoami(mock: &MockServer, token: &str) -> u16 {
 #[test]
 fn login_then_every_form_of_the_token_by_profile_then_logout() {
     let mock = mock(&[]);
-    let home = Home::new("forms");
-    let out = home.login(&mock, "ana@example.com", &["--scope", "api:access mcp:access"]);
+    let home = Home::new("login-forms");
+    let out = login(&home, &mock, "ana@example.com", &["--scope", "api:access mcp:access"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("signed in as ana@example.com"), "{stderr}");
@@ -143,7 +84,7 @@ fn login_then_every_form_of_the_token_by_profile_then_logout() {
 fn no_browser_prints_the_url_and_takes_the_pasted_redirect() {
     let mock = mock(&[]);
     mock.signin(r#"{"auto_approve": "bo@example.com"}"#);
-    let home = Home::new("paste");
+    let home = Home::new("login-paste");
     let mut child = home
         .command(&["login", "--endpoint", &mock.url, "--no-browser", "--timeout", "20", "--profile", "ssh"])
         .stdin(Stdio::piped())
@@ -180,7 +121,7 @@ fn no_browser_prints_the_url_and_takes_the_pasted_redirect() {
 #[test]
 fn a_host_without_a_sign_in_or_pointing_elsewhere_is_refused_before_any_browser() {
     let mock = mock(&[]);
-    let home = Home::new("refused");
+    let home = Home::new("login-refused");
     // The browser script leaves a mark if it is ever run.
     let marker = home.dir.join("browser-ran");
     fs::write(home.dir.join("browser"), format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
@@ -202,8 +143,8 @@ fn a_host_without_a_sign_in_or_pointing_elsewhere_is_refused_before_any_browser(
 #[test]
 fn six_processes_share_one_sign_in_over_short_tokens_and_no_refresh_token_is_used_twice() {
     let mock = mock(&["--expires-in", "8"]);
-    let home = Home::new("shared");
-    assert!(home.login(&mock, "cy@example.com", &[]).status.success());
+    let home = Home::new("login-shared");
+    assert!(login(&home, &mock, "cy@example.com", &[]).status.success());
     let run_for = Duration::from_secs(30);
     let started = Instant::now();
     // Each token is tried at once: by the end of the run the first have expired.
@@ -243,8 +184,8 @@ fn six_processes_share_one_sign_in_over_short_tokens_and_no_refresh_token_is_use
 #[test]
 fn processes_killed_during_refreshes_never_corrupt_the_store() {
     let mock = mock(&["--expires-in", "2", "--token-delay-ms", "30"]);
-    let home = Home::new("killed");
-    assert!(home.login(&mock, "di@example.com", &[]).status.success());
+    let home = Home::new("login-killed");
+    assert!(login(&home, &mock, "di@example.com", &[]).status.success());
     let record = home.store().join("login-default.json");
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..40 {
@@ -278,7 +219,7 @@ fn processes_killed_during_refreshes_never_corrupt_the_store() {
 
 #[test]
 fn login_options_are_checked() {
-    let home = Home::new("usage");
+    let home = Home::new("login-usage");
     for args in [
         &["login", "--bogus"][..],
         &["--profile", "x", "--client-id", "y"],
