@@ -57,6 +57,9 @@ scripts/test-python.sh
 echo "== Go"
 scripts/test-go.sh
 
+echo "== Node.js"
+scripts/test-node.sh
+
 echo "== Fuzz smoke"
 scripts/test-fuzz.sh
 

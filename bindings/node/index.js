@@ -491,3 +491,5 @@ function encryptOAuthToken(oauthToken, embedSecret) {
 }
 
 module.exports = { Client, Token, SigmaAuthError, signEmbedUrl, encryptOAuthToken, STATUS_NAMES };
+// `import sigmaAuth from 'sigma-auth'` under TypeScript's CommonJS interop.
+module.exports.default = module.exports;

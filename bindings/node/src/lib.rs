@@ -413,21 +413,24 @@ pub fn status_names() -> Vec<String> {
 
 /// A signed embed URL (see `sigma_auth::sign_embed_url`); `claims` is a JSON object.
 #[napi]
-pub fn sign_embed_url(url: String, client_id: String, secret: String, claims_json: String, ttl_s: f64) -> Result<String> {
+pub fn sign_embed_url(
+    url: String,
+    client_id: String,
+    secret: String,
+    claims_json: String,
+    ttl_s: f64,
+) -> Result<String> {
     let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&claims_json)
         .map_err(|_| thrown(failure("INVALID_ARGUMENT", "the claims must be a JSON object")))?;
-    if !ttl_s.is_finite() || ttl_s < 1.0 || ttl_s.fract() != 0.0 {
-        return Err(thrown(failure("INVALID_ARGUMENT", "the ttl must be a whole number of seconds, at least 1")));
-    }
-    sigma_auth::sign_embed_url(&url, &client_id, &secret, &claims, Duration::from_secs(ttl_s.min(u32::MAX as f64) as u64))
-        .map_err(thrown)
+    // Whole seconds (index.js checks); out of range becomes 0, which the core refuses with its message.
+    let ttl = if ttl_s.is_finite() && ttl_s >= 0.0 { ttl_s.min(f64::from(u32::MAX)) as u64 } else { 0 };
+    sigma_auth::sign_embed_url(&url, &client_id, &secret, &claims, Duration::from_secs(ttl)).map_err(thrown)
 }
 
 /// A warehouse OAuth token encrypted for the `oauth_token` embed claim.
 #[napi]
 pub fn encrypt_embed_oauth_token(oauth_token: String, secret: String) -> Result<String> {
-    sigma_auth::encrypt_embed_oauth_token(&oauth_token, &secret)
-        .map_err(thrown)
+    sigma_auth::encrypt_embed_oauth_token(&oauth_token, &secret).map_err(thrown)
 }
 
 /// An ArrayBuffer over the word's 8 bytes. The word is `'static` (the core
@@ -441,14 +444,7 @@ fn word_buffer<'env>(env: &'env Env, word: &'static AtomicU64) -> Result<ArrayBu
     // napi-rs's own wrapper is not used: in debug builds it refuses a pointer
     // it saw before, and a slot is reused by later clients.
     let status = unsafe {
-        napi::sys::napi_create_external_arraybuffer(
-            env.raw(),
-            data.cast(),
-            8,
-            None,
-            std::ptr::null_mut(),
-            &mut value,
-        )
+        napi::sys::napi_create_external_arraybuffer(env.raw(), data.cast(), 8, None, std::ptr::null_mut(), &mut value)
     };
     if status != napi::sys::Status::napi_ok {
         return Err(thrown(failure("INTERNAL", "could not make the serial word's buffer")));
