@@ -112,6 +112,42 @@ for tarball in dist/sigma-auth-"$version"-*-linux-gnu.tar.gz; do
   unset PKG_CONFIG_PATH
 done
 
+step "node packages: npm install the tarballs in a fresh directory (no Rust), CommonJS and ES module"
+mkdir -p "$work/node"
+(
+  cd "$work/node"
+  norust npm init -y >/dev/null
+  # The main package and the prebuilt ones, as a registry would serve them: npm
+  # places the platform package that fits as sigma-auth's optional dependency.
+  norust npm install --no-audit --no-fund --loglevel=error "$root/dist/node/sigma-auth-$version.tgz" \
+    "$root"/dist/node/sigma-auth-linux-*-gnu-"$version".tgz
+  [ -f node_modules/sigma-auth-linux-x64-gnu/sigma-auth.linux-x64-gnu.node ] || fail "npm did not install the x64 package"
+  output=$(norust node "$root/examples/node/get_token.js")
+  echo "$output"
+  grep -q "GET /v2/whoami: 200" <<<"$output" || fail "the Node.js example did not reach whoami"
+  norust node --input-type=module -e "
+    import { Client } from 'sigma-auth';
+    const client = Client.fromEnv();
+    const token = await client.token();
+    const response = await client.fetch(process.env.SIGMA_BASE_URL + '/v2/whoami');
+    if (response.status !== 200) throw new Error('whoami: ' + response.status);
+    console.log('ES module: token and whoami ok');
+    client.close();"
+)
+for node in "$work"/node/node_modules/sigma-auth-linux-*/*.node; do
+  objdump -T "$node" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1 | grep -qx 'GLIBC_2.1[0-7]\|GLIBC_2.[0-9]' ||
+    fail "$(basename "$node") needs a glibc newer than 2.17"
+  echo "$(basename "$node"): glibc <= 2.17"
+done
+for tgz in "$root"/dist/node/sigma-auth-linux-arm64-gnu-*.tgz; do
+  [ -f "$tgz" ] || continue
+  tar -xzf "$tgz" -C "$work" package/sigma-auth.linux-arm64-gnu.node
+  readelf -h "$work/package/sigma-auth.linux-arm64-gnu.node" | grep -q 'AArch64' || fail "the arm64 package is not aarch64"
+  objdump -T "$work/package/sigma-auth.linux-arm64-gnu.node" | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1 |
+    grep -qx 'GLIBC_2.1[0-7]\|GLIBC_2.[0-9]' || fail "the arm64 node module needs a glibc newer than 2.17"
+  echo "sigma-auth.linux-arm64-gnu.node: aarch64, glibc <= 2.17 (no arm64 Node here to run it)"
+done
+
 step "debian package: contents, and sigma-token from it"
 dpkg-deb --field "dist/sigma-auth_${version}_amd64.deb" Version | grep -qx "$version" || fail "deb version"
 dpkg-deb -x "dist/sigma-auth_${version}_amd64.deb" "$work/deb"

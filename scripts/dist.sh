@@ -9,6 +9,9 @@
 #   dist/sigma-auth-VERSION-ARCH-linux-gnu.tar.gz  header, libraries, pkg-config
 #                 files and sigma-token, for C and C++
 #   dist/sigma-auth_VERSION_amd64.deb
+#   dist/node/    npm tarballs: sigma-auth (JavaScript, types) and one prebuilt
+#                 package per platform (sigma-auth-linux-x64-gnu, ...-arm64-gnu),
+#                 its optional dependencies, as napi-rs packages are laid out
 #
 # Libraries are linked against glibc 2.17's symbols (cargo-zigbuild with zig from
 # PyPI), so they load on the servers people run (RHEL/CentOS 7 and later).
@@ -33,6 +36,7 @@ strip_tool=$sysroot_bin/llvm-strip
 export CARGO_ZIGBUILD_ZIG_PATH="$tools/venv/bin/python-zig"
 
 targets=(x86_64-unknown-linux-gnu)
+platforms=()
 if rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' ||
   rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
   targets+=(aarch64-unknown-linux-gnu)
@@ -70,6 +74,19 @@ for target in "${targets[@]}"; do
 
   mkdir -p "dist/go/lib/linux-$goarch"
   cp "$stage/lib/libsigma_auth.a" "dist/go/lib/linux-$goarch/"
+
+  echo "== node native module ($arch, @napi-rs/cli through cargo-zigbuild)"
+  nodearch=$([ "$arch" = x86_64 ] && echo x64 || echo arm64)
+  platform=linux-$nodearch-gnu
+  npkg=build/dist/node/sigma-auth-$platform
+  rm -rf "$npkg"
+  mkdir -p "$npkg"
+  [ -d bindings/node/node_modules/@napi-rs/cli ] || npm ci --prefix bindings/node --no-audit --no-fund --loglevel=error
+  (cd bindings/node && PATH="$tools/venv/bin:$PATH" npx napi build --platform --release -x --target "$target.2.17" \
+    --manifest-path Cargo.toml --no-js --target-dir "$root/target/dist" --output-dir "$root/$npkg" >/dev/null)
+  "$strip_tool" --strip-unneeded "$npkg/sigma-auth.$platform.node"
+  node scripts/node-package.js platform "$npkg" "$platform" "$nodearch" "$version"
+  platforms+=("$platform")
 done
 
 echo "== python sdist"
@@ -125,6 +142,17 @@ EOF
 gofmt -l dist/go | grep . && { echo "dist/go is not gofmt-clean" >&2; exit 1; }
 (cd tools/gomodzip && go run . -dir "$root/dist/go" -module "$go_module" -version "v$version" -out "$root/dist/goproxy")
 
+echo "== node packages (dist/node)"
+mkdir -p dist/node
+main=build/dist/node/sigma-auth
+rm -rf "$main"
+mkdir -p "$main"
+cp bindings/node/index.js bindings/node/index.mjs bindings/node/index.d.ts bindings/node/native.js "$main/"
+node scripts/node-package.js main "$main" "$version" "${platforms[@]}"
+for package in "$main" "${platforms[@]/#/build/dist/node/sigma-auth-}"; do
+  npm pack -q --pack-destination dist/node "./$package" >/dev/null
+done
+
 echo "== debian package (amd64)"
 deb=build/dist/deb
 rm -rf "$deb"
@@ -151,5 +179,5 @@ chmod 755 "$deb/DEBIAN/postinst" "$deb/DEBIAN/postrm"
 dpkg-deb --root-owner-group --build "$deb" "dist/sigma-auth_${version}_amd64.deb" >/dev/null
 
 echo "== dist/"
-(cd dist && find . -maxdepth 2 -type f \( -name '*.whl' -o -name '*.tar.gz' -o -name '*.deb' \) -exec ls -la {} \;)
+(cd dist && find . -maxdepth 2 -type f \( -name '*.whl' -o -name '*.tar.gz' -o -name '*.deb' -o -name '*.tgz' \) -exec ls -la {} \;)
 du -sh dist/go/lib/* | sed 's|^|go archive: |'
