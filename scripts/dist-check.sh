@@ -122,7 +122,8 @@ mkdir -p "$work/node"
   norust npm install --no-audit --no-fund --loglevel=error "$root/dist/node/sigma-auth-$version.tgz" \
     "$root"/dist/node/sigma-auth-linux-*-gnu-"$version".tgz
   [ -f node_modules/sigma-auth-linux-x64-gnu/sigma-auth.linux-x64-gnu.node ] || fail "npm did not install the x64 package"
-  output=$(norust node "$root/examples/node/get_token.js")
+  cp "$root/examples/node/get_token.js" .
+  output=$(norust node get_token.js)
   echo "$output"
   grep -q "GET /v2/whoami: 200" <<<"$output" || fail "the Node.js example did not reach whoami"
   norust node --input-type=module -e "
