@@ -28,6 +28,9 @@ make -s PROFILE=release examples
 cc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/c/bench.c target/release/libsigma_auth.a \
   $(cat native-static-libs.txt) -o build/release/bench_c
 (cd bench/go && go build -o ../../build/release/bench_go .)
+# The Node.js package's release module (bench/node/bench.mjs), and simple-oauth2 beside it.
+(cd bindings/node && { [ -d node_modules/simple-oauth2 ] || npm ci --no-audit --no-fund --loglevel=error; } &&
+  npm run -s build:release >/dev/null)
 venv="$out/venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
@@ -47,6 +50,7 @@ cargo bench -q --locked --bench cached -- "$MOCK_URL" "$cached_calls" | record
 for impl in sigma oauth2; do
   for g in 1 2 8 64; do build/release/bench_go -mode cached -impl $impl -url "$MOCK_URL" -goroutines $g -calls "$cached_calls" | record; done
 done
+node bench/node/bench.mjs cached "$MOCK_URL" "$cached_calls" | record
 
 stop_mock
 
@@ -97,6 +101,7 @@ for round in 1 2 3; do
   build/release/bench_go -mode fresh -impl sigma -url "$MOCK_URL" -tokens "$fresh_tokens" | record
   build/release/bench_go -mode fresh -impl sigma-client -url "$MOCK_URL" -tokens "$fresh_tokens" | record
   "$venv/bin/python" bench/python/bench.py fresh "$MOCK_URL" "$fresh_tokens" | record
+  node bench/node/bench.mjs fresh "$MOCK_URL" "$fresh_tokens" | record
 done
 # Threads the library starts, and writes it makes, per 1,000 fetches over a
 # kept-alive connection (goals: no thread; one write per request).
