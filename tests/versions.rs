@@ -1,5 +1,5 @@
 //! One version number for every artifact: the crate, the C library's
-//! sigma_version(), the Python package, the Go module and the pkg-config files;
+//! sigma_version(), the Python package, the Go module, the npm package and the pkg-config files;
 //! and one list of system libraries for every way of linking the static archive.
 
 use std::ffi::CStr;
@@ -23,6 +23,11 @@ fn every_artifact_has_the_crates_version() {
     assert_eq!(sigma_auth::VERSION, version);
     assert_eq!(quoted_after(&read("bindings/python/pyproject.toml"), "version ="), version, "the Python package");
     assert_eq!(quoted_after(&read("bindings/go/version.go"), "const Version ="), version, "the Go module");
+    let npm = read("bindings/node/package.json");
+    let npm_version =
+        npm.lines().find(|l| l.trim_start().starts_with("\"version\":")).and_then(|l| l.split('"').nth(3));
+    assert_eq!(npm_version, Some(version), "the npm package");
+    assert_eq!(quoted_after(&read("bindings/node/Cargo.toml"), "version ="), version, "the Node.js module's crate");
     for pc in ["sigma_auth.pc.in", "sigma_auth-static.pc.in"] {
         assert!(
             read(pc).contains("Version: @VERSION@"),
