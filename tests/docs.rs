@@ -2,7 +2,8 @@
 //! backquotes in SECURITY.md and ARCHITECTURE.md names a file or folder of the
 //! repository (a pattern such as `src/ffi/<type>.rs` aside), every
 //! `file::name` names something in that file, and every Python or C
-//! (`test_...`) and Go (`Test...`) test SECURITY.md names is defined.
+//! (`test_...`), Go (`Test...`) and Node.js (`node: name`) test SECURITY.md
+//! names is defined.
 
 use std::fs;
 use std::path::Path;
@@ -60,12 +61,19 @@ fn every_path_the_architecture_and_security_documents_cite_exists() {
 #[test]
 fn every_binding_test_security_md_names_exists() {
     let text = fs::read_to_string(Path::new(ROOT).join("SECURITY.md")).unwrap();
-    let (mut python_and_c, mut go) = (String::new(), String::new());
+    let (mut python_and_c, mut go, mut node) = (String::new(), String::new(), String::new());
     read_all(&Path::new(ROOT).join("bindings/python/tests"), ".py", &mut python_and_c);
     read_all(&Path::new(ROOT).join("tests/c"), ".c", &mut python_and_c);
     read_all(&Path::new(ROOT).join("bindings/go"), "_test.go", &mut go);
+    read_all(&Path::new(ROOT).join("bindings/node/test"), ".test.js", &mut node);
     let mut missing = Vec::new();
     for name in quoted(&text) {
+        if let Some(title) = name.strip_prefix("node: ") {
+            if !node.contains(&format!("test('{title}'")) {
+                missing.push(format!("Node.js {title:?}"));
+            }
+            continue;
+        }
         let is_name = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         let defined = |def: &str| python_and_c.contains(&format!("{def} {name}("));
         if is_name && name.starts_with("test_") && !defined("def") && !defined("void") {
