@@ -3,9 +3,9 @@
 //! `bindings/node/index.js`; this module only moves values across.
 //!
 //! - Nothing here waits on the network on the JavaScript thread: a token that
-//!   needs a request is fetched on a thread of its own, which settles a
-//!   Promise (a Node-API deferred); the JavaScript side lets one such fetch
-//!   per client run at a time, so a herd of callers costs one thread.
+//!   needs a request is fetched on a thread of a small pool ([`pool`]), which
+//!   settles a Promise (a Node-API deferred); the JavaScript side lets one
+//!   such fetch per client run at a time, so a herd of callers costs one job.
 //! - The client's published serial word ([`sigma_auth::Client::serial_word`])
 //!   is handed to JavaScript as an 8-byte external ArrayBuffer, so the cached
 //!   path reads it with `Atomics.load` and makes no call (see index.js).
@@ -14,6 +14,8 @@
 //!   in one (the core's messages never hold them).
 
 #![deny(unsafe_code)]
+
+mod pool;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -309,10 +311,10 @@ impl NativeClient {
         match self.client() {
             None => deferred.resolve(Box::new(|_| Ok(TokenOutcome::failed(closed())))),
             Some(client) => {
-                let spawned = std::thread::Builder::new().name("sigma-auth-node".into()).spawn(move || {
+                let spawned = pool::run(Box::new(move || {
                     let outcome = TokenOutcome::of(&client, client.token());
                     deferred.resolve(Box::new(move |_| Ok(outcome)));
-                });
+                }));
                 if let Err(error) = spawned {
                     return Err(thrown(failure("INTERNAL", format!("could not start a thread: {error}"))));
                 }

@@ -338,3 +338,25 @@ test('impersonate: a user token, shared by clients for the same user', () =>
     again.close();
     admin.close();
   }));
+
+test('many users fetched at once wait on a few threads, not one each', () =>
+  withMock(['--token-delay-ms', '100'], async (mock) => {
+    const { readFileSync } = require('node:fs');
+    const threads = () => Number(/Threads:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);
+    const admin = new Client({ endpoint: mock.url, ...CLIENT });
+    await admin.token();
+    const before = threads();
+    const users = Array.from({ length: 40 }, (_, i) => admin.impersonate(`user${i}@example.com`));
+    let most = before;
+    const sampler = setInterval(() => (most = Math.max(most, threads())), 5);
+    const tokens = await Promise.all(users.map((user) => user.token()));
+    clearInterval(sampler);
+    assert.equal(new Set(tokens.map((t) => t.serial)).size, 40);
+    const stats = await mock.stats();
+    assert.equal(Object.keys(stats.exchanges_by_subject).length, 40);
+    assert.equal(stats.by_grant['urn:ietf:params:oauth:grant-type:token-exchange'], 40);
+    // The pool's 16 at most, and the core's own few (timer, refresher).
+    assert.ok(most - before <= 16 + 4, `${most - before} threads were started for 40 users`);
+    for (const user of users) user.close();
+    admin.close();
+  }));
