@@ -261,6 +261,8 @@ class Client {
       const pending = this.#native.fetchToken().then((outcome) => {
         this.#pending = null;
         if (outcome.error) throw failed(outcome.error);
+        // Closed meanwhile: the callers waiting get their token, the client keeps none.
+        if (this.#closed) return new Token(INTERNAL, outcome.token);
         return this.#hold(outcome.token).token;
       });
       this.#pending = pending;
