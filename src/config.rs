@@ -140,6 +140,11 @@ impl Config {
         Ok(())
     }
 
+    /// The overall deadline of one token call (see [`Config::set_timeout`]).
+    pub fn timeout(&self) -> Duration {
+        self.settings().timeout
+    }
+
     /// The limit on one TCP+TLS connect (default 10 s).
     pub fn set_connect_timeout(&mut self, timeout: Duration) -> Result<()> {
         check_duration("connect timeout", timeout, Duration::from_millis(1), Duration::from_secs(3600))?;

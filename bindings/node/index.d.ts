@@ -39,6 +39,7 @@ export declare class Token {
   readonly accessToken: string;
   /** `'bearer'`, as Sigma answers. */
   readonly tokenType: string;
+  /** A new Date on each read. */
   readonly expiresAt: Date;
   /** Seconds until it expires (negative once expired). */
   readonly expiresIn: number;
@@ -128,13 +129,17 @@ export declare class Client {
   constructor(options: ClientOptions);
   /** From SIGMA_BASE_URL, SIGMA_CLIENT_ID, SIGMA_CLIENT_SECRET (and the other SIGMA_* settings). */
   static fromEnv(options?: CommonOptions): Client;
-  /** From a person's stored sign-in (`sigma-token login [--profile NAME]`). */
-  static fromLogin(profile?: string, options?: CommonOptions): Client;
+  /** From a person's stored sign-in (`sigma-token login [--profile NAME]`), read off the event loop. */
+  static fromLogin(profile?: string, options?: CommonOptions): Promise<Client>;
   /** A token valid for at least 10 more seconds. */
   token(): Promise<Token>;
   /** The cached token's text; throws `SigmaAuthError` `'NO_TOKEN'` when none is usable yet. */
   readonly accessToken: string;
-  /** `fetch` with the bearer token for the client's origins only (redirects included); one retry after a 401. */
+  /**
+   * `fetch` with the bearer token for the client's origins only (redirects are followed one hop at a
+   * time; `Authorization`, `Cookie` and `Proxy-Authorization` never cross to another origin); one
+   * retry per call after a 401. Bound: it can be handed on as a plain `fetch`.
+   */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   /** Reports a token refused with 401: dropped if still current, so a burst of 401s makes one fetch. */
   invalidate(token: Token | string): void;

@@ -41,15 +41,16 @@ function failed(failure) {
   });
 }
 
-// The native module throws failures as "CODE\0message\0status\0request id".
+// The native module throws failures as SIGMA_AUTH_ERROR and a JSON object.
+const THROWN = 'SIGMA_AUTH_ERROR';
 function rethrown(error) {
-  const parts = typeof error?.message === 'string' ? error.message.split('\0') : [];
-  if (parts.length !== 4) return error;
-  const [code, message, status, requestId] = parts;
-  return new SigmaAuthError(code, message, {
-    httpStatus: status ? Number(status) : null,
-    requestId: requestId || null,
-  });
+  const text = error instanceof Error ? error.message : '';
+  if (!text.startsWith(THROWN)) return error;
+  try {
+    return failed(JSON.parse(text.slice(THROWN.length)));
+  } catch {
+    return new SigmaAuthError('INTERNAL', 'a malformed error from the native module');
+  }
 }
 
 function call(fn) {
@@ -67,14 +68,14 @@ function closedError() {
 /** A token. `accessToken` is never shown by `util.inspect` or `JSON.stringify`. */
 class Token {
   #accessToken;
+  #expiresAtMs;
 
   constructor(key, view) {
     if (key !== INTERNAL) throw new TypeError('tokens come from Client.token()');
     this.#accessToken = view.accessToken;
+    this.#expiresAtMs = view.expiresAtMs;
     this.tokenType = view.tokenType;
-    this.expiresAt = new Date(view.expiresAtMs);
     this.serial = view.serial;
-    Object.freeze(this.expiresAt);
     Object.freeze(this);
   }
 
@@ -83,9 +84,14 @@ class Token {
     return this.#accessToken;
   }
 
+  /** When it expires: a new Date each time (callers share the token). */
+  get expiresAt() {
+    return new Date(this.#expiresAtMs);
+  }
+
   /** Seconds until it expires (may be negative). */
   get expiresIn() {
-    return (this.expiresAt.getTime() - Date.now()) / 1000;
+    return (this.#expiresAtMs - Date.now()) / 1000;
   }
 
   toJSON() {
@@ -115,11 +121,21 @@ const OPTION_NAMES = new Set([
   'onEvent',
 ]);
 
-function nativeOptions(source, options, extra) {
+// The caller's own option values only: an inherited one (a polluted
+// Object.prototype) is never read, so it cannot add an origin or a CA.
+function ownOptions(options, extraNames = []) {
   if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const own = Object.create(null);
   for (const name of Object.keys(options)) {
-    if (!OPTION_NAMES.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+    if (!OPTION_NAMES.has(name) && !extraNames.includes(name)) {
+      throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+    }
+    own[name] = options[name];
   }
+  return own;
+}
+
+function nativeOptions(source, options, extra) {
   const text = (name) => {
     const value = options[name];
     if (value === undefined || value === null) return undefined;
@@ -132,9 +148,19 @@ function nativeOptions(source, options, extra) {
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`${name} must be a number`);
     return value;
   };
-  const origins = options.allowedOrigins;
-  if (origins !== undefined && (!Array.isArray(origins) || origins.some((o) => typeof o !== 'string'))) {
-    throw new TypeError('allowedOrigins must be an array of strings');
+  let origins;
+  if (options.allowedOrigins !== undefined) {
+    const given = options.allowedOrigins;
+    if (!Array.isArray(given)) throw new TypeError('allowedOrigins must be an array of strings');
+    origins = [];
+    for (let i = 0; i < given.length; i++) {
+      if (typeof given[i] !== 'string') throw new TypeError('allowedOrigins must be an array of strings');
+      origins.push(given[i]);
+    }
+  }
+  const attempts = options.maxAttempts;
+  if (attempts !== undefined && attempts !== null && (!Number.isInteger(attempts) || attempts < 1 || attempts > 10)) {
+    throw new TypeError('maxAttempts must be a whole number from 1 to 10');
   }
   if (options.onEvent !== undefined && typeof options.onEvent !== 'function') {
     throw new TypeError('onEvent must be a function');
@@ -145,7 +171,7 @@ function nativeOptions(source, options, extra) {
     tokenCache: text('tokenCache'),
     timeoutMs: number('timeout'),
     connectTimeoutMs: number('connectTimeout'),
-    maxAttempts: number('maxAttempts'),
+    maxAttempts: attempts ?? undefined,
     caFile: text('caFile'),
     allowedOrigins: origins,
     userAgentSuffix: text('userAgentSuffix'),
@@ -156,13 +182,60 @@ function nativeOptions(source, options, extra) {
 // it keeps no process alive and holds nothing but the user's function.
 function eventHandler(onEvent) {
   if (!onEvent) return undefined;
+  const warn = (error) => {
+    let why;
+    try {
+      why = String(error instanceof Error ? error.message : error);
+    } catch {
+      why = 'an error that cannot be shown';
+    }
+    process.emitWarning(`sigma-auth: the onEvent handler threw: ${why}`);
+  };
   return (event) => {
     try {
-      onEvent(Object.freeze(event));
+      const result = onEvent(Object.freeze(event));
+      // An async handler's rejection is a warning too, not an unhandled rejection.
+      if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+        Promise.resolve(result).catch(warn);
+      }
     } catch (error) {
-      process.emitWarning(`sigma-auth: the onEvent handler threw: ${error && error.message}`);
+      warn(error);
     }
   };
+}
+
+// Headers that stay with their origin on a redirect, as the Fetch standard
+// (and Node's fetch) has it.
+const ORIGIN_BOUND = ['authorization', 'cookie', 'proxy-authorization'];
+
+function abortError(signal) {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+// `promise`, or the signal's reason as soon as it aborts.
+function unlessAborted(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+// A response reached through redirects says so, as fetch's own would.
+function followed(response, redirected) {
+  if (redirected) Object.defineProperty(response, 'redirected', { value: true });
+  return response;
 }
 
 function isRedirect(status) {
@@ -194,31 +267,44 @@ class Client {
       this.#start(handle);
       return;
     }
-    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+    const own = ownOptions(options, ['endpoint', 'clientId', 'clientSecret']);
     for (const name of ['endpoint', 'clientId', 'clientSecret']) {
-      if (typeof options[name] !== 'string') throw new TypeError(`${name} must be a string`);
+      if (typeof own[name] !== 'string') throw new TypeError(`${name} must be a string`);
     }
-    const extra = { endpoint: options.endpoint, clientId: options.clientId, clientSecret: options.clientSecret };
-    this.#start(Client.#create('endpoint', options, extra));
+    const extra = { endpoint: own.endpoint, clientId: own.clientId, clientSecret: own.clientSecret };
+    this.#start(Client.#create('endpoint', own, extra));
   }
 
   /** A client from SIGMA_BASE_URL, SIGMA_CLIENT_ID and SIGMA_CLIENT_SECRET (and the other SIGMA_* settings). */
   static fromEnv(options = {}) {
-    return new Client(INTERNAL, Client.#create('env', options, {}));
+    return new Client(INTERNAL, Client.#create('env', ownOptions(options), {}));
   }
 
-  /** A client for a person's stored sign-in (`sigma-token login [--profile NAME]`). */
-  static fromLogin(profile = 'default', options = {}) {
+  /**
+   * A client for a person's stored sign-in (`sigma-token login [--profile NAME]`).
+   * Async: the sign-in is read from the keyring (which may wait on a prompt or a
+   * slow D-Bus) on a thread of the core, never on the event loop.
+   */
+  static async fromLogin(profile = 'default', options = {}) {
     if (typeof profile !== 'string') throw new TypeError('profile must be a string');
-    return new Client(INTERNAL, Client.#create('login', options, { profile }));
+    const own = ownOptions(options);
+    const settings = nativeOptions('login', own, { profile });
+    let handle;
+    try {
+      handle = await native.NativeClient.createAsync(settings, eventHandler(own.onEvent));
+    } catch (error) {
+      throw rethrown(error);
+    }
+    return new Client(INTERNAL, handle);
   }
 
-  static #create(source, options, extra) {
-    const settings = nativeOptions(source, options, extra);
-    return call(() => native.NativeClient.create(settings, eventHandler(options.onEvent)));
+  static #create(source, own, extra) {
+    const settings = nativeOptions(source, own, extra);
+    return call(() => native.NativeClient.create(settings, eventHandler(own.onEvent)));
   }
 
   #start(handle) {
+    if (this.fetch === Client.prototype.fetch) this.fetch = this.fetch.bind(this);
     this.#native = handle;
     this.#description = handle.description;
     this.#word = new Uint32Array(call(() => handle.word()));
@@ -268,8 +354,17 @@ class Client {
       this.#pending = pending;
       return pending;
     }
-    this.#served++;
-    return this.#pending;
+    // Each waiter gets its own error object, and counts as served only when
+    // the fetch succeeds.
+    return this.#pending.then(
+      (token) => {
+        this.#served++;
+        return token;
+      },
+      (error) => {
+        throw error instanceof SigmaAuthError ? failed(error) : error;
+      },
+    );
   }
 
   // The held token if the core says it is still current, else the core's
@@ -377,7 +472,11 @@ class Client {
   /**
    * `fetch` with the token as `Authorization: Bearer ...` for the client's
    * origins only. Redirects are followed here, one hop at a time, so the token
-   * never reaches another origin; a 401 drops the token and retries once.
+   * never reaches another origin (nor do the caller's own `Authorization`,
+   * `Cookie` and `Proxy-Authorization`, as with Node's fetch); a 401 to a
+   * request that carried the token drops it and retries once per call. A
+   * body given as a stream is sent as a stream, and then not sent again: a
+   * 401 or a 307/308 is returned as it is.
    * @param {string | URL | Request} input
    * @param {RequestInit} [init]
    * @returns {Promise<Response>}
@@ -385,58 +484,68 @@ class Client {
   async fetch(input, init = undefined) {
     if (this.#closed) throw closedError();
     const request = new Request(input, init);
+    const signal = request.signal;
+    if (signal.aborted) throw abortError(signal);
     const mode = request.redirect;
     let method = request.method;
-    // Read once, so a retry or a 307/308 can send it again.
-    let body = method === 'GET' || method === 'HEAD' ? undefined : await request.arrayBuffer();
+    const given = init?.body ?? (input instanceof Request ? input.body : null);
+    const streamed = given instanceof ReadableStream;
+    // Read once, so a retry or a 307/308 can send it again; a stream is passed on.
+    let body = null;
+    if (streamed) body = request.body;
+    else if (method !== 'GET' && method !== 'HEAD') body = await unlessAborted(request.arrayBuffer(), signal);
     const headers = new Headers(request.headers);
     let url = new URL(request.url);
     let retried = false;
+    let redirected = false;
     for (let hops = 0; ; ) {
       let token = null;
       const sent = new Headers(headers);
       if (!headers.has('authorization') && this.allowsOrigin(url)) {
-        token = await this.token();
+        token = await unlessAborted(this.token(), signal);
         sent.set('authorization', `Bearer ${token.accessToken}`);
       }
       const response = await globalThis.fetch(url, {
+        ...init,
         method,
         headers: sent,
         body,
         redirect: 'manual',
-        signal: request.signal,
+        signal,
+        ...(streamed ? { duplex: 'half' } : {}),
       });
-      if (token !== null && response.status === 401 && !retried) {
+      if (token !== null && response.status === 401 && !retried && !streamed) {
         retried = true;
         this.invalidate(token);
         await response.body?.cancel();
         continue;
       }
-      if (!isRedirect(response.status) || mode === 'manual') return response;
+      if (!isRedirect(response.status) || mode === 'manual') return followed(response, redirected);
       if (mode === 'error') {
         await response.body?.cancel();
         throw new TypeError(`fetch failed: redirected (${response.status}) with redirect: 'error'`);
       }
       const location = response.headers.get('location');
-      if (location === null) return response;
+      if (location === null) return followed(response, redirected);
       const next = new URL(location, url);
-      if (next.protocol !== 'https:' && next.protocol !== 'http:') return response;
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') return followed(response, redirected);
       if (++hops > 20) {
         await response.body?.cancel();
         throw new TypeError('fetch failed: more than 20 redirects');
       }
       if (response.status === 303 ? method !== 'HEAD' : response.status <= 302 && method === 'POST') {
         method = 'GET';
-        body = undefined;
+        body = null;
         for (const name of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) {
           headers.delete(name);
         }
+      } else if (streamed) {
+        return followed(response, redirected); // the stream is spent: it cannot be sent again
       }
-      // As the Fetch standard does: a caller's own Authorization stays with its origin.
-      if (next.origin !== url.origin) headers.delete('authorization');
+      if (next.origin !== url.origin) for (const name of ORIGIN_BOUND) headers.delete(name);
       await response.body?.cancel();
       url = next;
-      retried = false;
+      redirected = true;
     }
   }
 

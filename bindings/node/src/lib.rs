@@ -17,9 +17,9 @@
 
 mod pool;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -47,13 +47,18 @@ impl From<SigmaError> for Failure {
     }
 }
 
-/// A failure thrown as a JavaScript `Error` whose message index.js splits
-/// (code, message, HTTP status, request id, separated by NUL) into a
-/// `SigmaAuthError`.
+/// A failure thrown as a JavaScript `Error` whose message index.js reads
+/// (`SIGMA_AUTH_ERROR` and a JSON object: code, message, HTTP status, request
+/// id) to make a `SigmaAuthError`.
 fn thrown(failure: impl Into<Failure>) -> Error {
     let f = failure.into();
-    let status = f.http_status.map(|s| s.to_string()).unwrap_or_default();
-    Error::from_reason(format!("{}\u{0}{}\u{0}{status}\u{0}{}", f.code, f.message, f.request_id.unwrap_or_default()))
+    let body = serde_json::json!({
+        "code": f.code,
+        "message": f.message,
+        "httpStatus": f.http_status,
+        "requestId": f.request_id,
+    });
+    Error::from_reason(format!("SIGMA_AUTH_ERROR{body}"))
 }
 
 fn failure(code: &str, message: impl Into<String>) -> Failure {
@@ -184,14 +189,17 @@ pub struct StatsView {
 
 /// What settles a token Promise, on the JavaScript thread.
 type Settle = Box<dyn FnOnce(Env) -> Result<TokenOutcome> + Send>;
+/// What settles `createAsync`'s Promise, on the JavaScript thread.
+type Made = Box<dyn FnOnce(Env) -> Result<NativeClient> + Send>;
 
 type EventFunction = ThreadsafeFunction<EventView, (), EventView, Status, false, true>;
 
+/// Milliseconds as a duration; the core judges the range (with its message).
 fn millis(what: &str, ms: f64) -> std::result::Result<Duration, Failure> {
-    if !ms.is_finite() || ms <= 0.0 || ms > 86_400_000.0 {
-        return Err(failure("INVALID_ARGUMENT", format!("{what} must be 1 ms to 1 day")));
+    if !ms.is_finite() || ms < 0.0 {
+        return Err(failure("INVALID_ARGUMENT", format!("{what} must be a number of milliseconds")));
     }
-    Ok(Duration::from_secs_f64(ms / 1e3))
+    Ok(Duration::from_secs_f64(ms.min(1e12) / 1e3))
 }
 
 fn make_config(options: ClientOptions, on_event: Option<EventFunction>) -> std::result::Result<Config, Failure> {
@@ -241,6 +249,12 @@ fn make_config(options: ClientOptions, on_event: Option<EventFunction>) -> std::
 #[napi]
 pub struct NativeClient {
     inner: Mutex<Option<Arc<sigma_auth::Client>>>,
+    /// Set by `close()`: a fetch still queued then does not run.
+    closed: Arc<AtomicBool>,
+    /// The pool's key: the token endpoint and client id (see pool.rs).
+    key: String,
+    /// The client's deadline, which a fetch waiting in the pool's queue also counts.
+    timeout: Duration,
     description: String,
 }
 
@@ -250,7 +264,16 @@ fn closed() -> Failure {
 
 impl NativeClient {
     fn wrap(client: sigma_auth::Client, description: String) -> NativeClient {
-        NativeClient { inner: Mutex::new(Some(Arc::new(client))), description }
+        let config = client.config();
+        let key = format!("{} {}", config.endpoint().token_url(), config.client_id());
+        let timeout = config.timeout();
+        NativeClient {
+            inner: Mutex::new(Some(Arc::new(client))),
+            closed: Arc::new(AtomicBool::new(false)),
+            key,
+            timeout,
+            description,
+        }
     }
 
     fn slot(&self) -> MutexGuard<'_, Option<Arc<sigma_auth::Client>>> {
@@ -274,6 +297,29 @@ impl NativeClient {
         let config = make_config(options, on_event).map_err(thrown)?;
         let description = describe(&config);
         Ok(NativeClient::wrap(sigma_auth::Client::new(config), description))
+    }
+
+    /// Makes a client whose config is read on a thread of the pool (a stored
+    /// sign-in: the keyring may take its time); rejects with a failure.
+    #[napi(ts_return_type = "Promise<NativeClient>")]
+    pub fn create_async<'env>(
+        env: &'env Env,
+        options: ClientOptions,
+        on_event: Option<EventFunction>,
+    ) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<NativeClient, Made>()?;
+        let key = format!("config {}", options.source);
+        let job = move || match make_config(options, on_event) {
+            Ok(config) => {
+                let description = describe(&config);
+                let client = NativeClient::wrap(sigma_auth::Client::new(config), description);
+                deferred.resolve(Box::new(move |_| Ok(client)));
+            }
+            Err(failure) => deferred.reject(thrown(failure)),
+        };
+        pool::run(key, Box::new(job))
+            .map_err(|error| thrown(failure("INTERNAL", format!("could not start a thread: {error}"))))?;
+        Ok(promise)
     }
 
     /// What `util.inspect` shows: the endpoint and the client id, never the secret.
@@ -308,18 +354,26 @@ impl NativeClient {
     #[napi(ts_return_type = "Promise<TokenOutcome>")]
     pub fn fetch_token<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<TokenOutcome, Settle>()?;
-        match self.client() {
-            None => deferred.resolve(Box::new(|_| Ok(TokenOutcome::failed(closed())))),
-            Some(client) => {
-                let spawned = pool::run(Box::new(move || {
-                    let outcome = TokenOutcome::of(&client, client.token());
-                    deferred.resolve(Box::new(move |_| Ok(outcome)));
-                }));
-                if let Err(error) = spawned {
-                    return Err(thrown(failure("INTERNAL", format!("could not start a thread: {error}"))));
-                }
-            }
-        }
+        let Some(client) = self.client() else {
+            deferred.resolve(Box::new(|_| Ok(TokenOutcome::failed(closed()))));
+            return Ok(promise);
+        };
+        let (closed_flag, timeout, queued) = (self.closed.clone(), self.timeout, Instant::now());
+        let job = move || {
+            let outcome = if closed_flag.load(Ordering::Acquire) {
+                TokenOutcome::failed(closed())
+            } else if queued.elapsed() >= timeout {
+                TokenOutcome::failed(failure(
+                    "TIMEOUT",
+                    format!("the deadline ({} ms) passed while the fetch waited for its turn", timeout.as_millis()),
+                ))
+            } else {
+                TokenOutcome::of(&client, client.token())
+            };
+            deferred.resolve(Box::new(move |_| Ok(outcome)));
+        };
+        pool::run(self.key.clone(), Box::new(job))
+            .map_err(|error| thrown(failure("INTERNAL", format!("could not start a thread: {error}"))))?;
         Ok(promise)
     }
 
@@ -391,6 +445,7 @@ impl NativeClient {
     /// flight finish (they hold the client) and settle.
     #[napi]
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.slot().take();
     }
 }

@@ -82,17 +82,19 @@ test('the ES module entry point gives the same objects', () => {
   assert.equal(result.stdout.trim(), 'true');
 });
 
-test('Client.fromLogin without a stored sign-in is LOGIN_REQUIRED', () => {
+test('Client.fromLogin is async, and without a stored sign-in it is LOGIN_REQUIRED', () => {
   const home = mkdtempSync(join(tmpdir(), 'sigma-node-home-'));
   try {
     const script = `
       const { Client } = require(${JSON.stringify(PACKAGE)});
-      try { Client.fromLogin('work'); console.log('made'); } catch (e) { console.log(e.name, e.code); }`;
+      const pending = Client.fromLogin('work');
+      console.log(pending instanceof Promise);
+      pending.then(() => console.log('made'), (e) => console.log(e.name, e.code));`;
     const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), SIGMA_KEYRING: 'file' };
     delete env.DBUS_SESSION_BUS_ADDRESS;
     const result = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
     assert.equal(result.status, 0, result.stderr);
-    assert.equal(result.stdout.trim(), 'SigmaAuthError LOGIN_REQUIRED');
+    assert.equal(result.stdout.trim(), 'true\nSigmaAuthError LOGIN_REQUIRED');
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

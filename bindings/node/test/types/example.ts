@@ -13,6 +13,7 @@ const client = new Client({
   },
 });
 const fromEnv: Client = sigmaAuth.Client.fromEnv({ tokenCache: '/tmp/sigma-cache' });
+const person: Promise<Client> = Client.fromLogin('work');
 
 async function members(): Promise<unknown> {
   const token: Token = await client.token();
@@ -53,3 +54,4 @@ void members;
 void asUser;
 void served;
 void fromEnv;
+void person;
