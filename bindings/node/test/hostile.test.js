@@ -212,3 +212,35 @@ test('numbers that are not what they mean are refused, and odd strings are clear
   sparse[2] = 'https://example.com';
   assert.throws(() => new Client({ ...base, allowedOrigins: sparse }), TypeError);
 });
+
+test('a stream body is streamed once: a 401 then comes back as it is', () =>
+  withMock([], async (mock) => {
+    const received = [];
+    const api = await server('127.0.0.1', (req, res) => {
+      let size = 0;
+      req.on('data', (chunk) => (size += chunk.length));
+      req.on('end', () => {
+        received.push(size);
+        res.statusCode = 401;
+        res.end();
+      });
+    });
+    try {
+      const client = new Client({ endpoint: mock.url, ...CLIENT, allowedOrigins: [api.url] });
+      const chunks = Array.from({ length: 64 }, () => new Uint8Array(16384));
+      const body = new ReadableStream({
+        pull(controller) {
+          const next = chunks.pop();
+          if (next) controller.enqueue(next);
+          else controller.close();
+        },
+      });
+      const response = await client.fetch(`${api.url}/upload`, { method: 'POST', body, duplex: 'half' });
+      assert.equal(response.status, 401);
+      assert.deepEqual(received, [64 * 16384]);
+      assert.equal((await mock.stats()).token_requests, 1);
+      client.close();
+    } finally {
+      api.close();
+    }
+  }));
