@@ -131,7 +131,7 @@ export declare class Client {
   static fromEnv(options?: CommonOptions): Client;
   /** From a person's stored sign-in (`sigma-token login [--profile NAME]`), read off the event loop. */
   static fromLogin(profile?: string, options?: CommonOptions): Promise<Client>;
-  /** A token valid for at least 10 more seconds. */
+  /** A token valid for at least 10 more seconds (a tenth of its lifetime for tokens shorter than 100 s). */
   token(): Promise<Token>;
   /** The cached token's text; throws `SigmaAuthError` `'NO_TOKEN'` when none is usable yet. */
   readonly accessToken: string;

@@ -311,7 +311,8 @@ class Client {
   }
 
   /**
-   * A token valid for at least 10 more seconds. Resolves at once while one is
+   * A token valid for at least 10 more seconds (a tenth of its lifetime, for
+   * tokens shorter than 100 s). Resolves at once while one is
    * cached (the same settled Promise for every caller of that token).
    * @returns {Promise<Token>}
    */
