@@ -408,7 +408,7 @@ class Client {
    * (await `token()` once first).
    */
   get accessToken() {
-    const held = this.#held;
+    const held = this.#held; // token()'s hot path, inlined: this is read on every API call
     if (held !== null) {
       const word = this.#word;
       if (Atomics.load(word, 0) === held.lo) {

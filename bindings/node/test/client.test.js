@@ -6,30 +6,9 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const { inspect } = require('node:util');
 const { Client, Token, SigmaAuthError, STATUS_NAMES } = require('..');
-const { startMock, CLIENT } = require('./mock.js');
-
-async function withMock(args, body) {
-  const mock = await startMock(args);
-  try {
-    return await body(mock);
-  } finally {
-    mock.stop();
-  }
-}
+const { withMock, server, CLIENT } = require('./mock.js');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// A server on another loopback address that records what it was sent.
-async function recorder(host = '127.0.0.2') {
-  const seen = [];
-  const server = http.createServer((req, res) => {
-    seen.push({ url: req.url, method: req.method, headers: req.headers });
-    res.setHeader('content-type', 'application/json');
-    res.end('{"ok":true}');
-  });
-  await new Promise((resolve) => server.listen(0, host, resolve));
-  return { url: `http://${host}:${server.address().port}`, seen, close: () => server.close() };
-}
 
 test('a token, and whoami accepts it through client.fetch', () =>
   withMock([], async (mock) => {
@@ -149,7 +128,7 @@ test('a token is never shown by inspect, JSON or String', () =>
 
 test('client.fetch never sends the token to another origin, redirects included', () =>
   withMock([], async (mock) => {
-    const other = await recorder('127.0.0.2');
+    const other = await server('127.0.0.2');
     try {
       const client = new Client({ endpoint: mock.url, ...CLIENT });
       // Directly.
@@ -186,8 +165,8 @@ test('client.fetch never sends the token to another origin, redirects included',
 
 test('allowedOrigins lets the token go to an origin named, and only there', () =>
   withMock([], async (mock) => {
-    const gateway = await recorder('127.0.0.2');
-    const stranger = await recorder('127.0.0.3');
+    const gateway = await server('127.0.0.2');
+    const stranger = await server('127.0.0.3');
     try {
       const client = new Client({ endpoint: mock.url, ...CLIENT, allowedOrigins: [gateway.url] });
       await (await client.fetch(`${gateway.url}/x`)).text();
@@ -225,7 +204,7 @@ test('a 401 drops the token and client.fetch retries once with a new one', () =>
 
 test('after close(), every call fails with CLOSED and nothing is sent', () =>
   withMock([], async (mock) => {
-    const api = await recorder('127.0.0.1');
+    const api = await server('127.0.0.1');
     try {
       const client = new Client({ endpoint: mock.url, ...CLIENT, allowedOrigins: [api.url] });
       await client.token();
@@ -288,10 +267,10 @@ test('bad options are TypeErrors or INVALID_ARGUMENT / INSECURE_URL, never a cra
 });
 
 test('a network failure is NETWORK or TIMEOUT within the deadline', async () => {
-  const server = http.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = server.address().port;
-  server.close();
+  const listener = http.createServer();
+  await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const port = listener.address().port;
+  listener.close();
   const client = new Client({ endpoint: `http://127.0.0.1:${port}`, ...CLIENT, timeout: 1500 });
   const error = await client.token().then(assert.fail, (e) => e);
   assert.ok(['NETWORK', 'TIMEOUT'].includes(error.code), error.code);

@@ -6,29 +6,8 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const { Client, SigmaAuthError } = require('..');
-const { startMock, CLIENT } = require('./mock.js');
-
-async function withMock(args, body) {
-  const mock = await startMock(args);
-  try {
-    return await body(mock);
-  } finally {
-    mock.stop();
-  }
-}
-
-// A server on loopback answering with `handler`, recording what it was sent.
-async function server(host, handler = (req, res) => res.end('{"ok":true}')) {
-  const seen = [];
-  const s = http.createServer((req, res) => {
-    seen.push({ url: req.url, method: req.method, headers: req.headers });
-    handler(req, res, seen.length);
-  });
-  await new Promise((resolve) => s.listen(0, host, resolve));
-  return { url: `http://${host}:${s.address().port}`, seen, close: () => s.close() };
-}
+const { startMock, withMock, server, CLIENT } = require('./mock.js');
 
 test('a polluted Object.prototype adds no origin, handler or setting', () =>
   withMock([], async (mock) => {

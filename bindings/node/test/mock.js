@@ -3,6 +3,7 @@
 // one, on loopback: $SIGMA_MOCK_BIN, else target/debug/sigma-mock.
 
 const { spawn } = require('node:child_process');
+const http = require('node:http');
 const { join } = require('node:path');
 const readline = require('node:readline');
 
@@ -33,4 +34,28 @@ async function startMock(args = []) {
 
 const CLIENT = { clientId: 'demo-client', clientSecret: 'demo-secret' };
 
-module.exports = { startMock, CLIENT, BIN };
+// Runs `body` with a mock started with `args`, and stops the mock after it.
+async function withMock(args, body) {
+  const mock = await startMock(args);
+  try {
+    return await body(mock);
+  } finally {
+    mock.stop();
+  }
+}
+
+// A server on a loopback address (127.0.0.2 plays another host) that records
+// what it was sent and answers with `handler` (by default 200 {"ok":true}).
+async function server(host = '127.0.0.2', handler = undefined) {
+  const seen = [];
+  const s = http.createServer((req, res) => {
+    seen.push({ url: req.url, method: req.method, headers: req.headers });
+    if (handler) return handler(req, res, seen.length);
+    res.setHeader('content-type', 'application/json');
+    res.end('{"ok":true}');
+  });
+  await new Promise((resolve) => s.listen(0, host, resolve));
+  return { url: `http://${host}:${s.address().port}`, seen, close: () => s.close() };
+}
+
+module.exports = { startMock, withMock, server, CLIENT, BIN };
