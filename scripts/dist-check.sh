@@ -117,10 +117,11 @@ mkdir -p "$work/node"
 (
   cd "$work/node"
   norust npm init -y >/dev/null
-  # The main package and the prebuilt ones, as a registry would serve them: npm
-  # places the platform package that fits as sigma-auth's optional dependency.
+  # The main package and this platform's prebuilt one, as a registry would
+  # serve them: npm places it as sigma-auth's optional dependency (and skips the
+  # other platforms'; installing one by hand is refused as EBADPLATFORM).
   norust npm install --no-audit --no-fund --loglevel=error "$root/dist/node/sigma-auth-$version.tgz" \
-    "$root"/dist/node/sigma-auth-linux-*-gnu-"$version".tgz
+    "$root/dist/node/sigma-auth-linux-x64-gnu-$version.tgz"
   [ -f node_modules/sigma-auth-linux-x64-gnu/sigma-auth.linux-x64-gnu.node ] || fail "npm did not install the x64 package"
   cp "$root/examples/node/get_token.js" .
   output=$(norust node get_token.js)
