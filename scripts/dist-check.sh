@@ -24,7 +24,8 @@ done
 norust() { env PATH="$nocargo" "$@"; }
 norust sh -c 'command -v cargo || command -v rustc' >/dev/null && fail "cargo is still on the trimmed PATH"
 
-PROFILE=release . scripts/mock.sh
+export PROFILE=release # the mock built above (scripts/mock.sh reads PROFILE when it starts one)
+. scripts/mock.sh
 start_mock
 export SIGMA_BASE_URL=$MOCK_URL SIGMA_CLIENT_ID=demo-client SIGMA_CLIENT_SECRET=demo-secret
 whoami() { curl -sf -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$MOCK_URL/v2/whoami"; }
