@@ -19,7 +19,7 @@ mod pool;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -454,12 +454,6 @@ impl NativeClient {
 #[napi]
 pub fn monotonic_ms() -> f64 {
     sigma_auth::monotonic_ns() as f64 / 1e6
-}
-
-/// Unix milliseconds now (for tests comparing expiry times).
-#[napi]
-pub fn unix_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_millis() as f64)
 }
 
 /// The stable names of the statuses, in the order of their values (1, 2, ...).
