@@ -154,6 +154,15 @@ enum sigma_event_kind
    * The token cache could not be used; `sigma_event_message` says why.
    */
   SIGMA_EVENT_CACHE_BYPASSED = 8,
+  /**
+   * The token came from the token store shared by hosts (Redis).
+   */
+  SIGMA_EVENT_STORE_HIT = 9,
+  /**
+   * The token store could not be used; `sigma_event_message` says why.
+   * The call went on without it.
+   */
+  SIGMA_EVENT_STORE_UNAVAILABLE = 10,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -664,7 +673,7 @@ const char *sigma_event_kind_name(uint32_t kind);
 
 /**
  * 1 when events of this kind deserve a warning in a log (a failure, a
- * retry, a fallback, a cache bypassed), 0 when a debug line will do or the
+ * retry, a fallback, a cache or store bypassed), 0 when a debug line will do or the
  * kind is unknown. Bindings take their log levels from here.
  */
 int sigma_event_kind_is_warning(uint32_t kind);

@@ -75,7 +75,8 @@ impl Config {
     /// Reads `SIGMA_CLIENT_ID`, `SIGMA_CLIENT_SECRET` and `SIGMA_BASE_URL` (a URL
     /// or a cloud name). A missing or empty one is an INVALID_ARGUMENT naming it.
     /// `SIGMA_TOKEN_CACHE`, when set, turns on the persistent token cache in
-    /// that directory (see [`Config::set_token_cache`]).
+    /// that directory (see [`Config::set_token_cache`]); `SIGMA_TOKEN_STORE`,
+    /// when set, the token store shared by hosts (see [`Config::set_token_store`]).
     pub fn from_env() -> Result<Config> {
         let var = |name: &str| match std::env::var(name) {
             Ok(v) if !v.trim().is_empty() => Ok(v),
@@ -89,6 +90,13 @@ impl Config {
         let mut config = Config::new(&base, id.trim(), secret.trim())?;
         if let Some(dir) = std::env::var_os("SIGMA_TOKEN_CACHE").filter(|d| !d.is_empty()) {
             config.set_token_cache(dir)?;
+        }
+        match std::env::var("SIGMA_TOKEN_STORE") {
+            Ok(url) if !url.trim().is_empty() => config.set_token_store(url.trim())?,
+            Ok(_) | Err(std::env::VarError::NotPresent) => {}
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(Error::invalid_argument("SIGMA_TOKEN_STORE is not valid UTF-8"))
+            }
         }
         Ok(config)
     }
@@ -184,6 +192,29 @@ impl Config {
         }
         self.edit().token_cache = Some(dir.to_path_buf());
         Ok(())
+    }
+
+    /// Shares tokens between hosts through a Redis server:
+    /// `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS
+    /// (which trusts the CA file of [`Config::set_ca_file`] when one is set,
+    /// else the operating system's store). A client with no usable token looks
+    /// there first; one host at a time fetches a token and stores it, encrypted
+    /// under a key derived from the client secret (whoever reads Redis without
+    /// the secret gets nothing usable); refresh tokens stay on their host.
+    /// The admin token and the tokens of users acted as are shared, and so is
+    /// the pacing of token requests. Redis down or slow never fails a call: it
+    /// proceeds without the store (a `STORE_UNAVAILABLE` event says why). A
+    /// person's sign-in never goes through the store. Off by default.
+    pub fn set_token_store(&mut self, url: &str) -> Result<()> {
+        crate::transport::redis::StoreUrl::parse(url)?;
+        self.edit().token_store = Some(Secret::new(url));
+        Ok(())
+    }
+
+    /// The token store's URL with its password replaced by `***`, when one is set.
+    pub fn token_store(&self) -> Option<String> {
+        let url = self.settings().token_store.as_ref()?;
+        crate::transport::redis::StoreUrl::parse(url.expose()).ok().map(|u| u.shown().to_string())
     }
 
     /// How long before expiry a token of this lifetime is due for refresh: the
@@ -304,6 +335,7 @@ impl fmt::Debug for Config {
             .field("extra_origins", &s.extra_origins.iter().map(ToString::to_string).collect::<Vec<_>>())
             .field("event_callback", &s.events.is_some())
             .field("token_cache", &s.token_cache)
+            .field("token_store", &self.token_store())
             .field("signin_profile", &s.signin.as_ref().map(|s| s.profile.as_str()))
             .finish()
     }

@@ -75,7 +75,7 @@ pub use login::{
 };
 pub use oauth::{get_token, impersonate_token, refresh_token};
 pub use observe::{Event, EventCallback, EventKind, Stats};
-pub use probe::{probe, Lookup, Probe, WhoAmI};
+pub use probe::{probe, probe_token_store, Lookup, Probe, StoreProbe, WhoAmI};
 pub use settings::ClientAuth;
 pub use store::cache::check_dir as check_token_cache_dir;
 pub use token::Token;

@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     pub(crate) client_auth: ClientAuth,
     pub(crate) refresh_margin: Option<Duration>,
     pub(crate) token_cache: Option<PathBuf>,
+    /// The token store shared by hosts (a Redis URL, which may hold a password).
+    pub(crate) token_store: Option<Secret>,
     pub(crate) ca_certs: Option<Arc<Vec<Certificate<'static>>>>,
     pub(crate) language: String,
     pub(crate) user_agent_suffix: Option<String>,
@@ -74,6 +76,7 @@ impl Settings {
             client_auth: ClientAuth::Form,
             refresh_margin: None,
             token_cache: None,
+            token_store: None,
             ca_certs: None,
             language: "rust".into(),
             user_agent_suffix: None,

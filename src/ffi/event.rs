@@ -35,6 +35,11 @@ pub enum sigma_event_kind {
     SIGMA_EVENT_CACHE_HIT = 7,
     /// The token cache could not be used; `sigma_event_message` says why.
     SIGMA_EVENT_CACHE_BYPASSED = 8,
+    /// The token came from the token store shared by hosts (Redis).
+    SIGMA_EVENT_STORE_HIT = 9,
+    /// The token store could not be used; `sigma_event_message` says why.
+    /// The call went on without it.
+    SIGMA_EVENT_STORE_UNAVAILABLE = 10,
 }
 
 /// One event, lent to the callback for the duration of the call only. Never
@@ -201,6 +206,8 @@ pub unsafe extern "C" fn sigma_event_get_kind(event: *const sigma_event) -> sigm
             EventKind::Invalidated => SIGMA_EVENT_INVALIDATED,
             EventKind::CacheHit => SIGMA_EVENT_CACHE_HIT,
             EventKind::CacheBypassed => SIGMA_EVENT_CACHE_BYPASSED,
+            EventKind::StoreHit => SIGMA_EVENT_STORE_HIT,
+            EventKind::StoreUnavailable => SIGMA_EVENT_STORE_UNAVAILABLE,
         })
     }
 }
@@ -223,11 +230,13 @@ fn c_name(kind: EventKind) -> &'static std::ffi::CStr {
         EventKind::Invalidated => c"INVALIDATED",
         EventKind::CacheHit => c"CACHE_HIT",
         EventKind::CacheBypassed => c"CACHE_BYPASSED",
+        EventKind::StoreHit => c"STORE_HIT",
+        EventKind::StoreUnavailable => c"STORE_UNAVAILABLE",
     }
 }
 
 /// 1 when events of this kind deserve a warning in a log (a failure, a
-/// retry, a fallback, a cache bypassed), 0 when a debug line will do or the
+/// retry, a fallback, a cache or store bypassed), 0 when a debug line will do or the
 /// kind is unknown. Bindings take their log levels from here.
 #[no_mangle]
 pub extern "C" fn sigma_event_kind_is_warning(kind: u32) -> c_int {

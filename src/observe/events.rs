@@ -35,11 +35,15 @@ pub enum EventKind {
     CacheHit = 7,
     /// The token cache could not be used; `message` says why.
     CacheBypassed = 8,
+    /// The token came from the token store shared by hosts (Redis).
+    StoreHit = 9,
+    /// The token store could not be used; `message` says why. The call went on without it.
+    StoreUnavailable = 10,
 }
 
 impl EventKind {
     /// Every kind, in the order of their values.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::TokenObtained,
         EventKind::RefreshStarted,
         EventKind::RefreshFailed,
@@ -48,6 +52,8 @@ impl EventKind {
         EventKind::Invalidated,
         EventKind::CacheHit,
         EventKind::CacheBypassed,
+        EventKind::StoreHit,
+        EventKind::StoreUnavailable,
     ];
 
     /// The kind with this value (`TokenObtained as u32` is 1), if any.
@@ -66,11 +72,13 @@ impl EventKind {
             EventKind::Invalidated => "INVALIDATED",
             EventKind::CacheHit => "CACHE_HIT",
             EventKind::CacheBypassed => "CACHE_BYPASSED",
+            EventKind::StoreHit => "STORE_HIT",
+            EventKind::StoreUnavailable => "STORE_UNAVAILABLE",
         }
     }
 
     /// Whether the event is worth a warning in a log (a failure, a retry, a
-    /// fallback, a cache bypassed) rather than a debug line.
+    /// fallback, a cache or store bypassed) rather than a debug line.
     pub fn is_warning(self) -> bool {
         matches!(
             self,
@@ -78,6 +86,7 @@ impl EventKind {
                 | EventKind::RetryScheduled
                 | EventKind::FallbackToClientCredentials
                 | EventKind::CacheBypassed
+                | EventKind::StoreUnavailable
         )
     }
 }

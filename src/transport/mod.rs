@@ -9,6 +9,7 @@
 
 mod coalesce;
 pub(crate) mod proxy;
+pub(crate) mod redis;
 mod resolver;
 pub(crate) mod trust;
 
