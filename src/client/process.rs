@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::oauth::{self, Grant, Subject};
 use crate::observe::{Counters, Event, EventKind, Trace};
 use crate::secret::Secret;
-use crate::store::{cache, login};
+use crate::store::{cache, login, redis};
 use crate::sys::random_fraction;
 use crate::token::Token;
 
@@ -275,7 +275,7 @@ impl Process {
             let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
             return self.obtain_signed_in(shared, &signin.profile, deadline, replacing, trace);
         }
-        let (subject, mut fetch): (Option<&Subject>, Box<Fetch<'_>>) = match &shared.source {
+        let (subject, network): (Option<&Subject>, Box<Fetch<'_>>) = match &shared.source {
             Source::Credentials => (None, Box::new(|refresh, trace| fetch(config, refresh, deadline, trace, counters))),
             Source::Exchange { admin, subject } => (
                 Some(subject),
@@ -285,13 +285,22 @@ impl Process {
                 }),
             ),
         };
-        let Some(dir) = config.token_cache() else {
-            return fetch(remembered, trace);
-        };
         // The token held now (if any) is the one to replace: another process's
         // newer token is welcome, the same one again is not.
         let held = self.current.load_full();
         let replacing = held.as_ref().map(|c| c.token.access_token()).or(rejected.as_ref().map(Secret::expose));
+        // With a token store shared by hosts, the network is reached through it.
+        let mut fetch = match config.settings().token_store.is_some() {
+            false => network,
+            true => through_store(config, network, redis::Want { subject, deadline, replacing }),
+        };
+        let Some(dir) = config.token_cache() else {
+            let obtained = fetch(remembered, trace)?;
+            if obtained.grant.is_none() {
+                counters.cache_hit();
+            }
+            return Ok(obtained);
+        };
         let mut grant = None;
         let want = cache::Want { subject, deadline, replacing, remembered };
         let token = cache::obtain(dir, config, want, trace, |refresh, trace| {
@@ -401,6 +410,22 @@ pub(super) struct Obtained {
 
 /// How a client gets a token, given the newest refresh token known.
 type Fetch<'a> = dyn FnMut(Option<Secret>, &mut Trace) -> Result<Obtained> + 'a;
+
+/// `network` behind the token store shared by hosts: a fresh stored token if
+/// there is one (grant None), else `network`'s, stored for the others.
+fn through_store<'a>(config: &'a Config, mut network: Box<Fetch<'a>>, want: redis::Want<'a>) -> Box<Fetch<'a>> {
+    let redis::Want { subject, deadline, replacing } = want;
+    Box::new(move |refresh, trace| {
+        let mut grant = None;
+        let want = redis::Want { subject, deadline, replacing };
+        let token = redis::obtain(config, want, trace, |trace| {
+            let obtained = network(refresh, trace)?;
+            grant = obtained.grant;
+            Ok(obtained.token)
+        })?;
+        Ok(Obtained { token, grant })
+    })
+}
 
 /// One token request: the refresh grant with `refresh` if there is one, falling
 /// back once to client credentials when Sigma refuses it; both by `deadline`.

@@ -15,6 +15,13 @@
 //! it fails at once with `RATE_LIMITED` instead of waiting in vain. Nothing
 //! here touches the cached path; a lone caller with nothing learned waits for
 //! nothing. Shared by every client and derived client of the process.
+//!
+//! With a token store shared by hosts (`Config::set_token_store`), the
+//! spacing is shared too: the interval learned from throttling and the time of
+//! the next request live in Redis, and each request reserves its slot there
+//! in one script (a token bucket of one, refilled every interval: GCRA), so
+//! ten replicas together keep to the rate one would. The store being
+//! unavailable leaves the pacing of this process alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -23,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorCode, Result};
 use crate::settings::Settings;
 use crate::sys::PerProcess;
+use crate::transport::redis::{self as store, Link};
 
 /// Requests of one endpoint and client id in flight at once.
 pub(crate) const MAX_IN_FLIGHT: usize = 2;
@@ -75,6 +83,8 @@ impl State {
 pub(super) struct Turn {
     pacer: Arc<Pacer>,
     id: u64,
+    /// The spacing shared through the token store, if there is one.
+    shared: Option<Shared>,
 }
 
 impl Drop for Turn {
@@ -98,6 +108,10 @@ impl Turn {
         // The next request one interval from now (not one more on top of the
         // turn already given out).
         state.next = Some(state.next.map_or(now, |n| n.max(now)).max(now + state.interval));
+        drop(state);
+        if let Some(shared) = &self.shared {
+            shared.throttled();
+        }
     }
 }
 
@@ -129,7 +143,12 @@ pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
                 state.next = Some(now + state.interval);
             }
             drop(state);
-            return Ok(Turn { pacer, id });
+            let shared = Shared::of(settings);
+            let turn = Turn { pacer, id, shared };
+            if let Some(shared) = &turn.shared {
+                shared.reserve(deadline)?;
+            }
+            return Ok(turn);
         }
         if at.is_some_and(|at| at >= deadline) {
             return Err(Error::new(
@@ -153,6 +172,100 @@ pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
             ));
         };
         state = pacer.turn.wait_timeout(state, wait).map(|(s, _)| s).unwrap_or_else(|e| e.into_inner().0);
+    }
+}
+
+/// The spacing of one endpoint and client id shared by the hosts of a token store.
+struct Shared {
+    link: Arc<Link>,
+    key: String,
+}
+
+/// Recovers the interval as `State::recover` does (halved for each quiet
+/// period, gone under 50 ms); then reserves the next slot unless it comes
+/// after ARGV[1] ms: returns the wait (ms), or -1 when it would be too late.
+const RESERVE: &str = "
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'next', 'interval', 'throttled')
+local nxt, interval, thr = tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0
+local quiet = tonumber(ARGV[2])
+while interval > 0 and thr > 0 and now - thr >= quiet do
+  interval = math.floor(interval / 2)
+  thr = thr + quiet
+  if interval < 50 then interval = 0 thr = 0 end
+end
+if interval == 0 then return 0 end
+local at = math.max(nxt, now)
+if at - now > tonumber(ARGV[1]) then return -1 end
+redis.call('HSET', KEYS[1], 'next', at + interval, 'interval', interval, 'throttled', thr)
+redis.call('PEXPIRE', KEYS[1], 120000)
+return at - now
+";
+
+/// A throttled answer: doubles the shared interval (within ARGV[1]..ARGV[2]
+/// ms) unless it is the same burst, and pushes the next slot out.
+const THROTTLED: &str = "
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local s = redis.call('HMGET', KEYS[1], 'next', 'interval', 'throttled')
+local nxt, interval, thr = tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0
+if not (thr > 0 and now - thr < interval) then
+  interval = math.min(math.max(interval * 2, tonumber(ARGV[1])), tonumber(ARGV[2]))
+end
+redis.call('HSET', KEYS[1], 'next', math.max(nxt, now + interval), 'interval', interval, 'throttled', now)
+redis.call('PEXPIRE', KEYS[1], 120000)
+return interval
+";
+
+static RESERVE_SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(RESERVE));
+static THROTTLED_SCRIPT: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(THROTTLED));
+
+impl Shared {
+    /// The shared spacing of these settings' endpoint and client id, when they
+    /// have a token store (not for a person's sign-in, which has no secret to
+    /// name it by).
+    fn of(settings: &Settings) -> Option<Shared> {
+        if settings.signin.is_some() {
+            return None;
+        }
+        let link = store::link(settings)?.ok()?;
+        let label = format!("sigma-auth token store v1: pacing\n{}\n{}", settings.token_url(), settings.client_id);
+        let name = settings.client_secret.fingerprint(label.as_bytes());
+        Some(Shared { link, key: format!("sigma-auth:{}:pace", &name[..32]) })
+    }
+
+    /// Waits for this request's slot in the fleet's spacing, by `deadline`.
+    /// The store being unavailable means no shared wait.
+    fn reserve(&self, deadline: Instant) -> Result<()> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let answer = self.link.run(deadline, |c| {
+            RESERVE_SCRIPT.key(&self.key).arg(left.as_millis() as u64).arg(QUIET.as_millis() as u64).invoke::<i64>(c)
+        });
+        match answer {
+            Ok(wait) if wait > 0 => std::thread::sleep(Duration::from_millis(wait as u64)),
+            Ok(-1) => {
+                return Err(Error::new(
+                    ErrorCode::RateLimited,
+                    "Sigma's token endpoint was throttling: the hosts sharing this token store space their token \
+                     requests, and this call's turn would come after its deadline",
+                ))
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn throttled(&self) {
+        let deadline = Instant::now() + store::COMMAND_TIMEOUT;
+        let _ = self.link.run(deadline, |c| {
+            THROTTLED_SCRIPT
+                .key(&self.key)
+                .arg(FIRST_INTERVAL.as_millis() as u64)
+                .arg(MAX_INTERVAL.as_millis() as u64)
+                .invoke::<i64>(c)
+        });
     }
 }
 

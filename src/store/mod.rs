@@ -3,9 +3,10 @@
 //! processes of one host (`cache.rs`), and people's sign-ins (`login.rs`), in
 //! the OS keyring (`keyring.rs`) or a private file. `files.rs` is what the
 //! file-based ones share: private files written whole, and a lock per file
-//! that dies with its holder. A store shared by hosts belongs here too.
+//! that dies with its holder. `redis.rs` is the token store shared by hosts.
 
 pub(crate) mod cache;
 mod files;
 mod keyring;
 pub(crate) mod login;
+pub(crate) mod redis;

@@ -62,6 +62,10 @@ impl StoreUrl {
         if text.len() > MAX_URL_LEN || text.chars().any(char::is_control) {
             return Err(bad("is too long or holds control characters"));
         }
+        let scheme = text.split_once("://").map_or("", |(scheme, _)| scheme);
+        if !scheme.eq_ignore_ascii_case("redis") && !scheme.eq_ignore_ascii_case("rediss") {
+            return Err(bad("has another scheme"));
+        }
         let Some(url) = redis::parse_redis_url(text) else { return Err(bad("is not a URL")) };
         let tls = match url.scheme() {
             "redis" => false,
@@ -93,11 +97,6 @@ impl StoreUrl {
     /// The URL with its password replaced by `***`: the only form that is shown.
     pub(crate) fn shown(&self) -> &str {
         &self.shown
-    }
-
-    /// Whether it is `rediss://`.
-    pub(crate) fn tls(&self) -> bool {
-        self.tls
     }
 }
 
@@ -167,11 +166,6 @@ impl Link {
         }))
     }
 
-    /// The store's URL as shown.
-    pub(crate) fn shown(&self) -> &str {
-        &self.shown
-    }
-
     /// Runs `command` on a connection within a short timeout bounded by
     /// `deadline`; or fails at once when the store is down. A failure that
     /// says the server is unreachable, stopped or confused marks it down and
@@ -185,7 +179,8 @@ impl Link {
             return Err(Unavailable(down.why.clone()));
         }
         let budget = budget(deadline);
-        let mut connection = match lock(&self.idle).pop() {
+        let idle = lock(&self.idle).pop();
+        let mut connection = match idle {
             Some(connection) => connection,
             None => match self.client.get_connection_with_timeout(budget) {
                 Ok(connection) => connection,
@@ -286,7 +281,8 @@ pub(crate) struct Checked {
 /// link) within `timeout`, and times a PING.
 pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<Checked> {
     let text = settings.token_store.as_ref()?;
-    let mut checked = Checked { shown: String::new(), tls: false, connect: None, round_trip: None, version: None, error: None };
+    let mut checked =
+        Checked { shown: String::new(), tls: false, connect: None, round_trip: None, version: None, error: None };
     let url = match StoreUrl::parse(text.expose()) {
         Ok(url) => url,
         Err(e) => {
@@ -311,19 +307,18 @@ pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<Checked> {
         let ping = Instant::now();
         redis::cmd("PING").query::<String>(&mut connection)?;
         checked.round_trip = Some(ping.elapsed());
-        let info: String = redis::cmd("INFO").arg("server").query(&mut connection)?;
-        checked.version = info
-            .lines()
-            .find_map(|l| l.strip_prefix("redis_version:"))
-            .map(|v| v.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(20).collect());
+        // INFO may be renamed or disabled: then the version is unknown, no more.
+        let info: Option<String> = redis::cmd("INFO").arg("server").query(&mut connection).ok();
+        checked.version = info.as_deref().and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("redis_version:"))
+                .map(|v| v.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(20).collect())
+        });
         Ok(())
     });
     if let Err(e) = result {
-        checked.error = Some(if e.is_timeout() {
-            format!("no answer within {} ms", timeout.as_millis())
-        } else {
-            describe(&e)
-        });
+        checked.error =
+            Some(if e.is_timeout() { format!("no answer within {} ms", timeout.as_millis()) } else { describe(&e) });
     }
     Some(checked)
 }
@@ -388,11 +383,11 @@ mod tests {
     fn a_store_url_is_shown_without_its_password_and_bad_ones_are_refused_without_being_repeated() {
         let url = StoreUrl::parse("rediss://app:hunter2@redis.internal:6380/3").unwrap();
         assert_eq!(url.shown(), "rediss://app:***@redis.internal:6380/3");
-        assert!(url.tls());
+        assert!(url.tls);
         assert_eq!(format!("{url:?}"), "rediss://app:***@redis.internal:6380/3");
         let url = StoreUrl::parse("redis://:pw@127.0.0.1").unwrap();
         assert_eq!(url.shown(), "redis://***@127.0.0.1");
-        assert!(!url.tls());
+        assert!(!url.tls);
         for bad in [
             "",
             "http://x:hunter2@host",

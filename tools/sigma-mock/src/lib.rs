@@ -3,3 +3,4 @@
 
 pub mod harness;
 pub mod proxy;
+pub mod redis_server;
