@@ -533,6 +533,21 @@ sigma_status sigma_config_set_token_cache(sigma_config *config,
                                           sigma_error **error_out);
 
 /**
+ * Shares tokens between hosts through a Redis server: `url` is
+ * `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS (which
+ * trusts the CA file of `sigma_config_set_ca_file` when one is set). Tokens
+ * are stored there encrypted under a key derived from the client secret;
+ * refresh tokens stay on their host. Redis down or slow never fails a call:
+ * it goes on without the store (a SIGMA_EVENT_STORE_UNAVAILABLE event says
+ * why). A malformed URL fails with SIGMA_STATUS_INVALID_ARGUMENT, whose
+ * message never repeats it (it may hold a password). Off by default;
+ * `sigma_config_from_env` turns it on when SIGMA_TOKEN_STORE is set.
+ */
+sigma_status sigma_config_set_token_store(sigma_config *config,
+                                          const char *url,
+                                          sigma_error **error_out);
+
+/**
  * Text appended to the User-Agent, e.g. "my-exporter/1.2" (printable ASCII).
  */
 sigma_status sigma_config_set_user_agent_suffix(sigma_config *config,

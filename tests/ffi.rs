@@ -81,6 +81,8 @@ fn null_arguments_are_invalid_argument_and_outputs_stay_untouched() {
         assert_eq!(sigma_config_set_language(ptr::null_mut(), id.as_ptr(), ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_set_token_cache(ptr::null_mut(), id.as_ptr(), ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_set_token_cache(config, ptr::null(), ptr::null_mut()), INVALID);
+        assert_eq!(sigma_config_set_token_store(ptr::null_mut(), id.as_ptr(), ptr::null_mut()), INVALID);
+        assert_eq!(sigma_config_set_token_store(config, ptr::null(), ptr::null_mut()), INVALID);
         assert_eq!(sigma_config_set_language(config, ptr::null(), ptr::null_mut()), INVALID);
 
         let mut client = ptr::null_mut();
@@ -203,6 +205,29 @@ fn config_errors_carry_their_status_and_no_secret() {
         assert_eq!(sigma_config_set_timeout_ms(config, 0, &mut error), INVALID);
         take_error(error, INVALID);
         assert_eq!(sigma_config_set_basic_auth(config, 7, ptr::null_mut()), OK);
+        sigma_config_free(config);
+    }
+}
+
+#[test]
+fn a_token_store_url_is_checked_and_its_password_never_repeated() {
+    unsafe {
+        let config = new_config("aws-us-east", "s");
+        for good in ["redis://127.0.0.1:6379", "redis://u:hunter2@cache.internal:6380/2", "rediss://:hunter2@h"] {
+            assert_eq!(sigma_config_set_token_store(config, c(good).as_ptr(), ptr::null_mut()), OK, "{good}");
+        }
+        for bad in ["http://u:hunter2@h", "redis://u:hunter2@h/notadb", "redis://u:hunter2@h?x=1", "", "hunter2"] {
+            let mut error = ptr::null_mut();
+            assert_eq!(sigma_config_set_token_store(config, c(bad).as_ptr(), &mut error), INVALID, "{bad:?}");
+            let message = take_error(error, INVALID);
+            assert!(message.contains("token store URL"), "{message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+        let mut error = ptr::null_mut();
+        assert_eq!(sigma_config_set_token_store(config, ptr::null(), &mut error), INVALID);
+        assert!(take_error(error, INVALID).contains("url is NULL"));
+        let bad = [0x72u8, 0xff, 0];
+        assert_eq!(sigma_config_set_token_store(config, bad.as_ptr().cast(), ptr::null_mut()), INVALID);
         sigma_config_free(config);
     }
 }

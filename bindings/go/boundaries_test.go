@@ -122,6 +122,66 @@ func TestConfigSecretAndTokensNeverPrintInAnyForm(t *testing.T) {
 	}
 }
 
+// The token store's URL may hold a password: a bad URL is refused without
+// repeating it, and no text form of a Config, bare or inside a struct's
+// unexported field (where fmt calls no method), shows it.
+func TestATokenStoreURLIsCheckedAndItsPasswordNeverShown(t *testing.T) {
+	m := startMock(t)
+	c := cfg(m)
+	c.TokenStore = sigmaauth.NewSecret("redis://u:hunter2@127.0.0.1:1/2")
+	client, err := sigmaauth.NewClient(c)
+	if err != nil {
+		t.Fatalf("a good URL: %v", err)
+	}
+	client.Close()
+	for _, v := range []any{c, &c, holder{cfg: c}, &holder{cfg: c}, []sigmaauth.Config{c}} {
+		for _, text := range everyText(v) {
+			if strings.Contains(text, "hunter2") {
+				t.Fatalf("%T leaked in %q", v, text)
+			}
+		}
+	}
+	for _, bad := range []string{"http://u:hunter2@h", "redis://u:hunter2@h/notadb", "redis://:hunter2@h?insecure"} {
+		c.TokenStore = sigmaauth.NewSecret(bad)
+		_, err := sigmaauth.GetToken(c)
+		var e *sigmaauth.Error
+		if !errors.As(err, &e) || !errors.Is(err, sigmaauth.ErrInvalidArgument) || !strings.Contains(e.Message, "token store URL") {
+			t.Fatalf("%q: want ErrInvalidArgument about the token store URL, got %v", bad, err)
+		}
+		for _, text := range append(everyText(err), e.Message) {
+			if strings.Contains(text, "hunter2") {
+				t.Fatalf("%q: the error shows the password: %q", bad, text)
+			}
+		}
+	}
+	if m.stats(t).TokenRequests != 0 {
+		t.Fatal("a config refused before any request")
+	}
+}
+
+func TestConfigFromEnvTakesTheTokenStore(t *testing.T) {
+	m := startMock(t)
+	t.Setenv("SIGMA_BASE_URL", m.URL)
+	t.Setenv("SIGMA_CLIENT_ID", "demo-client")
+	t.Setenv("SIGMA_CLIENT_SECRET", secret)
+	t.Setenv("SIGMA_TOKEN_STORE", "ftp://u:hunter2@h")
+	if _, err := sigmaauth.ConfigFromEnv(); !errors.Is(err, sigmaauth.ErrInvalidArgument) ||
+		strings.Contains(fmt.Sprintf("%v %+v", err, err), "hunter2") {
+		t.Fatalf("want ErrInvalidArgument without the password, got %v", err)
+	}
+	t.Setenv("SIGMA_TOKEN_STORE", " redis://u:hunter2@127.0.0.1:1 ") // the library trims, as it reads
+	c, err := sigmaauth.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TokenStore.Reveal() != "redis://u:hunter2@127.0.0.1:1" {
+		t.Fatalf("TokenStore %q", c.TokenStore.Reveal())
+	}
+	if text := fmt.Sprintf("%v %+v %#v", c, c, c); strings.Contains(text, "hunter2") {
+		t.Fatalf("the config shows the password: %s", text)
+	}
+}
+
 // hosts are the API on 127.0.0.1 and two other origins: another host, and the
 // same host on another port (where net/http itself copies Authorization).
 func otherOrigins(t *testing.T) (*mock, []*mock) {

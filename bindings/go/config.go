@@ -36,6 +36,12 @@ type Config struct {
 	// TokenCache is a directory through which processes share tokens (one
 	// refresh at a time across processes); empty means off.
 	TokenCache string
+	// TokenStore is a Redis URL, redis://[user:password@]host[:port][/db] or
+	// rediss:// for TLS, through which hosts share tokens; zero means off.
+	// Redis down or slow never fails a call: it goes on without the store (an
+	// EventStoreUnavailable says why). A Secret, because the URL may hold a
+	// password: no text form of it shows the URL, and no error repeats it.
+	TokenStore Secret
 	// AllowedOrigins lists origins ("https://host[:port]") besides the
 	// endpoint's own to which HTTPClient may send tokens, such as a gateway in
 	// front of Sigma. Every other request, redirect hops included, gets none.
@@ -53,8 +59,9 @@ type Config struct {
 
 	// Logger, if not nil, logs the library's events (see Event): at Debug
 	// the routine ones (REFRESH_STARTED, TOKEN_OBTAINED, INVALIDATED,
-	// CACHE_HIT), at Warn failures, retries, fallbacks and cache bypasses,
-	// each with its fields as attributes (kind, grant, serial, status, ...).
+	// CACHE_HIT, STORE_HIT), at Warn failures, retries, fallbacks, cache
+	// bypasses and an unavailable token store, each with its fields as
+	// attributes (kind, grant, serial, status, ...).
 	Logger *slog.Logger `json:"-"`
 	// OnEvent, if not nil, is called with each event of the clients made from
 	// this config (Impersonate's included), and of GetToken, RefreshToken and
@@ -74,11 +81,11 @@ type Config struct {
 }
 
 // ConfigFromEnv reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
-// SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE if set. A missing one is an
+// SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE and SIGMA_TOKEN_STORE if set. A missing one is an
 // ErrInvalidArgument naming it. The library reads and checks them; Endpoint
-// is the API base URL it resolved (a cloud name becomes its URL). The secret,
-// which never comes back out of the library, is the one Go reads, with the
-// same trimming.
+// is the API base URL it resolved (a cloud name becomes its URL). The secret
+// and the token store's URL, which never come back out of the library, are
+// the ones Go reads, with the same trimming.
 func ConfigFromEnv() (Config, error) {
 	var native *C.sigma_config
 	var cerr *C.sigma_error
@@ -91,6 +98,7 @@ func ConfigFromEnv() (Config, error) {
 		ClientID:     takeString(C.sigma_config_client_id(native)),
 		ClientSecret: NewSecret(strings.TrimSpace(os.Getenv("SIGMA_CLIENT_SECRET"))),
 		TokenCache:   takeString(C.sigma_config_token_cache(native)),
+		TokenStore:   NewSecret(strings.TrimSpace(os.Getenv("SIGMA_TOKEN_STORE"))),
 	}, nil
 }
 
@@ -125,7 +133,16 @@ func (c Config) GoString() string { return c.String() }
 // LogValue logs the config as a group, without its secret.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("endpoint", c.Endpoint), slog.String("client_id", c.ClientID),
-		slog.String("client_secret", redacted), slog.String("token_cache", c.TokenCache), slog.String("profile", c.Profile))
+		slog.String("client_secret", redacted), slog.String("token_cache", c.TokenCache),
+		slog.String("token_store", shownIfSet(c.TokenStore)), slog.String("profile", c.Profile))
+}
+
+// shownIfSet is "[redacted]" for a secret that is set, else empty.
+func shownIfSet(s Secret) string {
+	if s.IsZero() {
+		return ""
+	}
+	return redacted
 }
 
 // MarshalJSON encodes the config with its secret redacted.
@@ -264,6 +281,16 @@ func (c Config) apply(native *C.sigma_config) error {
 		return C.sigma_config_set_token_cache(native, v, &cerr)
 	}); err != nil {
 		return err
+	}
+	if !c.TokenStore.IsZero() {
+		store, err := cString("TokenStore", c.TokenStore.Reveal())
+		if err != nil {
+			return err
+		}
+		defer freeSecret(store)
+		if err := check(C.sigma_config_set_token_store(native, store, &cerr)); err != nil {
+			return err
+		}
 	}
 	if len(c.SubjectTokenClaims) > 0 {
 		claims, err := json.Marshal(c.SubjectTokenClaims)

@@ -13,8 +13,9 @@
 //
 // Observing it: set Config.Logger to have the library's events logged with
 // log/slog (Debug for routine work such as a token obtained, Warn for
-// retries, fallbacks, failures and cache bypasses), and Config.OnEvent to
-// receive each Event yourself; Client.Stats returns the client's counters
+// retries, fallbacks, failures, cache bypasses and an unavailable token
+// store), and Config.OnEvent to receive each Event yourself; Client.Stats
+// returns the client's counters
 // (tokens served, requests by grant and outcome, retries, cache hits, ...).
 // No event, log line or counter holds a secret or token.
 //

@@ -64,6 +64,11 @@ const (
 	EventCacheHit EventKind = C.SIGMA_EVENT_CACHE_HIT
 	// EventCacheBypassed: the token cache could not be used; Event.Message says why.
 	EventCacheBypassed EventKind = C.SIGMA_EVENT_CACHE_BYPASSED
+	// EventStoreHit: the token came from the token store shared by hosts (Config.TokenStore).
+	EventStoreHit EventKind = C.SIGMA_EVENT_STORE_HIT
+	// EventStoreUnavailable: the token store could not be used; Event.Message
+	// says why. The call went on without it.
+	EventStoreUnavailable EventKind = C.SIGMA_EVENT_STORE_UNAVAILABLE
 )
 
 // Each kind's name and whether it is logged as a warning, indexed by value
@@ -94,7 +99,8 @@ func (k EventKind) String() string {
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // level is the log level of the kind, as the library says: Warn for
-// failures, retries, fallbacks and cache bypasses, Debug for routine work.
+// failures, retries, fallbacks, cache bypasses and an unavailable token
+// store, Debug for routine work.
 func (k EventKind) level() slog.Level {
 	if int(k) < len(eventKindWarns) && eventKindWarns[k] {
 		return slog.LevelWarn

@@ -859,6 +859,8 @@ func TestEventKindNamesAndLevelsAreTheLibrarys(t *testing.T) {
 		{sigmaauth.EventInvalidated, "INVALIDATED", false},
 		{sigmaauth.EventCacheHit, "CACHE_HIT", false},
 		{sigmaauth.EventCacheBypassed, "CACHE_BYPASSED", true},
+		{sigmaauth.EventStoreHit, "STORE_HIT", false},
+		{sigmaauth.EventStoreUnavailable, "STORE_UNAVAILABLE", true},
 	}
 	if got := sigmaauth.KnownEventKindCount(); got != len(kinds) {
 		t.Fatalf("the library names %d event kinds, the binding has constants for %d", got, len(kinds))

@@ -176,11 +176,12 @@ func forgetStatelessConfigs() {
 	}
 }
 
-// key identifies a configuration without an OnEvent; the secret only by its
-// SHA-256, the Logger by its address.
+// key identifies a configuration without an OnEvent; the secret and the
+// token store's URL only by their SHA-256, the Logger by its address.
 func (c Config) key() string {
 	digest := sha256.Sum256([]byte(c.ClientSecret.Reveal()))
-	return strings.Join([]string{c.Endpoint, c.ClientID, fmt.Sprintf("%x", digest), c.Timeout.String(),
+	store := sha256.Sum256([]byte(c.TokenStore.Reveal()))
+	return strings.Join([]string{c.Endpoint, c.ClientID, fmt.Sprintf("%x", digest), fmt.Sprintf("%x", store), c.Timeout.String(),
 		c.ConnectTimeout.String(), fmt.Sprint(c.MaxAttempts), c.CAFile, fmt.Sprint(c.BasicAuth),
 		c.RefreshMargin.String(), c.UserAgentSuffix, c.TokenCache, strings.Join(c.AllowedOrigins, " "),
 		fmt.Sprint(c.SubjectTokenClaims), fmt.Sprintf("%p", c.Logger)}, "\x00")

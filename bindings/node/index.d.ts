@@ -59,8 +59,10 @@ export interface SigmaEvent {
     | 'INVALIDATED'
     | 'CACHE_HIT'
     | 'CACHE_BYPASSED'
+    | 'STORE_HIT'
+    | 'STORE_UNAVAILABLE'
     | (string & {});
-  /** Whether it is worth a warning in a log (a failure, a retry, a fallback, the cache bypassed). */
+  /** Whether it is worth a warning in a log (a failure, a retry, a fallback, the cache bypassed, the store unavailable). */
   readonly warning: boolean;
   readonly grant?: 'client_credentials' | 'refresh_token' | 'token_exchange' | (string & {});
   readonly status?: StatusCode;
@@ -79,6 +81,12 @@ export interface SigmaEvent {
 export interface CommonOptions {
   /** A private directory (0700) in which processes of this user share tokens. */
   tokenCache?: string;
+  /**
+   * A Redis URL (`redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS)
+   * through which hosts share tokens. Redis down never fails a call (a
+   * `STORE_UNAVAILABLE` event says why); no error repeats the URL.
+   */
+  tokenStore?: string;
   /** Overall deadline of one token request, retries included, in ms (default 30000). */
   timeout?: number;
   /** Connect timeout in ms (default 10000). */

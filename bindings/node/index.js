@@ -112,6 +112,7 @@ const OPTION_NAMES = new Set([
   'clientId',
   'clientSecret',
   'tokenCache',
+  'tokenStore',
   'timeout',
   'connectTimeout',
   'maxAttempts',
@@ -169,6 +170,7 @@ function nativeOptions(source, options, extra) {
     source,
     ...extra,
     tokenCache: text('tokenCache'),
+    tokenStore: text('tokenStore'),
     timeoutMs: number('timeout'),
     connectTimeoutMs: number('connectTimeout'),
     maxAttempts: attempts ?? undefined,
@@ -258,7 +260,8 @@ class Client {
 
   /**
    * @param {object} options `{ endpoint, clientId, clientSecret }` and optionally
-   *   `tokenCache` (a directory shared by processes), `timeout` and
+   *   `tokenCache` (a directory shared by processes), `tokenStore` (a Redis
+   *   URL through which hosts share tokens), `timeout` and
    *   `connectTimeout` (ms), `maxAttempts`, `caFile`, `allowedOrigins`,
    *   `userAgentSuffix`, `onEvent`.
    */

@@ -1,7 +1,9 @@
 //! `sigma-token doctor`: checks the settings, the network path and the
 //! credentials step by step, one line per finding (`ok`, `warn` or `fail`,
-//! and for a problem what to do). Never prints a secret or a token. Exits 0
-//! when nothing failed, else with the first failure's status code.
+//! and for a problem what to do). Never prints a secret, a password or a
+//! token. Exits 0 when nothing failed, else with the first failure's status
+//! code; a warning (such as a token store that is down, which calls go on
+//! without) does not count.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -70,6 +72,7 @@ pub(crate) fn run(options: &Options) -> ExitCode {
     if let Some(config) = settings(options, &mut report) {
         network(&config, &mut report);
         cache(options, &mut report);
+        store(&config, &mut report);
     }
     match report.first_failure {
         None => ExitCode::SUCCESS,
@@ -345,5 +348,42 @@ fn cache(options: &Options, report: &mut Report) {
                 dir.join("sigma-auth").display()
             ),
         ),
+    }
+}
+
+/// The token store shared by hosts, when one is set: a connection of its own
+/// and a PING, timed. A store that cannot be used is a warning, not a
+/// failure: every call goes on without it (each host then requests its own
+/// tokens). Its URL is only ever shown as the library shows it (no password).
+fn store(config: &Config, report: &mut Report) {
+    let Some(probe) = sigma_auth::probe_token_store(config) else { return };
+    let tls = if probe.tls { "yes" } else { "no" };
+    let url = if probe.url.is_empty() { "the token store" } else { probe.url.as_str() };
+    match (&probe.error, probe.connect) {
+        (None, Some(connect)) => {
+            let round_trip = probe.round_trip.map_or_else(|| "-".to_string(), ms);
+            let version = probe.version.as_deref().unwrap_or("unknown");
+            report.ok(
+                "store",
+                &format!("{url}: TLS {tls}, connect {}, round trip {round_trip}, server {version}", ms(connect)),
+            );
+        }
+        (error, connect) => {
+            let why = error.as_deref().unwrap_or("no answer");
+            let text = match connect {
+                None => format!("{url} (TLS {tls}) is unreachable: {why}; tokens are not shared with other hosts"),
+                Some(took) => format!(
+                    "{url} (TLS {tls}) connected ({}) but is not usable: {why}; tokens are not shared with other hosts",
+                    ms(took)
+                ),
+            };
+            report.warn(
+                "store",
+                &text,
+                "check that Redis runs there and that this host may reach it (firewall; rediss:// if it requires TLS, \
+                 with --ca-file if its certificate is not in the system store; the user and password in \
+                 SIGMA_TOKEN_STORE); calls go on without it meanwhile",
+            );
+        }
     }
 }

@@ -63,6 +63,11 @@ OPTIONS:
         --cache-dir DIR        Share tokens between runs in DIR (default: $SIGMA_TOKEN_CACHE,
                                else $XDG_CACHE_HOME/sigma-auth or ~/.cache/sigma-auth)
         --no-cache             Request a new token every run
+        --token-store URL      Share tokens between hosts through Redis (default: $SIGMA_TOKEN_STORE;
+                               this option wins): redis://[user@]host[:port][/db], or rediss://
+                               for TLS. A URL with a password is refused here (it would show in
+                               `ps`): put that one in SIGMA_TOKEN_STORE. Redis down never fails
+                               a run: it goes on without the store
         --timeout SECONDS      Overall deadline (default 30)
         --ca-file PEM          Trust only these CA certificates for HTTPS
         --format FORMAT        What to print (the refresh token is never printed: using it
@@ -110,10 +115,13 @@ EXEC (sigma-token [OPTIONS] exec [--env NAME] -- COMMAND [ARGS...]):
 DOCTOR (sigma-token [OPTIONS] doctor):
     Checks the settings (endpoint, credentials, proxy, trusted CAs), then times the name
     lookup, the connection, the TLS handshake and a token request, calls /v2/whoami with
-    the token to show who you are, compares the clocks, and checks the token cache
-    directory. One line per finding: ok, warn or fail, and for a problem what to do.
-    Prints no secret or token. Exit status 0 when nothing failed, else the first
-    failure's code (below).
+    the token to show who you are, compares the clocks, checks the token cache
+    directory, and, when one is set, connects to the token store (its URL shown without
+    the password, TLS, connect and round-trip times, the server's version). One line per
+    finding: ok, warn or fail, and for a problem what to do. Prints no secret, password
+    or token. Exit status 0 when nothing failed, else the first failure's code (below);
+    warnings do not count, and a token store that cannot be reached is a warning (runs go
+    on without it), while a token store URL the library refuses is a failure.
 
 LOGIN (sigma-token login [OPTIONS]): a person signs in from a browser (Sigma's OAuth for the
 REST API): the sign-in is discovered from the endpoint, this program registers itself, the
@@ -205,6 +213,7 @@ struct Options {
     secret_file: Option<String>,
     cache_dir: Option<PathBuf>,
     no_cache: bool,
+    token_store: Option<String>,
     timeout: Option<f64>,
     ca_file: Option<PathBuf>,
     json: bool,
@@ -339,6 +348,7 @@ fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
             "--client-secret-file" => options.secret_file = Some(next_value(args, &arg)?),
             "--cache-dir" => options.cache_dir = Some(PathBuf::from(next_value(args, &arg)?)),
             "--no-cache" => options.no_cache = true,
+            "--token-store" => options.token_store = Some(next_value(args, &arg)?),
             "--timeout" => {
                 let v = next_value(args, &arg)?;
                 options.timeout = Some(v.parse().map_err(|_| format!("--timeout: not a number of seconds: {v}"))?);
@@ -595,6 +605,21 @@ fn make_config(options: &Options) -> Result<Config, Failure> {
     if let Some(dir) = cache_dir(options).filter(|_| config.login_profile().is_none()) {
         config.set_token_cache(dir)?;
     }
+    // A person's sign-in never goes through the store.
+    if let Some(url) = token_store(options)?.filter(|_| config.login_profile().is_none()) {
+        // The library's own check first: its message never repeats the URL.
+        config.set_token_store(&url)?;
+        let shown = config.token_store().unwrap_or_default();
+        if options.token_store.is_some() && shown.contains("***@") {
+            return Err(failure(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "--token-store {shown}: a password on the command line would show in `ps`; put the URL in \
+                     SIGMA_TOKEN_STORE instead"
+                ),
+            ));
+        }
+    }
     if options.verbose {
         // Events never hold a secret or a token.
         config.set_event_callback(|event| eprintln!("sigma-token: {event}"));
@@ -608,6 +633,21 @@ fn cache_dir(options: &Options) -> Option<PathBuf> {
         return None;
     }
     options.cache_dir.clone().or_else(default_cache_dir)
+}
+
+/// The token store's URL: `--token-store`, else `$SIGMA_TOKEN_STORE` (trimmed,
+/// as the library reads it); None when neither is set.
+fn token_store(options: &Options) -> Result<Option<Zeroizing<String>>, Failure> {
+    if let Some(url) = &options.token_store {
+        return Ok(Some(Zeroizing::new(url.clone())));
+    }
+    match std::env::var("SIGMA_TOKEN_STORE").map(Zeroizing::new) {
+        Ok(url) if !url.trim().is_empty() => Ok(Some(Zeroizing::new(url.trim().to_string()))),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(failure(ErrorCode::InvalidArgument, "SIGMA_TOKEN_STORE is not valid UTF-8".into()))
+        }
+    }
 }
 
 /// The client for the token options: the credentials' own, or the user's

@@ -36,6 +36,7 @@ fn sigma_token(endpoint: &str, dir: &Path, args: &[&str]) -> Command {
         .env("SIGMA_CLIENT_ID", "demo-client")
         .env("SIGMA_CLIENT_SECRET", SECRET)
         .env("SIGMA_TOKEN_CACHE", dir.join("cache"))
+        .env_remove("SIGMA_TOKEN_STORE")
         .env_remove("XDG_CACHE_HOME")
         .env_remove("SIGMA_API_TOKEN")
         .env_remove("SIGMA_API_BASE_URL")
@@ -727,4 +728,43 @@ fn output_file_sweeps_temp_files_of_killed_writers() {
     assert!(!litter.exists(), "a killed writer's temp file, holding a token, was removed");
     assert!(live.exists(), "a live writer's is left alone");
     fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn token_store_takes_no_password_on_the_command_line_and_help_says_where_it_goes() {
+    let mock = mock(&[]);
+    let dir = temp_dir("token-store");
+    let out = sigma_token(&mock.url, &dir, &["--token-store", "redis://u:hunter2@127.0.0.1:1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "INVALID_ARGUMENT: {stderr}");
+    assert!(stderr.contains("redis://u:***@127.0.0.1:1") && stderr.contains("SIGMA_TOKEN_STORE"), "{stderr}");
+    assert!(!stderr.contains("hunter2") && out.stdout.is_empty(), "{stderr}");
+    assert_eq!(mock.grants("client_credentials"), 0, "refused before any request");
+
+    // A bad URL, from either place: the library's message, never the password.
+    for (args, env) in
+        [(&["--token-store", "http://u:hunter2@h"][..], None), (&[][..], Some("redis://u:hunter2@h/notadb"))]
+    {
+        let mut command = sigma_token(&mock.url, &dir, args);
+        if let Some(url) = env {
+            command.env("SIGMA_TOKEN_STORE", url);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("token store URL") && !stderr.contains("hunter2"), "{stderr}");
+    }
+
+    // Without a password the option is taken (and wins over SIGMA_TOKEN_STORE):
+    // a store that is down never fails the run.
+    let out = sigma_token(&mock.url, &dir, &["--token-store", "redis://127.0.0.1:1"])
+        .env("SIGMA_TOKEN_STORE", "http://u:hunter2@h")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("mock_at_"));
+
+    let help = succeed(Command::new(BIN).arg("--help"));
+    assert!(help.contains("--token-store URL") && help.contains("$SIGMA_TOKEN_STORE"), "{help}");
+    assert!(help.contains("a token store that cannot be reached is a warning"), "{help}");
 }

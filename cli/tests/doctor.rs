@@ -63,12 +63,27 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn doctor(endpoint: Option<&str>, secret: Option<&str>, cache: &Path, env: &[(&str, &str)]) -> Doctor {
+    doctor_with(&[], endpoint, secret, cache, env)
+}
+
+/// [`doctor`] with more options before `doctor`.
+fn doctor_with(
+    args: &[&str],
+    endpoint: Option<&str>,
+    secret: Option<&str>,
+    cache: &Path,
+    env: &[(&str, &str)],
+) -> Doctor {
     let mut command = Command::new(env!("CARGO_BIN_EXE_sigma-token"));
-    command.args(["--timeout", "5", "--client-id", "demo-client", "--cache-dir"]).arg(cache);
+    command.args(["--timeout", "5", "--client-id", "demo-client", "--cache-dir"]).arg(cache).args(args);
     if let Some(endpoint) = endpoint {
         command.args(["--endpoint", endpoint]);
     }
-    command.arg("doctor").env_remove("SIGMA_BASE_URL").env_remove("SIGMA_CLIENT_SECRET");
+    command
+        .arg("doctor")
+        .env_remove("SIGMA_BASE_URL")
+        .env_remove("SIGMA_CLIENT_SECRET")
+        .env_remove("SIGMA_TOKEN_STORE");
     if let Some(secret) = secret {
         command.env("SIGMA_CLIENT_SECRET", secret);
     }
@@ -315,4 +330,106 @@ fn a_socks_proxy_is_refused_clearly_and_doctor_says_so() {
     assert_eq!(report.code, Some(1), "{}", report.out);
     assert!(report.line("proxy").starts_with("fail") && report.line("proxy").contains("SOCKS"), "{}", report.out);
     assert!(!report.out.contains("bob"), "{}", report.out);
+}
+
+/// A port nothing listens on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_token_store_that_is_down_is_a_warning_without_its_password_and_tokens_still_pass() {
+    let mock = common::mock(&[]);
+    let url = format!("redis://u:hunter2@127.0.0.1:{}/2", free_port());
+    let report = doctor(Some(&mock.url), Some(SECRET), &temp_dir("store-down"), &[("SIGMA_TOKEN_STORE", &url)]);
+    assert_eq!(report.code, Some(0), "a store that is down is a warning, not a failure:\n{}", report.out);
+    assert_eq!((report.level("token"), report.level("whoami"), report.level("store")), ("ok", "ok", "warn"));
+    let line = report.line("store");
+    assert!(line.contains(&url.replace("hunter2", "***")) && line.contains("TLS no"), "{}", report.out);
+    assert!(line.contains("unreachable") && line.contains("connection refused"), "{}", report.out);
+    assert!(report.out.contains("calls go on without it"), "{}", report.out);
+    report.assert_clean(&["hunter2"]);
+
+    // No store set: no store line.
+    let report = doctor(Some(&mock.url), Some(SECRET), &temp_dir("store-none"), &[]);
+    assert!(report.find("store").is_none(), "{}", report.out);
+}
+
+#[test]
+fn a_token_store_url_the_library_refuses_fails_the_settings_without_its_password() {
+    let mock = common::mock(&[]);
+    let env = [("SIGMA_TOKEN_STORE", "http://u:hunter2@127.0.0.1:1")];
+    let report = doctor(Some(&mock.url), Some(SECRET), &temp_dir("store-bad"), &env);
+    assert_eq!(report.code, Some(1), "{}", report.out);
+    assert_eq!(report.level("settings"), "fail");
+    assert!(report.line("settings").contains("token store URL"), "{}", report.out);
+    report.assert_clean(&["hunter2"]);
+
+    // --token-store wins over SIGMA_TOKEN_STORE.
+    let flag = format!("redis://127.0.0.1:{}", free_port());
+    let report = doctor_with(&["--token-store", &flag], Some(&mock.url), Some(SECRET), &temp_dir("store-bad"), &env);
+    assert_eq!(report.code, Some(0), "{}", report.out);
+    assert!(report.line("store").contains(&flag), "{}", report.out);
+    report.assert_clean(&["hunter2"]);
+}
+
+/// A Redis server of its own on loopback (no persistence), stopped when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Redis {
+    /// None when this machine has no redis-server.
+    fn start(password: &str) -> Option<Redis> {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(["--requirepass", password])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let redis = Redis { child, port };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(redis);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_reachable_token_store_is_timed_with_its_version_and_a_wrong_password_is_a_warning() {
+    let Some(redis) = Redis::start("hunter2") else {
+        eprintln!("skipped: no redis-server on this machine");
+        return;
+    };
+    let mock = common::mock(&[]);
+    let url = format!("redis://:hunter2@127.0.0.1:{}", redis.port);
+    let report = doctor(Some(&mock.url), Some(SECRET), &temp_dir("store-up"), &[("SIGMA_TOKEN_STORE", &url)]);
+    assert_eq!(report.code, Some(0), "{}", report.out);
+    assert!(report.levels().iter().all(|l| *l == "ok"), "{}", report.out);
+    let line = report.line("store");
+    let shown = format!("redis://***@127.0.0.1:{}:", redis.port);
+    assert!(line.contains(&shown) && line.contains("TLS no"), "{}", report.out);
+    assert!(line.contains("connect ") && line.contains("round trip ") && line.contains(" ms"), "{}", report.out);
+    let version = line.rsplit("server ").next().unwrap();
+    assert!(version.chars().next().is_some_and(|c| c.is_ascii_digit()), "no server version: {}", report.out);
+    report.assert_clean(&["hunter2"]);
+
+    let wrong = format!("redis://:wrong-pass-77@127.0.0.1:{}", redis.port);
+    let report = doctor(Some(&mock.url), Some(SECRET), &temp_dir("store-up"), &[("SIGMA_TOKEN_STORE", &wrong)]);
+    assert_eq!(report.code, Some(0), "{}", report.out);
+    assert_eq!(report.level("store"), "warn", "{}", report.out);
+    assert!(report.line("store").contains("credentials"), "{}", report.out);
+    report.assert_clean(&["hunter2", "wrong-pass-77"]);
 }

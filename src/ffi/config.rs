@@ -246,6 +246,25 @@ pub unsafe extern "C" fn sigma_config_set_token_cache(
     unsafe { set(config, error_out, |c| c.set_token_cache(path_arg(dir, "dir")?)) }
 }
 
+/// Shares tokens between hosts through a Redis server: `url` is
+/// `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS (which
+/// trusts the CA file of `sigma_config_set_ca_file` when one is set). Tokens
+/// are stored there encrypted under a key derived from the client secret;
+/// refresh tokens stay on their host. Redis down or slow never fails a call:
+/// it goes on without the store (a SIGMA_EVENT_STORE_UNAVAILABLE event says
+/// why). A malformed URL fails with SIGMA_STATUS_INVALID_ARGUMENT, whose
+/// message never repeats it (it may hold a password). Off by default;
+/// `sigma_config_from_env` turns it on when SIGMA_TOKEN_STORE is set.
+#[no_mangle]
+pub unsafe extern "C" fn sigma_config_set_token_store(
+    config: *mut sigma_config,
+    url: *const c_char,
+    error_out: *mut *mut sigma_error,
+) -> sigma_status {
+    // SAFETY: forwarded contract; `url` is NULL or NUL-terminated.
+    unsafe { set(config, error_out, |c| c.set_token_store(string_arg(url, "url")?)) }
+}
+
 /// Text appended to the User-Agent, e.g. "my-exporter/1.2" (printable ASCII).
 #[no_mangle]
 pub unsafe extern "C" fn sigma_config_set_user_agent_suffix(

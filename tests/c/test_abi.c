@@ -169,6 +169,25 @@ static void *take_tokens(void *arg) {
   return NULL;
 }
 
+/* The token store's URL is checked when set; an error never repeats it (it may hold a password). */
+static void test_token_store(void) {
+  sigma_config *config = new_config("demo-secret");
+  sigma_error *error = NULL;
+  CHECK_STATUS(sigma_config_set_token_store(config, "redis://127.0.0.1:6379/1", NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_token_store(config, "rediss://u:hunter2@cache.internal", NULL), SIGMA_STATUS_OK);
+  CHECK_STATUS(sigma_config_set_token_store(config, "http://u:hunter2@h", &error), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(error != NULL && sigma_error_code(error) == SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(error != NULL && strstr(sigma_error_message(error), "token store URL") != NULL);
+  CHECK(error != NULL && strstr(sigma_error_message(error), "hunter2") == NULL);
+  sigma_error_free(error);
+  error = NULL;
+  CHECK_STATUS(sigma_config_set_token_store(config, NULL, &error), SIGMA_STATUS_INVALID_ARGUMENT);
+  CHECK(error != NULL && strstr(sigma_error_message(error), "url") != NULL);
+  sigma_error_free(error);
+  CHECK_STATUS(sigma_config_set_token_store(NULL, "redis://h", NULL), SIGMA_STATUS_INVALID_ARGUMENT);
+  sigma_config_free(config);
+}
+
 static void test_client_threads_and_invalidate(void) {
   sigma_config *config = new_config("demo-secret");
   sigma_client *client = NULL;
@@ -378,6 +397,10 @@ static void test_events_and_stats(void) {
   CHECK(event_count == 3 && event_kinds[2] == SIGMA_EVENT_INVALIDATED);
   sigma_token_free(token);
   CHECK(strcmp(sigma_event_kind_name(SIGMA_EVENT_CACHE_BYPASSED), "CACHE_BYPASSED") == 0);
+  CHECK(strcmp(sigma_event_kind_name(SIGMA_EVENT_STORE_HIT), "STORE_HIT") == 0);
+  CHECK(strcmp(sigma_event_kind_name(SIGMA_EVENT_STORE_UNAVAILABLE), "STORE_UNAVAILABLE") == 0);
+  CHECK(sigma_event_kind_is_warning(SIGMA_EVENT_STORE_UNAVAILABLE) == 1 &&
+        sigma_event_kind_is_warning(SIGMA_EVENT_STORE_HIT) == 0);
   CHECK(strcmp(sigma_event_kind_name(99), "UNKNOWN") == 0);
   CHECK(sigma_event_serial(NULL) == 0 && sigma_event_message(NULL) == NULL);
 
@@ -451,6 +474,7 @@ int main(int argc, char **argv) {
   test_refresh_rotation_and_errors();
   test_bad_credentials_and_input();
   test_setters();
+  test_token_store();
   test_client_threads_and_invalidate();
   test_concurrent_stress();
   test_free_while_calls_are_in_flight();

@@ -122,6 +122,8 @@ pub struct ClientOptions {
     pub client_secret: Option<String>,
     pub profile: Option<String>,
     pub token_cache: Option<String>,
+    /// A Redis URL, which may hold a password: only ever given to the core.
+    pub token_store: Option<String>,
     pub timeout_ms: Option<f64>,
     pub connect_timeout_ms: Option<f64>,
     pub max_attempts: Option<u32>,
@@ -216,6 +218,9 @@ fn make_config(options: ClientOptions, on_event: Option<EventFunction>) -> std::
     config.set_language("node")?;
     if let Some(dir) = &options.token_cache {
         config.set_token_cache(dir)?;
+    }
+    if let Some(url) = &options.token_store {
+        config.set_token_store(url)?;
     }
     if let Some(ms) = options.timeout_ms {
         config.set_timeout(millis("timeout", ms)?)?;

@@ -266,6 +266,29 @@ test('bad options are TypeErrors or INVALID_ARGUMENT / INSECURE_URL, never a cra
   assert.throws(() => new Token('x', {}), TypeError);
 });
 
+test('a bad tokenStore is INVALID_ARGUMENT, and neither it nor a good one ever shows the password', () => {
+  const good = new Client({ endpoint: 'https://example.com', ...CLIENT, tokenStore: 'redis://u:hunter2@127.0.0.1:1/2' });
+  for (const text of [String(good), inspect(good), JSON.stringify(good)]) assert.ok(!text.includes('hunter2'), text);
+  good.close();
+  for (const bad of ['http://u:hunter2@h', 'redis://u:hunter2@h/notadb', 'redis://:hunter2@h?insecure']) {
+    const error = (() => {
+      try {
+        new Client({ endpoint: 'https://example.com', ...CLIENT, tokenStore: bad });
+      } catch (e) {
+        return e;
+      }
+      return assert.fail(`${bad} was accepted`);
+    })();
+    assert.ok(error instanceof SigmaAuthError, String(error));
+    assert.equal(error.code, 'INVALID_ARGUMENT');
+    assert.match(error.message, /token store URL/);
+    for (const text of [error.message, String(error), inspect(error), JSON.stringify(error), error.stack]) {
+      assert.ok(!text.includes('hunter2'), text);
+    }
+  }
+  assert.throws(() => new Client({ endpoint: 'https://example.com', ...CLIENT, tokenStore: 42 }), TypeError);
+});
+
 test('a network failure is NETWORK or TIMEOUT within the deadline', async () => {
   const listener = http.createServer();
   await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));

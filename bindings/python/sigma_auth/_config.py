@@ -74,6 +74,7 @@ class ConfigOptions(TypedDict, total=False):
     refresh_margin: Optional[float]
     user_agent_suffix: Optional[str]
     token_cache: Union[str, bytes, "os.PathLike[str]", None]
+    token_store: Optional[str]
     allowed_origins: Iterable[str]
     subject_token_claims: Optional[Mapping[str, object]]
     on_event: Optional[Callable[["Event"], object]]
@@ -88,11 +89,15 @@ class Config(Managed):
     ``endpoint`` is a cloud name (``"aws-us-east"``) or an https base URL (plain
     http only for loopback). Times are in seconds. ``token_cache`` is a directory
     through which processes share tokens (``from_env`` reads SIGMA_TOKEN_CACHE).
+    ``token_store`` is a Redis URL (``redis://[user:password@]host[:port][/db]``,
+    or ``rediss://`` for TLS) through which hosts share tokens (``from_env``
+    reads SIGMA_TOKEN_STORE); Redis down never fails a call (a
+    STORE_UNAVAILABLE event says why), and no error or repr shows its password.
     ``allowed_origins`` lists origins (``"https://host[:port]"``) besides the
     endpoint's own to which the HTTP adapters may send tokens.
     ``on_event`` is called with each ``sigma_auth.Event`` (events also go to the
-    ``sigma_auth`` logger: DEBUG, or WARNING for failures, retries and
-    fallbacks), from the thread that did the work; it must not block for long.
+    ``sigma_auth`` logger: DEBUG, or WARNING for failures, retries, fallbacks
+    and bypasses), from the thread that did the work; it must not block for long.
     ``subject_token_claims`` adds claims (such as ``{"aud": "sigmacomputing"}``)
     to the subject token of ``Client.impersonate``. ``client_secret`` may be a
     ``str`` or a ``sigma_auth.Secret``. The library checks every value (and
@@ -118,8 +123,8 @@ class Config(Managed):
     @classmethod
     def from_env(cls, **options: "Unpack[ConfigOptions]") -> "Config":
         """Reads SIGMA_BASE_URL (URL or cloud name), SIGMA_CLIENT_ID and
-        SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE if set (all read by the
-        library); the keyword options are those of ``Config()``."""
+        SIGMA_CLIENT_SECRET, and SIGMA_TOKEN_CACHE and SIGMA_TOKEN_STORE if set
+        (all read by the library); the keyword options are those of ``Config()``."""
         _check_names(options)
         self = cls.__new__(cls)
         pointer = _native.config_p()
@@ -174,6 +179,9 @@ class Config(Managed):
                                        ("token_cache", lib.sigma_config_set_token_cache, options.get("token_cache"))):
                 if path is not None:
                     self._set(setter, _path(name, path))
+            store = options.get("token_store")
+            if store is not None:
+                self._set(lib.sigma_config_set_token_store, encode("token_store", store))
             basic_auth = options.get("basic_auth", False)
             if not isinstance(basic_auth, bool):
                 raise TypeError("basic_auth must be bool")

@@ -1,10 +1,11 @@
 """Events and counters.
 
 Every ``Config`` sends the library's events to ``logging.getLogger("sigma_auth")``
-(DEBUG for routine work, WARNING for failures, retries, fallbacks and cache
-bypasses) and to its ``on_event`` callable, if given. One ctypes trampoline
-serves them all; it never lets an exception reach C, and it is unregistered at
-interpreter exit, so no event can arrive while or after Python shuts down.
+(DEBUG for routine work, WARNING for failures, retries, fallbacks, cache
+bypasses and an unavailable token store) and to its ``on_event`` callable, if
+given. One ctypes trampoline serves them all; it never lets an exception reach
+C, and it is unregistered at interpreter exit, so no event can arrive while or
+after Python shuts down.
 Events never carry a secret or a token.
 """
 
@@ -38,7 +39,7 @@ def _kinds() -> dict[int, str]:
 
 
 KINDS = _kinds()
-# The kinds logged as warnings (failures, retries, fallbacks, cache bypasses), as the library says.
+# The kinds logged as warnings (failures, retries, fallbacks, cache or store bypassed), as the library says.
 WARNINGS = frozenset(name for value, name in KINDS.items() if lib.sigma_event_kind_is_warning(value))
 
 
@@ -48,7 +49,10 @@ class Event:
 
     kind: str
     """TOKEN_OBTAINED, REFRESH_STARTED, REFRESH_FAILED, RETRY_SCHEDULED,
-    FALLBACK_TO_CLIENT_CREDENTIALS, INVALIDATED, CACHE_HIT or CACHE_BYPASSED."""
+    FALLBACK_TO_CLIENT_CREDENTIALS, INVALIDATED, CACHE_HIT, CACHE_BYPASSED,
+    STORE_HIT (the token came from the token store shared by hosts) or
+    STORE_UNAVAILABLE (the token store could not be used; the call went on
+    without it)."""
     grant: Optional[str]
     status: Optional[Status]
     http_status: Optional[int]

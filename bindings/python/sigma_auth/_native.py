@@ -82,6 +82,7 @@ SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "sigma_config_set_basic_auth": (status_t, [config_p, ctypes.c_int, ctypes.POINTER(error_p)]),
     "sigma_config_set_refresh_margin_ms": (status_t, [config_p, ctypes.c_uint64, ctypes.POINTER(error_p)]),
     "sigma_config_set_token_cache": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
+    "sigma_config_set_token_store": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_set_user_agent_suffix": (status_t, [config_p, char_p, ctypes.POINTER(error_p)]),
     "sigma_config_base_url": (ctypes.c_void_p, [config_p]),
     "sigma_config_client_id": (ctypes.c_void_p, [config_p]),

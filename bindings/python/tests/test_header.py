@@ -100,6 +100,6 @@ def test_event_kinds_warnings_and_the_due_bit_come_from_the_library_and_match_th
     kinds = {int(v): name for name, v in re.findall(r"^\s*SIGMA_EVENT_(\w+) = (\d+),", text, flags=re.M)}
     assert kinds and _events.KINDS == kinds
     assert _events.WARNINGS == {"REFRESH_FAILED", "RETRY_SCHEDULED", "FALLBACK_TO_CLIENT_CREDENTIALS",
-                                "CACHE_BYPASSED"}
+                                "CACHE_BYPASSED", "STORE_UNAVAILABLE"}
     due = re.search(r"#define SIGMA_SERIAL_DUE (\d+)ull", text)
     assert due and _client._DUE == int(due.group(1)) == 1 << 63

@@ -223,6 +223,35 @@ def test_no_secret_or_token_in_any_text(mock: Any) -> None:
     client.close()
 
 
+def test_a_token_store_url_is_checked_and_its_password_never_shown(mock: Any) -> None:
+    good = config(mock, token_store="redis://u:hunter2@127.0.0.1:1/2")
+    assert "hunter2" not in str(good) + repr(good)
+    good.close()
+    for bad in ("http://u:hunter2@h", "redis://u:hunter2@h/notadb", "redis://:hunter2@h?insecure"):
+        with pytest.raises(sigma_auth.InvalidArgument) as caught:
+            config(mock, token_store=bad)
+        assert caught.value.code is Status.INVALID_ARGUMENT
+        texts = (str(caught.value), repr(caught.value), caught.value.message)
+        assert "token store URL" in caught.value.message
+        for text in texts:
+            assert "hunter2" not in text, text
+    with pytest.raises(TypeError, match="token_store must be str"):
+        config(mock, token_store=b"redis://h")
+
+
+def test_from_env_takes_the_token_store_from_the_library(mock: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGMA_BASE_URL", mock.url)
+    monkeypatch.setenv("SIGMA_CLIENT_ID", "demo-client")
+    monkeypatch.setenv("SIGMA_CLIENT_SECRET", SECRET)
+    monkeypatch.setenv("SIGMA_TOKEN_STORE", "ftp://u:hunter2@h")
+    with pytest.raises(sigma_auth.InvalidArgument, match="token store URL") as caught:
+        Config.from_env()
+    assert "hunter2" not in str(caught.value) + repr(caught.value)
+    monkeypatch.setenv("SIGMA_TOKEN_STORE", "redis://u:hunter2@127.0.0.1:1")
+    with Config.from_env() as cfg:
+        assert "hunter2" not in str(cfg) + repr(cfg)
+
+
 def test_a_server_echoing_secrets_cannot_leak_them_through_errors(mock: Any) -> None:
     cfg = config(mock)
     token = get_token(cfg)

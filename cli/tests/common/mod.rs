@@ -62,10 +62,17 @@ impl Home {
             .env("SIGMA_KEYRING", "file")
             .env("BROWSER", self.dir.join("browser"))
             .stdin(std::process::Stdio::null());
-        for name in ["SIGMA_BASE_URL", "SIGMA_CLIENT_ID", "SIGMA_CLIENT_SECRET", "SIGMA_PROFILE", "SIGMA_TOKEN_CACHE"]
-            .into_iter()
-            .chain(["DISPLAY", "WAYLAND_DISPLAY"])
-            .chain(NETWORK_VARIABLES)
+        for name in [
+            "SIGMA_BASE_URL",
+            "SIGMA_CLIENT_ID",
+            "SIGMA_CLIENT_SECRET",
+            "SIGMA_PROFILE",
+            "SIGMA_TOKEN_CACHE",
+            "SIGMA_TOKEN_STORE",
+        ]
+        .into_iter()
+        .chain(["DISPLAY", "WAYLAND_DISPLAY"])
+        .chain(NETWORK_VARIABLES)
         {
             command.env_remove(name);
         }

@@ -12,7 +12,10 @@ const client = new Client({
     if (event.warning) console.warn(event.kind, event.status, event.message);
   },
 });
-const fromEnv: Client = sigmaAuth.Client.fromEnv({ tokenCache: '/tmp/sigma-cache' });
+const fromEnv: Client = sigmaAuth.Client.fromEnv({
+  tokenCache: '/tmp/sigma-cache',
+  tokenStore: 'rediss://cache.internal:6380/1',
+});
 const person: Promise<Client> = Client.fromLogin('work');
 
 async function members(): Promise<unknown> {
