@@ -300,6 +300,8 @@ add(f"| C example, statically linked | {footprint['c_example_bytes'] / mib:.2f} 
 add(f"| peak RSS of the C example getting one token | {footprint['c_example_peak_rss_kib'] / 1024:.1f} MiB |")
 for r in by_suite["startup"]:
     add(f"| {r['name']} (median of {r['runs']}) | {fmt_ns(r['median_ns'])} |")
+for r in by_suite["store_cold"]:
+    add(f"| {r['name']} (median of {r['runs']}) | {fmt_ns(r['median_ns'])} |")
 if by_suite["shipped"]:
     add("")
     add("What ships (`make dist`): the files users download, and what linking one costs.")

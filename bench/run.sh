@@ -133,6 +133,21 @@ if [ -d dist/go/lib ]; then
   rm -rf "$hello"
 fi
 
+echo "== 4b. a cold process with a warm token store shared by hosts"
+command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+redis_port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --loglevel warning >/dev/null &
+redis_pid=$!
+MOCK_PIDS="${MOCK_PIDS:-} $redis_pid" # stopped with the mocks if the script ends early
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break; sleep 0.05; done
+ceiling_url=$MOCK_URL
+start_mock
+instant_url=$MOCK_URL instant_pid=$MOCK_PID
+start_mock --token-delay-ms 100
+"$venv/bin/python" bench/python/store_cold.py "$instant_url" "$MOCK_URL" 100 "redis://127.0.0.1:$redis_port/0" "$startup_runs" | record
+kill "$instant_pid" "$MOCK_PID" "$redis_pid" 2>/dev/null || true
+MOCK_URL=$ceiling_url
+
 echo "== 5. the mock's own ceiling"
 rps=$(wrk -t2 -c100 -d"${wrk_secs}s" -s bench/wrk-token.lua "$MOCK_URL" | awk '/Requests\/sec/ {print $2}')
 echo "{\"suite\":\"mock\",\"requests_per_sec\":$rps}" | record

@@ -260,3 +260,63 @@ fn a_child_that_frees_an_admin_client_first_thing_never_drops_its_parents_users(
     });
     assert_eq!(code, 0, "the child dropped state its parent made");
 }
+
+#[test]
+fn children_forked_while_threads_use_the_token_store_use_connections_of_their_own() {
+    use sigma_auth::EventKind;
+    use sigma_mock::redis_server::{RedisOptions, RedisServer};
+    let _forking = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let mock = mock(&[]);
+    let redis = RedisServer::start(RedisOptions::default());
+    let mut config = config(&mock);
+    config.set_token_store(&redis.url()).unwrap();
+    let unavailable = Arc::new(Mutex::new(Vec::new()));
+    let seen = unavailable.clone();
+    config.set_event_callback(move |e| {
+        if e.kind == EventKind::StoreUnavailable {
+            seen.lock().unwrap().push(e.message.clone());
+        }
+    });
+    let admin = Client::new(config.clone());
+    let token = admin.token().unwrap();
+    // Threads keep store commands in flight (each user a store miss, a lock,
+    // an exchange and a write) while the main thread forks.
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let (admin, stop) = (admin.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    admin.impersonate(&format!("t{t}-{n}@example.com"), None).unwrap().token().unwrap();
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    for round in 0..8 {
+        std::thread::sleep(Duration::from_millis(15));
+        let config = config.clone();
+        let expected = token.access_token().to_string();
+        let code = in_child(10, move || {
+            // A new client in the child: the admin token from the store, and a
+            // user's token made and stored, over the child's own connection.
+            let client = Client::new(config);
+            let ok = client.token().is_ok_and(|t| t.access_token() == expected)
+                && client.impersonate(&format!("child{round}@example.com"), None).unwrap().token().is_ok();
+            i32::from(!ok)
+        });
+        assert_eq!(code, 0, "child {round}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    // The parent's connections are still in step: more reads and writes, no failure.
+    for round in 0..8 {
+        let user = admin.impersonate(&format!("child{round}@example.com"), None).unwrap();
+        user.token().unwrap();
+    }
+    assert_eq!(mock.grants("client_credentials"), 1);
+    assert!(unavailable.lock().unwrap().is_empty(), "{:?}", unavailable.lock().unwrap());
+}
