@@ -398,3 +398,42 @@ fn a_bad_store_url_is_refused_without_repeating_it_and_an_unreachable_one_is_gon
     Client::new(config).token().unwrap();
     assert!(kinds.lock().unwrap().contains_key("STORE_UNAVAILABLE"), "{kinds:?}");
 }
+
+#[test]
+fn a_pacing_value_planted_in_the_store_can_slow_a_call_by_half_its_deadline_but_never_fail_it() {
+    // An edge that lets one request through every 10 s: the second user's
+    // exchange is throttled, which writes the fleet's pacing to the store.
+    let mock = mock(&["--throttle", "0.1/1"]);
+    let redis = RedisServer::start(RedisOptions::default());
+    let mut config = store_config(&mock, &redis);
+    config.set_timeout(Duration::from_secs(3)).unwrap();
+    config.set_max_attempts(1).unwrap();
+    let admin = Client::new(config.clone());
+    admin.token().unwrap();
+    let _ = admin.impersonate("a@example.com", None).unwrap().token();
+    let mut raw = raw(&redis);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("sigma-auth:*:pace").query(&mut raw).unwrap();
+    assert_eq!(keys.len(), 1, "the throttled answer was shared: {keys:?}");
+    // Whoever can write to Redis plants a slot an hour away and a huge interval.
+    let _: () = redis::cmd("HSET")
+        .arg(&keys[0])
+        .arg("next")
+        .arg("99999999999999")
+        .arg("interval")
+        .arg("99999999999")
+        .arg("throttled")
+        .arg("99999999999999")
+        .query(&mut raw)
+        .unwrap();
+    // The edge gone (the same endpoint, restarted without it), a new user's
+    // exchange waits for the planted slot half its deadline at most, then goes ahead.
+    let port = mock.url.rsplit(':').next().unwrap().to_string();
+    drop(mock);
+    let mock = common::mock(&["--port", &port]);
+    let (result, took) = common::timed(|| admin.impersonate("b@example.com", None).unwrap().token());
+    result.unwrap();
+    // Half the deadline for the planted slot (on top of the spacing this
+    // process learned itself from the throttled answer), well within the 3 s.
+    assert!(took >= Duration::from_millis(1_200) && took < Duration::from_millis(2_800), "{took:?}");
+    assert!(exchanges(&mock) >= 1);
+}

@@ -146,7 +146,7 @@ pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
             let shared = Shared::of(settings);
             let turn = Turn { pacer, id, shared };
             if let Some(shared) = &turn.shared {
-                shared.reserve(deadline)?;
+                shared.reserve(deadline);
             }
             return Ok(turn);
         }
@@ -182,14 +182,16 @@ struct Shared {
 }
 
 /// Recovers the interval as `State::recover` does (halved for each quiet
-/// period, gone under 50 ms); then reserves the next slot unless it comes
-/// after ARGV[1] ms: returns the wait (ms), or -1 when it would be too late.
+/// period, gone under 50 ms; never wider than ARGV[3] ms, whatever was
+/// written there); then reserves the next slot unless it comes after ARGV[1]
+/// ms: returns the wait (ms), or -1 when it would come too late.
 const RESERVE: &str = "
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = redis.call('HMGET', KEYS[1], 'next', 'interval', 'throttled')
 local nxt, interval, thr = tonumber(s[1]) or 0, tonumber(s[2]) or 0, tonumber(s[3]) or 0
 local quiet = tonumber(ARGV[2])
+interval = math.min(interval, tonumber(ARGV[3]))
 while interval > 0 and thr > 0 and now - thr >= quiet do
   interval = math.floor(interval / 2)
   thr = thr + quiet
@@ -236,25 +238,25 @@ impl Shared {
         Some(Shared { link, key: format!("sigma-auth:{}:pace", &name[..32]) })
     }
 
-    /// Waits for this request's slot in the fleet's spacing, by `deadline`.
-    /// The store being unavailable means no shared wait.
-    fn reserve(&self, deadline: Instant) -> Result<()> {
-        let left = deadline.saturating_duration_since(Instant::now());
+    /// Waits for this request's slot in the fleet's spacing, for at most half
+    /// the time left before `deadline`. A slot later than that (a fleet queued
+    /// deep, or a value someone planted in the store) is not waited for: the
+    /// request goes ahead under this process's own pacing, as it would
+    /// without a store, so the store can slow a call but never fail it. The
+    /// store being unavailable means no shared wait either.
+    fn reserve(&self, deadline: Instant) {
+        let most = deadline.saturating_duration_since(Instant::now()) / 2;
         let answer = self.link.run(deadline, |c| {
-            RESERVE_SCRIPT.key(&self.key).arg(left.as_millis() as u64).arg(QUIET.as_millis() as u64).invoke::<i64>(c)
+            RESERVE_SCRIPT
+                .key(&self.key)
+                .arg(most.as_millis() as u64)
+                .arg(QUIET.as_millis() as u64)
+                .arg(MAX_INTERVAL.as_millis() as u64)
+                .invoke::<i64>(c)
         });
-        match answer {
-            Ok(wait) if wait > 0 => std::thread::sleep(Duration::from_millis(wait as u64)),
-            Ok(-1) => {
-                return Err(Error::new(
-                    ErrorCode::RateLimited,
-                    "Sigma's token endpoint was throttling: the hosts sharing this token store space their token \
-                     requests, and this call's turn would come after its deadline",
-                ))
-            }
-            _ => {}
+        if let Ok(wait) = answer.map(|w| Duration::from_millis(w.max(0) as u64)) {
+            std::thread::sleep(wait.min(most));
         }
-        Ok(())
     }
 
     fn throttled(&self) {

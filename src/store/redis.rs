@@ -95,6 +95,8 @@ pub(crate) fn obtain(
     // Someone has to fetch: us, if the lock is free; else wait for the holder
     // for at most half the time left.
     let fence = fence();
+    // Once the store has failed a command, this call leaves it alone.
+    let mut reachable = true;
     let now = Instant::now();
     let wait_until = now + deadline.saturating_duration_since(now) / 2;
     let held = loop {
@@ -103,6 +105,7 @@ pub(crate) fn obtain(
             Ok(false) => {}
             Err(why) => {
                 unavailable(why, trace);
+                reachable = false;
                 break false;
             }
         }
@@ -120,6 +123,7 @@ pub(crate) fn obtain(
             Ok(_) => {}
             Err(why) => {
                 unavailable(why, trace);
+                reachable = false;
                 break false;
             }
         }
@@ -137,6 +141,7 @@ pub(crate) fn obtain(
     // Written only while the lock is ours (or nobody's): never over the work
     // of a holder that came after us. A failed write costs others a fetch.
     let stored = match &result {
+        _ if !reachable => Ok(()),
         Ok(token) => entry.write(&link, token, held.then_some(fence.as_str()), deadline),
         Err(_) if held => entry.release(&link, &fence, deadline),
         Err(_) => Ok(()),
