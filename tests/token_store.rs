@@ -1,7 +1,8 @@
 //! The token store shared by hosts, against a real redis-server on loopback
 //! (Debian's package) and the mock Sigma server. "Hosts" are separate
 //! processes: this test binary run again as a worker (`worker` below), each
-//! with its own memory and no disk cache, so the store is all they share.
+//! with its own memory and no disk cache (or one of its own), so the store is
+//! all they share.
 
 mod common;
 
@@ -35,11 +36,14 @@ struct Worker {
     users: Vec<String>,
     seconds: f64,
     timeout_ms: u64,
+    /// Gives each worker a disk cache of its own, in this directory.
+    disk_caches: Option<std::path::PathBuf>,
 }
 
 fn spawn_workers(mock: &MockServer, store: &str, count: usize, job: &Worker) -> Vec<std::process::Child> {
     (0..count)
-        .map(|_| {
+        .map(|i| {
+            let cache = job.disk_caches.as_ref().map(|d| d.join(format!("worker-{i}")));
             Command::new(std::env::current_exe().unwrap())
                 .args(["--exact", "worker", "--include-ignored", "--nocapture", "--test-threads=1", "--quiet"])
                 .env("STORE_WORKER", "1")
@@ -48,6 +52,7 @@ fn spawn_workers(mock: &MockServer, store: &str, count: usize, job: &Worker) -> 
                 .env("STORE_WORKER_USERS", job.users.join(","))
                 .env("STORE_WORKER_SECONDS", job.seconds.to_string())
                 .env("STORE_WORKER_TIMEOUT_MS", job.timeout_ms.to_string())
+                .env("STORE_WORKER_CACHE", cache.unwrap_or_default())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
@@ -88,6 +93,9 @@ fn worker() {
     let mut config = Config::new(&var("STORE_WORKER_BASE_URL"), "demo-client", "demo-secret").unwrap();
     config.set_token_store(&var("STORE_WORKER_STORE")).unwrap();
     config.set_timeout(Duration::from_millis(var("STORE_WORKER_TIMEOUT_MS").parse().unwrap())).unwrap();
+    if !var("STORE_WORKER_CACHE").is_empty() {
+        config.set_token_cache(var("STORE_WORKER_CACHE")).unwrap();
+    }
     let users: Vec<String> =
         var("STORE_WORKER_USERS").split(',').filter(|u| !u.is_empty()).map(str::to_string).collect();
     let seconds: f64 = var("STORE_WORKER_SECONDS").parse().unwrap();
@@ -124,11 +132,14 @@ fn no_failures(reports: &[serde_json::Value]) {
 }
 
 #[test]
-fn four_processes_acting_as_the_same_ten_users_make_one_grant_and_ten_exchanges() {
+fn four_processes_with_disk_caches_of_their_own_acting_as_the_same_ten_users_make_one_grant_and_ten_exchanges() {
     let mock = mock(&[]);
     let redis = RedisServer::start(RedisOptions::default());
-    let job = Worker { users: users(10), seconds: 0.0, timeout_ms: 30_000 };
+    // Each with a disk cache of its own: the store is all they share.
+    let caches = std::env::temp_dir().join(format!("sigma-store-caches-{}", std::process::id()));
+    let job = Worker { users: users(10), seconds: 0.0, timeout_ms: 30_000, disk_caches: Some(caches.clone()) };
     let reports = run_workers(&mock, &redis.url(), 4, &job);
+    let _ = std::fs::remove_dir_all(&caches);
     no_failures(&reports);
     let by_subject = mock.stats()["exchanges_by_subject"].clone();
     assert_eq!(mock.grants("client_credentials"), 1, "{}", mock.stats());
@@ -145,7 +156,7 @@ fn a_fleet_of_eight_processes_fetches_once_per_token_lifetime() {
     let mock = mock(&["--expires-in", "6"]);
     let redis = RedisServer::start(RedisOptions::default());
     let seconds = 13.0;
-    let job = Worker { users: vec![], seconds, timeout_ms: 10_000 };
+    let job = Worker { users: vec![], seconds, timeout_ms: 10_000, disk_caches: None };
     let reports = run_workers(&mock, &redis.url(), 8, &job);
     no_failures(&reports);
     let grants = mock.grants("client_credentials");
@@ -161,7 +172,7 @@ fn a_fleet_of_eight_processes_fetches_once_per_token_lifetime() {
 fn redis_killed_and_restarted_mid_run_never_fails_a_call_nor_holds_it_past_its_deadline() {
     let mock = mock(&["--expires-in", "4"]);
     let mut redis = RedisServer::start(RedisOptions::default());
-    let job = Worker { users: users(3), seconds: 9.0, timeout_ms: 5_000 };
+    let job = Worker { users: users(3), seconds: 9.0, timeout_ms: 5_000, disk_caches: None };
     let workers = spawn_workers(&mock, &redis.url(), 4, &job);
     std::thread::sleep(Duration::from_secs(3));
     redis.kill();
@@ -179,7 +190,7 @@ fn a_paused_redis_holds_no_call_past_half_its_deadline() {
     let mock = mock(&[]);
     let redis = RedisServer::start(RedisOptions::default());
     redis.pause();
-    let job = Worker { users: users(3), seconds: 0.0, timeout_ms: 4_000 };
+    let job = Worker { users: users(3), seconds: 0.0, timeout_ms: 4_000, disk_caches: None };
     let reports = run_workers(&mock, &redis.url(), 4, &job);
     no_failures(&reports);
     for report in &reports {
@@ -370,7 +381,7 @@ fn the_fleet_shares_the_pacing_of_a_throttled_endpoint() {
     // Sigma's edge lets 2 token requests a second through (a burst of 2).
     let mock = mock(&["--throttle", "2/2"]);
     let redis = RedisServer::start(RedisOptions::default());
-    let job = Worker { users: users(20), seconds: 0.0, timeout_ms: 40_000 };
+    let job = Worker { users: users(20), seconds: 0.0, timeout_ms: 40_000, disk_caches: None };
     let reports = run_workers(&mock, &redis.url(), 4, &job);
     no_failures(&reports);
     let stats = mock.stats();
