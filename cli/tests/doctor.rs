@@ -377,7 +377,7 @@ fn a_token_store_url_the_library_refuses_fails_the_settings_without_its_password
 #[test]
 fn a_reachable_token_store_is_timed_with_its_version_and_a_wrong_password_is_a_warning() {
     // A real redis-server (Debian's package; .ci/run installs it).
-    let options = RedisOptions { password: Some("hunter2".into()), tls: false };
+    let options = RedisOptions { password: Some("hunter2".into()), ..Default::default() };
     let redis = RedisServer::start(options);
     let mock = common::mock(&[]);
     let url = format!("redis://:hunter2@127.0.0.1:{}", redis.port);

@@ -235,17 +235,17 @@ impl Shared {
         let link = store::link(settings)?.ok()?;
         let label = format!("sigma-auth token store v1: pacing\n{}\n{}", settings.token_url(), settings.client_id);
         let name = settings.client_secret.fingerprint(label.as_bytes());
-        Some(Shared { link, key: format!("sigma-auth:{}:pace", &name[..32]) })
+        Some(Shared { link, key: format!("sigma-auth:{{{}}}:pace", &name[..32]) })
     }
 
     /// Waits for this request's slot in the fleet's spacing, for at most half
-    /// the time left before `deadline`. A slot later than that (a fleet queued
+    /// the time left before `deadline` and two of the widest intervals. A slot later than that (a fleet queued
     /// deep, or a value someone planted in the store) is not waited for: the
     /// request goes ahead under this process's own pacing, as it would
     /// without a store, so the store can slow a call but never fail it. The
     /// store being unavailable means no shared wait either.
     fn reserve(&self, deadline: Instant) {
-        let most = deadline.saturating_duration_since(Instant::now()) / 2;
+        let most = (deadline.saturating_duration_since(Instant::now()) / 2).min(MAX_INTERVAL * 2);
         let answer = self.link.run(deadline, |c| {
             RESERVE_SCRIPT
                 .key(&self.key)

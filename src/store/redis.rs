@@ -45,6 +45,18 @@ const VERSION: u8 = 1;
 const MAX_VALUE_BYTES: usize = 64 * 1024;
 /// The shortest lock: a holder always gets this long to fetch.
 const MIN_LOCK: Duration = Duration::from_secs(1);
+/// The longest: a holder killed mid-fetch holds the others back this long at
+/// most (a fetch that takes longer lets another host fetch too).
+const MAX_LOCK: Duration = Duration::from_secs(10);
+
+/// What taking the lock found.
+enum Lock {
+    Held,
+    /// Someone else holds it, for this long still (None: forever).
+    Taken {
+        expires_in: Option<Duration>,
+    },
+}
 
 /// What a caller of [`obtain`] wants: whose token, by when, and which token
 /// (if any) it wants replaced rather than handed back.
@@ -99,10 +111,26 @@ pub(crate) fn obtain(
     let mut reachable = true;
     let now = Instant::now();
     let wait_until = now + deadline.saturating_duration_since(now) / 2;
+    let mut checked_holder = false;
     let held = loop {
         match entry.lock(&link, &fence, deadline) {
-            Ok(true) => break true,
-            Ok(false) => {}
+            Ok(Lock::Held) => break true,
+            // A lock that never expires, or later than any of ours would, is
+            // not a holder's: not waited for.
+            Ok(Lock::Taken { expires_in }) if !checked_holder => {
+                checked_holder = true;
+                if expires_in.is_none_or(|left| left > MAX_LOCK + POLL) {
+                    trace.push(Event {
+                        message: Some(
+                            "the token store's lock has no expiry or a longer one than sigma-auth sets: not waited for"
+                                .into(),
+                        ),
+                        ..Event::new(EventKind::StoreUnavailable)
+                    });
+                    break false;
+                }
+            }
+            Ok(Lock::Taken { .. }) => {}
             Err(why) => {
                 unavailable(why, trace);
                 reachable = false;
@@ -188,8 +216,10 @@ impl Entry {
         let claims = serde_json::Value::Object(claims).to_string();
         let name = names(settings, &["token", email, tenant, &claims]);
         Entry {
-            key: format!("sigma-auth:{name}:token"),
-            lock: format!("sigma-auth:{name}:lock"),
+            // One hash tag, so a Redis Cluster keeps both in one slot (the
+            // scripts take both).
+            key: format!("sigma-auth:{{{name}}}:token"),
+            lock: format!("sigma-auth:{{{name}}}:lock"),
             cipher: LessSafeKey::new(
                 UnboundKey::new(&AES_256_GCM, &derive(settings, b"sigma-auth token store v1: entries")[..])
                     .expect("AES-256 takes a 32-byte key"),
@@ -198,12 +228,19 @@ impl Entry {
     }
 
     /// The stored token, if there is one this secret can open.
+    /// At most [`MAX_VALUE_BYTES`] + 1 of the value are read (a bigger one
+    /// is not ours), and its time to live: the token is taken to expire
+    /// by the stored expiry or Redis's clock, whichever comes first, so a
+    /// host whose clock is behind never uses it too long.
     fn read(&self, link: &std::sync::Arc<Link>, deadline: Instant) -> std::result::Result<Option<Token>, Unavailable> {
-        let value: Option<Vec<u8>> = link.run(deadline, |c| redis::cmd("GET").arg(&self.key).query(c))?;
-        Ok(value.and_then(|v| self.open(v)))
+        let (value, ttl_ms): (Vec<u8>, i64) = link.run(deadline, |c| {
+            redis::pipe().cmd("GETRANGE").arg(&self.key).arg(0).arg(MAX_VALUE_BYTES).cmd("PTTL").arg(&self.key).query(c)
+        })?;
+        let ttl = (ttl_ms > 0).then(|| SystemTime::now() + Duration::from_millis(ttl_ms as u64));
+        Ok(self.open(value, ttl))
     }
 
-    fn open(&self, value: Vec<u8>) -> Option<Token> {
+    fn open(&self, value: Vec<u8>, ttl: Option<SystemTime>) -> Option<Token> {
         let value = Zeroizing::new(value);
         if value.len() > MAX_VALUE_BYTES || value.len() < 1 + NONCE_LEN + 16 || value[0] != VERSION {
             return None;
@@ -214,12 +251,13 @@ impl Entry {
         let stored: Sealed = serde_json::from_slice(plain).ok()?;
         let Sealed { access_token, token_type, expires_in, expires_at_ms } = stored;
         let access_token = Zeroizing::new(access_token);
+        let stored_expiry = UNIX_EPOCH + Duration::from_millis(expires_at_ms);
         Token::new(Parts {
             access_token: &access_token,
             refresh_token: None,
             token_type: &token_type,
             expires_in: expires_in as f64,
-            issued: Issued::ExpiresAt(UNIX_EPOCH + Duration::from_millis(expires_at_ms)),
+            issued: Issued::ExpiresAt(ttl.map_or(stored_expiry, |ttl| ttl.min(stored_expiry))),
         })
         .ok()
     }
@@ -251,18 +289,31 @@ impl Entry {
         Some(sealed)
     }
 
-    /// Takes the lock for this holder, until its deadline (at least [`MIN_LOCK`]).
+    /// Takes the lock for this holder, until its deadline (within
+    /// [`MIN_LOCK`]..[`MAX_LOCK`]); or says how long another holds it.
     fn lock(
         &self,
         link: &std::sync::Arc<Link>,
         fence: &str,
         deadline: Instant,
-    ) -> std::result::Result<bool, Unavailable> {
-        let ttl = deadline.saturating_duration_since(Instant::now()).max(MIN_LOCK);
+    ) -> std::result::Result<Lock, Unavailable> {
+        let ttl = deadline.saturating_duration_since(Instant::now()).clamp(MIN_LOCK, MAX_LOCK);
         let set: Option<String> = link.run(deadline, |c| {
             redis::cmd("SET").arg(&self.lock).arg(fence).arg("NX").arg("PX").arg(ttl.as_millis() as u64).query(c)
         })?;
-        Ok(set.is_some())
+        if set.is_some() {
+            return Ok(Lock::Held);
+        }
+        let (holder, ttl_ms): (Option<String>, i64) =
+            link.run(deadline, |c| redis::pipe().cmd("GET").arg(&self.lock).cmd("PTTL").arg(&self.lock).query(c))?;
+        Ok(match (holder, ttl_ms) {
+            // Our own SET, answered on a connection that then broke.
+            (Some(holder), _) if holder == fence => Lock::Held,
+            // Gone meanwhile: the next try takes it.
+            (None, _) => Lock::Taken { expires_in: Some(Duration::ZERO) },
+            (Some(_), ms) if ms >= 0 => Lock::Taken { expires_in: Some(Duration::from_millis(ms as u64)) },
+            (Some(_), _) => Lock::Taken { expires_in: None },
+        })
     }
 
     /// Lets the lock go if it is still this holder's.
@@ -277,7 +328,11 @@ impl Entry {
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
             )
         });
-        link.run(deadline, |c| RELEASE.key(&self.lock).arg(fence).invoke::<i64>(c)).map(drop)
+        link.run(deadline, |c| match RELEASE.key(&self.lock).arg(fence).invoke::<i64>(c) {
+            // Scripts refused (an ACL, a renamed EVAL): the same in two steps.
+            Err(e) if e.code().is_some() => release_in_two_steps(c, &self.lock, fence),
+            other => other.map(drop),
+        })
     }
 
     /// Stores `token` until it expires, and lets the lock go, in one step,
@@ -307,10 +362,34 @@ impl Entry {
         };
         let value = Zeroizing::new(value);
         link.run(deadline, |c| {
-            WRITE.key(&self.key).key(&self.lock).arg(&value[..]).arg(ttl).arg(fence.unwrap_or("")).invoke::<i64>(c)
+            let written =
+                WRITE.key(&self.key).key(&self.lock).arg(&value[..]).arg(ttl).arg(fence.unwrap_or("")).invoke::<i64>(c);
+            match (written, fence) {
+                // Scripts refused: a holder still stores its token and lets the
+                // lock go, in steps; anyone else leaves the store alone.
+                (Err(e), Some(fence)) if e.code().is_some() => {
+                    redis::cmd("SET").arg(&self.key).arg(&value[..]).arg("PX").arg(ttl).query::<()>(c)?;
+                    release_in_two_steps(c, &self.lock, fence)
+                }
+                (written, _) => written.map(drop),
+            }
         })
-        .map(drop)
     }
+}
+
+/// The release without a script: the lock is deleted if it still holds
+/// `fence` (another holder could take it between the two steps only after it
+/// expired, which a holder does not wait for).
+fn release_in_two_steps(
+    c: &mut crate::transport::redis::Connection,
+    lock: &str,
+    fence: &str,
+) -> redis::RedisResult<()> {
+    let holder: Option<String> = redis::cmd("GET").arg(lock).query(c)?;
+    if holder.as_deref() == Some(fence) {
+        redis::cmd("DEL").arg(lock).query::<()>(c)?;
+    }
+    Ok(())
 }
 
 /// 32 bytes for `purpose`, derived from the client secret (HKDF-SHA-256, the
@@ -374,22 +453,25 @@ mod tests {
         let text = String::from_utf8_lossy(&sealed);
         assert!(!text.contains("access-token-value") && !text.contains("refresh-token-value"));
         assert!(!entry.key.contains("someone") && !entry.key.contains("client-id"), "{}", entry.key);
-        let opened = entry.open(sealed.clone()).unwrap();
+        let opened = entry.open(sealed.clone(), None).unwrap();
         assert_eq!((opened.access_token(), opened.refresh_token()), ("access-token-value", None));
         assert_eq!(opened.expires_in(), Duration::from_secs(3600));
         // Another secret: another key name, and the value does not open.
         let other = Entry::new(&settings("secret-two"), Some(&subject));
         assert_ne!(other.key, entry.key);
-        assert!(other.open(sealed.clone()).is_none());
+        assert!(other.open(sealed.clone(), None).is_none());
         // Another user (same secret): the value is bound to its key name.
         let admin = Entry::new(&settings("secret-one"), None);
-        assert!(admin.open(sealed.clone()).is_none());
+        assert!(admin.open(sealed.clone(), None).is_none());
         // Any byte changed: a miss.
         for at in [0, 5, sealed.len() / 2, sealed.len() - 1] {
             let mut tampered = sealed.clone();
             tampered[at] ^= 1;
-            assert!(entry.open(tampered).is_none(), "byte {at}");
+            assert!(entry.open(tampered, None).is_none(), "byte {at}");
         }
-        assert!(entry.open(Vec::new()).is_none());
+        assert!(entry.open(Vec::new(), None).is_none());
+        // Redis's clock says it expires sooner: that wins.
+        let soon = SystemTime::now() + Duration::from_secs(60);
+        assert!(entry.open(sealed.clone(), Some(soon)).unwrap().remaining() <= Duration::from_secs(60));
     }
 }

@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use ureq::tls::Certificate;
 
 use crate::error::{Error, Result};
@@ -81,11 +80,12 @@ impl StoreUrl {
             return Err(bad("has a database that is not a number"));
         }
         // The redis crate's own reading of it, so a URL accepted here connects.
-        redis::IntoConnectionInfo::into_connection_info(url.as_str()).map_err(|_| bad("is not one Redis accepts"))?;
+        connection_info(text).map_err(|_| bad("is not one Redis accepts"))?;
+        // A user name alone is shown as `***` too: some clients (Lettuce)
+        // read `redis://secret@host` as a password.
         let user = match (url.username(), url.password()) {
             ("", None) => String::new(),
-            ("", Some(_)) => "***@".to_string(),
-            (user, None) => format!("{user}@"),
+            (_, None) | ("", Some(_)) => "***@".to_string(),
             (user, Some(_)) => format!("{user}:***@"),
         };
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
@@ -106,15 +106,27 @@ impl std::fmt::Debug for StoreUrl {
     }
 }
 
+/// The redis crate's reading of a URL's user, password and database. (It
+/// reads `rediss://` only when built with a TLS of its own; the TLS here is
+/// ours, so the URL is read as `redis://`.)
+fn connection_info(text: &str) -> redis::RedisResult<redis::ConnectionInfo> {
+    let plain = match text.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("rediss") => format!("redis://{rest}"),
+        _ => text.to_string(),
+    };
+    let plain = zeroize::Zeroizing::new(plain);
+    redis::IntoConnectionInfo::into_connection_info(plain.as_str())
+}
+
 /// Why the store was not used: never the URL's password, never a value.
 #[derive(Debug, Clone)]
 pub(crate) struct Unavailable(pub(crate) String);
 
 /// The connections of this process to one store.
 pub(crate) struct Link {
-    client: redis::Client,
+    target: Target,
     shown: String,
-    idle: Mutex<Vec<redis::Connection>>,
+    idle: Mutex<Vec<Connection>>,
     down: Mutex<Option<Down>>,
     reconnecting: AtomicBool,
 }
@@ -127,14 +139,22 @@ struct Down {
 
 static LINKS: PerProcess<Mutex<HashMap<String, Arc<Link>>>> = PerProcess::new();
 
-/// This process's link to the store of `settings`, if it has one.
+/// This process's link to the store of `settings`, if it has one. Configs
+/// with the same URL and the same trust share one.
 pub(crate) fn link(settings: &Settings) -> Option<std::result::Result<Arc<Link>, Unavailable>> {
     let text = settings.token_store.as_ref()?;
     let links = LINKS.get(|_| Mutex::default());
     let mut links = lock(&links);
-    // A CA file changes how TLS is checked: its own link.
-    let ca = settings.ca_certs.as_ref().map_or(0, |c| Arc::as_ptr(c) as usize);
-    let key = format!("{ca:x}\n{}", text.expose());
+    // A CA file changes how TLS is checked: a link per set of CA certificates.
+    let mut key = text.expose().to_string();
+    if let Some(certificates) = &settings.ca_certs {
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        for certificate in certificates.iter() {
+            digest.update(&(certificate.der().len() as u64).to_le_bytes());
+            digest.update(certificate.der());
+        }
+        key.extend(digest.finish().as_ref().iter().map(|b| format!("{b:02x}")));
+    }
     if let Some(link) = links.get(&key) {
         return Some(Ok(link.clone()));
     }
@@ -145,20 +165,291 @@ pub(crate) fn link(settings: &Settings) -> Option<std::result::Result<Arc<Link>,
     Some(made)
 }
 
+/// Where and how to connect, read once from the URL.
+struct Target {
+    /// Without IPv6 brackets.
+    host: String,
+    port: u16,
+    tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+    username: Option<Secret>,
+    password: Option<Secret>,
+    db: i64,
+}
+
+impl Target {
+    fn new(url: &StoreUrl, ca: Option<&[Certificate<'static>]>) -> std::result::Result<Target, String> {
+        let parsed = redis::parse_redis_url(url.url.expose()).ok_or("not a URL")?;
+        let info = connection_info(url.url.expose()).map_err(|e| describe(&e))?;
+        let redis = info.redis_settings();
+        let host = parsed.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let tls = match url.tls {
+            false => None,
+            true => {
+                let name = rustls::pki_types::ServerName::try_from(host.clone())
+                    .map_err(|_| "its host is not a name TLS can check".to_string())?;
+                Some((Arc::new(tls_config(ca)?), name))
+            }
+        };
+        Ok(Target {
+            port: parsed.port().unwrap_or(6379),
+            host,
+            tls,
+            username: redis.username().map(Secret::new),
+            password: redis.password().map(Secret::new),
+            db: redis.db(),
+        })
+    }
+
+    /// A new connection, ready for commands (TLS, AUTH and SELECT done), by `deadline`.
+    fn connect(&self, deadline: Instant) -> redis::RedisResult<Connection> {
+        use std::net::ToSocketAddrs;
+        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+        let mut tcp = None;
+        for address in (self.host.as_str(), self.port).to_socket_addrs()? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                last = std::io::ErrorKind::TimedOut.into();
+                break;
+            }
+            match std::net::TcpStream::connect_timeout(&address, left) {
+                Ok(stream) => {
+                    tcp = Some(stream);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let tcp = tcp.ok_or(last)?;
+        tcp.set_nodelay(true)?;
+        let socket = Socket { tcp, deadline, read: 0 };
+        let stream = match &self.tls {
+            None => Stream::Plain(socket),
+            Some((config, name)) => {
+                let session = rustls::ClientConnection::new(config.clone(), name.clone())
+                    .map_err(|_| std::io::Error::other("TLS"))?;
+                Stream::Tls(Box::new(rustls::StreamOwned::new(session, socket)))
+            }
+        };
+        let mut connection = Connection {
+            reader: std::io::BufReader::new(stream),
+            parser: redis::Parser::new(),
+            db: self.db,
+            open: true,
+        };
+        if let Some(password) = &self.password {
+            let mut auth = redis::cmd("AUTH");
+            if let Some(user) = &self.username {
+                auth.arg(user.expose());
+            }
+            auth.arg(password.expose()).query::<()>(&mut connection)?;
+        }
+        if self.db != 0 {
+            redis::cmd("SELECT").arg(self.db).query::<()>(&mut connection)?;
+        }
+        Ok(connection)
+    }
+}
+
+/// TLS that trusts the config's CA file when it has one, else the operating
+/// system's store (SSL_CERT_FILE, SSL_CERT_DIR).
+fn tls_config(ca: Option<&[Certificate<'static>]>) -> std::result::Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca {
+        Some(certificates) => {
+            roots.add_parsable_certificates(certificates.iter().map(|c| c.der().to_vec().into()));
+        }
+        None => {
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+        }
+    }
+    if roots.is_empty() {
+        return Err("no CA certificates to check its TLS certificate with".into());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|_| "TLS is not available".to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A connection whose every command (its reply read whole, TLS included)
+/// ends by one deadline and reads at most [`MAX_REPLY_BYTES`]: the redis
+/// crate's own connection bounds each read only, so a server sending a byte
+/// at a time (or a huge value) could hold a call for as long as it liked.
+/// The commands and replies are the crate's (`redis::cmd`, `redis::Parser`).
+pub(crate) struct Connection {
+    reader: std::io::BufReader<Stream>,
+    parser: redis::Parser,
+    db: i64,
+    open: bool,
+}
+
+/// The most a reply may take: a token entry is 64 KiB at most.
+const MAX_REPLY_BYTES: usize = 256 * 1024;
+
+enum Stream {
+    Plain(Socket),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Socket>>),
+}
+
+/// The TCP socket under TLS, which checks the deadline and counts bytes on every read.
+struct Socket {
+    tcp: std::net::TcpStream,
+    deadline: Instant,
+    read: usize,
+}
+
+impl Stream {
+    fn socket(&mut self) -> &mut Socket {
+        match self {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(stream) => &mut stream.sock,
+        }
+    }
+}
+
+fn time_left(deadline: Instant) -> std::io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(std::io::ErrorKind::TimedOut.into());
+    }
+    Ok(left)
+}
+
+/// A timed-out socket says WouldBlock on Unix; it is a timeout.
+fn timed_out(error: std::io::Error) -> std::io::Error {
+    match error.kind() {
+        std::io::ErrorKind::WouldBlock => std::io::ErrorKind::TimedOut.into(),
+        _ => error,
+    }
+}
+
+impl std::io::Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tcp.set_read_timeout(Some(time_left(self.deadline)?))?;
+        let n = self.tcp.read(buf).map_err(timed_out)?;
+        self.read += n;
+        if self.read > MAX_REPLY_BYTES + 16 * 1024 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the reply is too large"));
+        }
+        Ok(n)
+    }
+}
+
+impl std::io::Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tcp.set_write_timeout(Some(time_left(self.deadline)?))?;
+        self.tcp.write(buf).map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+impl std::io::Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.read(buf),
+            Stream::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(socket) => socket.write(buf),
+            Stream::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(socket) => socket.flush(),
+            Stream::Tls(stream) => stream.flush(),
+        }
+    }
+}
+
+impl Connection {
+    /// The deadline of the commands that follow.
+    fn arm(&mut self, deadline: Instant) {
+        let socket = self.reader.get_mut().socket();
+        socket.deadline = deadline;
+        socket.read = 0;
+    }
+
+    fn send(&mut self, packed: &[u8]) -> redis::RedisResult<()> {
+        use std::io::Write as _;
+        let stream = self.reader.get_mut();
+        stream.socket().read = 0;
+        let sent = stream.write_all(packed).and_then(|()| stream.flush());
+        if sent.is_err() {
+            self.open = false;
+        }
+        Ok(sent?)
+    }
+
+    fn receive(&mut self) -> redis::RedisResult<redis::Value> {
+        match self.parser.parse_value(&mut self.reader) {
+            // A server error is a reply: the connection is still in step.
+            Ok(value) => value.extract_error(),
+            Err(e) => {
+                self.open = false;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl redis::ConnectionLike for Connection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<redis::Value> {
+        self.send(cmd)?;
+        self.receive()
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<redis::Value>> {
+        self.send(cmd)?;
+        let mut replies = Vec::with_capacity(count);
+        for i in 0..offset + count {
+            let reply = self.receive()?;
+            if i >= offset {
+                replies.push(reply);
+            }
+        }
+        Ok(replies)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.db
+    }
+
+    fn check_connection(&mut self) -> bool {
+        redis::cmd("PING").query::<String>(self).is_ok()
+    }
+
+    fn is_open(&self) -> bool {
+        self.open
+    }
+}
+
+/// A budget this short is the caller's haste, not the store's slowness: a
+/// timeout within it does not mark the store down for everyone.
+const SHORT_BUDGET: Duration = Duration::from_millis(100);
+
 impl Link {
     fn new(text: &str, ca: Option<&[Certificate<'static>]>) -> std::result::Result<Arc<Link>, Unavailable> {
         let url = StoreUrl::parse(text).map_err(|e| Unavailable(e.message().to_string()))?;
-        let client = if url.tls {
-            // With a CA file, TLS trusts what the config trusts; else the
-            // operating system's store (SSL_CERT_FILE, SSL_CERT_DIR).
-            let root_cert = ca.map(pem);
-            redis::Client::build_with_tls(url.url.expose(), redis::TlsCertificates { client_tls: None, root_cert })
-        } else {
-            redis::Client::open(url.url.expose())
-        };
-        let client = client.map_err(|e| Unavailable(format!("{}: {}", url.shown, describe(&e))))?;
+        let target = Target::new(&url, ca).map_err(|why| Unavailable(format!("{}: {why}", url.shown)))?;
         Ok(Arc::new(Link {
-            client,
+            target,
             shown: url.shown,
             idle: Mutex::default(),
             down: Mutex::default(),
@@ -167,52 +458,68 @@ impl Link {
     }
 
     /// Runs `command` on a connection within a short timeout bounded by
-    /// `deadline`; or fails at once when the store is down. A failure that
-    /// says the server is unreachable, stopped or confused marks it down and
-    /// starts the background reconnect.
+    /// `deadline` (its whole reply included); or fails at once when the store
+    /// is down. A pooled connection the server has closed meanwhile (an idle
+    /// timeout, a load balancer) is replaced and the command sent once more.
+    /// A failure that says the server is unreachable, stopped or confused
+    /// marks it down and starts the background reconnect.
     pub(crate) fn run<T>(
         self: &Arc<Self>,
         deadline: Instant,
-        command: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+        command: impl Fn(&mut Connection) -> redis::RedisResult<T>,
     ) -> std::result::Result<T, Unavailable> {
         if let Some(down) = lock(&self.down).as_ref() {
             return Err(Unavailable(down.why.clone()));
         }
         let budget = budget(deadline);
-        let idle = lock(&self.idle).pop();
-        let mut connection = match idle {
-            Some(connection) => connection,
-            None => match self.client.get_connection_with_timeout(budget) {
-                Ok(connection) => connection,
-                Err(e) => return Err(self.went_down(&e, budget)),
-            },
-        };
-        let timeouts = connection.set_read_timeout(Some(budget)).and(connection.set_write_timeout(Some(budget)));
-        if let Err(e) = timeouts {
-            return Err(self.went_down(&e, budget));
-        }
-        match command(&mut connection) {
-            Ok(value) => {
-                let mut idle = lock(&self.idle);
-                if idle.len() < MAX_IDLE {
-                    idle.push(connection);
+        let until = Instant::now() + budget;
+        for attempt in 0..2 {
+            let pooled = lock(&self.idle).pop();
+            let reused = pooled.is_some();
+            let mut connection = match pooled {
+                Some(connection) => connection,
+                None => match self.target.connect(until) {
+                    Ok(connection) => connection,
+                    Err(e) => return Err(self.failed(&e, budget)),
+                },
+            };
+            connection.arm(until);
+            match command(&mut connection) {
+                Ok(value) => {
+                    let mut idle = lock(&self.idle);
+                    if idle.len() < MAX_IDLE {
+                        idle.push(connection);
+                    }
+                    return Ok(value);
                 }
-                Ok(value)
+                // The server answered with an error of its own (out of memory,
+                // read-only replica, scripts refused, wrong password): the
+                // connection is still in step, the store is not down, this
+                // command failed.
+                Err(e) if connection.open && e.code().is_some() => {
+                    lock(&self.idle).push(connection);
+                    return Err(Unavailable(format!("{}: {}", self.shown, describe(&e))));
+                }
+                Err(e) if reused && attempt == 0 && !e.is_timeout() && e.kind() == redis::ErrorKind::Io => continue,
+                Err(e) => return Err(self.failed(&e, budget)),
             }
-            // The server answered with an error of its own (out of memory,
-            // read-only replica, no script, wrong password): the connection is
-            // still in step, the store is not down, this command failed.
-            Err(e) if e.kind() != redis::ErrorKind::Io && e.code().is_some() && !e.is_timeout() => {
-                Err(Unavailable(format!("{}: {}", self.shown, describe(&e))))
-            }
-            Err(e) => Err(self.went_down(&e, budget)),
         }
+        Err(Unavailable(format!("{}: the connection failed or closed", self.shown)))
+    }
+
+    /// Why a command failed; the store is marked down unless it was only
+    /// this caller's short budget that ran out.
+    fn failed(self: &Arc<Self>, error: &redis::RedisError, budget: Duration) -> Unavailable {
+        if error.is_timeout() && budget < SHORT_BUDGET {
+            return Unavailable(format!("{}: no answer within this call's last {} ms", self.shown, budget.as_millis()));
+        }
+        self.went_down(error, budget)
     }
 
     /// Marks the store down and makes sure one thread brings it back.
     fn went_down(self: &Arc<Self>, error: &redis::RedisError, budget: Duration) -> Unavailable {
         let why = if error.is_timeout() {
-            format!("{}: no answer within {} ms", self.shown, budget.as_millis())
+            format!("{}: no whole answer within {} ms", self.shown, budget.as_millis())
         } else {
             format!("{}: {}", self.shown, describe(error))
         };
@@ -237,9 +544,8 @@ impl Link {
             let Some(retry_at) = retry_at else { break };
             std::thread::sleep(retry_at.saturating_duration_since(Instant::now()));
             let timeout = COMMAND_TIMEOUT * 4;
-            let answered = self.client.get_connection_with_timeout(timeout).and_then(|mut connection| {
-                connection.set_read_timeout(Some(timeout))?;
-                connection.set_write_timeout(Some(timeout))?;
+            let answered = self.target.connect(Instant::now() + timeout).and_then(|mut connection| {
+                connection.arm(Instant::now() + timeout);
                 redis::cmd("PING").query::<String>(&mut connection)?;
                 Ok(connection)
             });
@@ -253,7 +559,7 @@ impl Link {
                 Err(e) => {
                     wait = (wait * 2).min(MAX_RECONNECT_WAIT);
                     let why = if e.is_timeout() {
-                        format!("{}: no answer within {} ms", self.shown, timeout.as_millis())
+                        format!("{}: no whole answer within {} ms", self.shown, timeout.as_millis())
                     } else {
                         format!("{}: {}", self.shown, describe(&e))
                     };
@@ -300,10 +606,9 @@ pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<Checked> {
         }
     };
     let started = Instant::now();
-    let result = link.client.get_connection_with_timeout(timeout).and_then(|mut connection| {
+    let result = link.target.connect(started + timeout).and_then(|mut connection| {
         checked.connect = Some(started.elapsed());
-        connection.set_read_timeout(Some(timeout))?;
-        connection.set_write_timeout(Some(timeout))?;
+        connection.arm(Instant::now() + timeout);
         let ping = Instant::now();
         redis::cmd("PING").query::<String>(&mut connection)?;
         checked.round_trip = Some(ping.elapsed());
@@ -314,11 +619,19 @@ pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<Checked> {
                 .find_map(|l| l.strip_prefix("redis_version:"))
                 .map(|v| v.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').take(20).collect())
         });
+        // The store's writes and its shared pacing are Lua scripts.
+        redis::cmd("EVAL").arg("return 1").arg(0).query::<i64>(&mut connection).map_err(|e| {
+            let why = format!("the server refuses Lua scripts (EVAL: {}), which sharing tokens needs", describe(&e));
+            redis::RedisError::from((redis::ErrorKind::Client, "scripts", why))
+        })?;
         Ok(())
     });
     if let Err(e) = result {
-        checked.error =
-            Some(if e.is_timeout() { format!("no answer within {} ms", timeout.as_millis()) } else { describe(&e) });
+        checked.error = Some(match (e.is_timeout(), e.kind(), e.detail()) {
+            (true, _, _) => format!("no whole answer within {} ms", timeout.as_millis()),
+            (_, redis::ErrorKind::Client, Some(why)) => why.to_string(),
+            _ => describe(&e),
+        });
     }
     Some(checked)
 }
@@ -357,20 +670,6 @@ pub(crate) fn describe(error: &redis::RedisError) -> String {
     }
 }
 
-fn pem(certificates: &[Certificate<'static>]) -> Vec<u8> {
-    let mut out = String::new();
-    for certificate in certificates {
-        out.push_str("-----BEGIN CERTIFICATE-----\n");
-        let encoded = base64::engine::general_purpose::STANDARD.encode(certificate.der());
-        for line in encoded.as_bytes().chunks(64) {
-            out.push_str(std::str::from_utf8(line).unwrap_or_default());
-            out.push('\n');
-        }
-        out.push_str("-----END CERTIFICATE-----\n");
-    }
-    out.into_bytes()
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -387,6 +686,7 @@ mod tests {
         assert_eq!(format!("{url:?}"), "rediss://app:***@redis.internal:6380/3");
         let url = StoreUrl::parse("redis://:pw@127.0.0.1").unwrap();
         assert_eq!(url.shown(), "redis://***@127.0.0.1");
+        assert_eq!(StoreUrl::parse("redis://Sup3rSecret@127.0.0.1").unwrap().shown(), "redis://***@127.0.0.1");
         assert!(!url.tls);
         for bad in [
             "",

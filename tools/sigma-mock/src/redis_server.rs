@@ -19,11 +19,17 @@ pub struct RedisOptions {
     /// Serve TLS only (`rediss://`), with a certificate for 127.0.0.1 and
     /// localhost signed by a fresh CA ([`RedisServer::ca_file`]).
     pub tls: bool,
+    /// A one-node Redis Cluster owning every slot.
+    pub cluster: bool,
+    /// More `redis-server` arguments, e.g. `--rename-command EVAL ""`.
+    pub args: Vec<String>,
 }
 
 /// A running redis-server; killed when dropped.
 pub struct RedisServer {
     pub port: u16,
+    /// With TLS, a plain port beside it too, for a test's own look inside.
+    pub plain_port: u16,
     options: RedisOptions,
     child: Option<Child>,
     dir: PathBuf,
@@ -31,13 +37,15 @@ pub struct RedisServer {
 
 impl RedisServer {
     pub fn start(options: RedisOptions) -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let free = || TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = free();
+        let plain_port = if options.tls { free() } else { port };
         let dir = std::env::temp_dir().join(format!("sigma-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis dir");
         if options.tls {
             write_certificates(&dir);
         }
-        let mut server = RedisServer { port, options, child: None, dir };
+        let mut server = RedisServer { port, plain_port, options, child: None, dir };
         server.restart();
         server
     }
@@ -48,6 +56,14 @@ impl RedisServer {
         match &self.options.password {
             Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}/0", self.port),
             None => format!("{scheme}://127.0.0.1:{}/0", self.port),
+        }
+    }
+
+    /// A plain URL (the plain port, with the password), for a test's own commands.
+    pub fn plain_url(&self) -> String {
+        match &self.options.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/0", self.plain_port),
+            None => format!("redis://127.0.0.1:{}/0", self.plain_port),
         }
     }
 
@@ -63,7 +79,8 @@ impl RedisServer {
         command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"]);
         command.args(["--loglevel", "warning", "--dir"]).arg(&self.dir);
         if self.options.tls {
-            command.args(["--port", "0", "--tls-port", &self.port.to_string(), "--tls-auth-clients", "no"]);
+            let ports = [self.plain_port.to_string(), self.port.to_string()];
+            command.args(["--port", &ports[0], "--tls-port", &ports[1], "--tls-auth-clients", "no"]);
             command.arg("--tls-cert-file").arg(self.dir.join("server.pem"));
             command.arg("--tls-key-file").arg(self.dir.join("server.key"));
             command.arg("--tls-ca-cert-file").arg(self.dir.join("ca.pem"));
@@ -73,6 +90,11 @@ impl RedisServer {
         if let Some(password) = &self.options.password {
             command.args(["--requirepass", password]);
         }
+        if self.options.cluster {
+            let _ = std::fs::remove_file(self.dir.join("nodes.conf"));
+            command.args(["--cluster-enabled", "yes", "--cluster-config-file"]).arg(self.dir.join("nodes.conf"));
+        }
+        command.args(&self.options.args);
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -85,13 +107,30 @@ impl RedisServer {
             assert!(Instant::now() < until, "redis-server did not start on port {}", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
+        if self.options.cluster {
+            assert_eq!(
+                self.command(b"*4\r\n$7\r\nCLUSTER\r\n$13\r\nADDSLOTSRANGE\r\n$1\r\n0\r\n$5\r\n16383\r\n"),
+                "+OK"
+            );
+            while !self.command(b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n").contains("cluster_state:ok") {
+                assert!(Instant::now() < until, "the cluster did not come up");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// One command in Redis's wire form, on plain TCP; the start of the answer.
+    fn command(&self, packed: &[u8]) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.plain_port)).expect("connect to redis-server");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        stream.write_all(packed).expect("send");
+        let mut answer = vec![0u8; 4096];
+        let n = stream.read(&mut answer).unwrap_or(0);
+        String::from_utf8_lossy(&answer[..n]).trim_end().to_string()
     }
 
     fn listening(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
-        if self.options.tls {
-            return true;
-        }
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.plain_port)) else { return false };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
         let mut answer = [0u8; 64];
         stream.write_all(b"PING\r\n").is_ok() && stream.read(&mut answer).is_ok_and(|n| n > 0)
