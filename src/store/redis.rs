@@ -9,7 +9,7 @@
 //!
 //! - **One fetch across the fleet.** A process that finds no fresh entry takes
 //!   the entry's lock (`SET NX PX`, a random fencing value, expiring with the
-//!   holder's deadline), reads again, fetches, then writes the entry and
+//!   holder's deadline or in 10 s), reads again, fetches, then writes the entry and
 //!   releases the lock in one script that does either only while the lock is
 //!   still its own (or free), so a holder that outlived its lock never
 //!   overwrites the next holder's work. The others poll the entry for at most
