@@ -1,12 +1,16 @@
-//! The connection to a token store shared by hosts: a Redis server, spoken to
-//! through the `redis` crate (no protocol of our own). What is stored there and
-//! why is `store/redis.rs`'s business, and the pacing shared through it
+//! The connection to a token store shared by hosts: a Redis server. The
+//! commands, scripts and reply parser are the `redis` crate's (no protocol of
+//! our own); the connection under them is ours ([`Connection`]: TCP, rustls
+//! for `rediss://`, AUTH and SELECT), because the crate's bounds each read
+//! only, not a whole answer. What is stored there and why is
+//! `store/redis.rs`'s business, and the pacing shared through it
 //! `oauth/pacing.rs`'s; this module only gets a command answered, or says at
 //! once that it cannot.
 //!
 //! A store never fails a call and never holds one up for long:
-//! - every command runs under a short timeout ([`COMMAND_TIMEOUT`], or a
-//!   quarter of the caller's time left if that is less), connecting included;
+//! - every command must have its whole answer (at most 256 KiB) within a short
+//!   time ([`COMMAND_TIMEOUT`], or a quarter of the caller's time left if that
+//!   is less), connecting included;
 //! - a server that refuses, times out or breaks the protocol is marked down:
 //!   callers skip it at once (no waiting on a dead server), while one thread
 //!   of this process reconnects in the background with backoff and brings it
@@ -285,6 +289,8 @@ pub(crate) struct Connection {
     open: bool,
 }
 
+const TLS_FAILED: &str = "TLS failed: ";
+
 /// The most a reply may take: a token entry is 64 KiB at most.
 const MAX_REPLY_BYTES: usize = 256 * 1024;
 
@@ -386,10 +392,15 @@ impl Connection {
         let stream = self.reader.get_mut();
         stream.socket().read = 0;
         let sent = stream.write_all(packed).and_then(|()| stream.flush());
-        if sent.is_err() {
-            self.open = false;
+        let Err(error) = sent else { return Ok(()) };
+        self.open = false;
+        // The handshake runs on the first write: say what TLS refused
+        // (rustls's words: an alert or a certificate problem, nothing sent).
+        if let Some(tls) = error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            let said: String = tls.to_string().chars().filter(|c| !c.is_control()).take(120).collect();
+            return Err(redis::RedisError::from((redis::ErrorKind::Io, "TLS", format!("{TLS_FAILED}{said}"))));
         }
-        Ok(sent?)
+        Err(error.into())
     }
 
     fn receive(&mut self) -> redis::RedisResult<redis::Value> {
@@ -659,6 +670,9 @@ pub(crate) fn describe(error: &redis::RedisError) -> String {
             "READONLY" => "the server is a read-only replica (READONLY)".into(),
             _ => format!("the server answered {code}"),
         };
+    }
+    if let Some(tls) = error.detail().filter(|d| d.starts_with(TLS_FAILED)) {
+        return tls.to_string();
     }
     match error.kind() {
         redis::ErrorKind::AuthenticationFailed => "the server refused the credentials in the URL".into(),
