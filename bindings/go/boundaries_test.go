@@ -7,13 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	sigmaauth "github.com/sigma-auth/sigma-auth/bindings/go"
 )
@@ -303,5 +307,66 @@ func TestHTTPClientAfterCloseFailsWithErrClosedAndSendsNothing(t *testing.T) {
 	}
 	if _, err := client.Token(); !errors.Is(err, sigmaauth.ErrClosed) {
 		t.Fatalf("Token after Close: %v", err)
+	}
+}
+
+// startRedis runs a real redis-server (Debian's package) on loopback for the
+// token store, stopped when the test ends.
+func startRedis(t *testing.T) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := listener.Addr().(*net.TCPAddr).Port
+	listener.Close()
+	server := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
+	if err := server.Start(); err != nil {
+		t.Fatalf("redis-server (apt-get install redis-server): %v", err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	address := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if conn, err := net.Dial("tcp", address); err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("redis-server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "redis://" + address + "/0"
+}
+
+func TestClientsShareTokensThroughTheTokenStore(t *testing.T) {
+	m := startMock(t)
+	store := startRedis(t)
+	token := func(withStore bool) string {
+		c := cfg(m)
+		if withStore {
+			c.TokenStore = sigmaauth.NewSecret(store)
+		}
+		client, err := sigmaauth.NewClient(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		tok, err := client.Token()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.AccessToken
+	}
+	// Two clients share nothing in memory: only the store.
+	if token(true) != token(true) {
+		t.Fatal("the second client did not get the first one's token from the store")
+	}
+	if got := m.stats(t).ByGrant["client_credentials"]; got != 1 {
+		t.Fatalf("%d grants, want 1", got)
+	}
+	token(false)
+	if got := m.stats(t).ByGrant["client_credentials"]; got != 2 {
+		t.Fatalf("%d grants, want 2 (without the store, a client fetches)", got)
 	}
 }

@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const http = require('node:http');
 const { inspect } = require('node:util');
 const { Client, Token, SigmaAuthError, STATUS_NAMES } = require('..');
-const { withMock, server, CLIENT } = require('./mock.js');
+const { withMock, startRedis, server, CLIENT } = require('./mock.js');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -288,6 +288,28 @@ test('a bad tokenStore is INVALID_ARGUMENT, and neither it nor a good one ever s
   }
   assert.throws(() => new Client({ endpoint: 'https://example.com', ...CLIENT, tokenStore: 42 }), TypeError);
 });
+
+test('clients share tokens through the token store', () =>
+  withMock([], async (mock) => {
+    const redis = await startRedis();
+    try {
+      const token = async (tokenStore) => {
+        const client = new Client({ endpoint: mock.url, ...CLIENT, ...(tokenStore ? { tokenStore } : {}) });
+        try {
+          return (await client.token()).accessToken;
+        } finally {
+          client.close();
+        }
+      };
+      // Two clients share nothing in memory: only the store.
+      assert.equal(await token(redis.url), await token(redis.url));
+      assert.deepEqual((await mock.stats()).by_grant, { client_credentials: 1 });
+      await token(undefined);
+      assert.deepEqual((await mock.stats()).by_grant, { client_credentials: 2 });
+    } finally {
+      redis.stop();
+    }
+  }));
 
 test('a network failure is NETWORK or TIMEOUT within the deadline', async () => {
   const listener = http.createServer();

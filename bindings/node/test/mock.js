@@ -58,4 +58,32 @@ async function server(host = '127.0.0.2', handler = undefined) {
   return { url: `http://${host}:${s.address().port}`, seen, close: () => s.close() };
 }
 
-module.exports = { startMock, withMock, server, CLIENT, BIN };
+// A real redis-server (Debian's package) on loopback, for the token store.
+async function startRedis() {
+  const net = require('node:net');
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+  const child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const until = Date.now() + 10_000;
+  for (;;) {
+    const up = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > until) throw new Error('redis-server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return { url: `redis://127.0.0.1:${port}/0`, stop: () => child.kill('SIGKILL') };
+}
+
+module.exports = { startMock, withMock, startRedis, server, CLIENT, BIN };

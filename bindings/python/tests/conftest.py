@@ -75,3 +75,29 @@ def start_mock() -> Iterator[Any]:
 @pytest.fixture
 def mock(start_mock: Any) -> Mock:
     return start_mock()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A real redis-server (Debian's package) on loopback, for the token store."""
+    import socket
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.kill()
+    server.wait()

@@ -252,6 +252,20 @@ def test_from_env_takes_the_token_store_from_the_library(mock: Any, monkeypatch:
         assert "hunter2" not in str(cfg) + repr(cfg)
 
 
+def test_clients_share_tokens_through_the_token_store(mock: Any, redis_url: str) -> None:
+    # Two clients of two configs share nothing in memory: only the store.
+    first = Client(config(mock, token_store=redis_url))
+    second = Client(config(mock, token_store=redis_url))
+    assert first.access_token == second.access_token
+    assert mock.stats()["by_grant"] == {"client_credentials": 1}
+    third = Client(config(mock))
+    assert third.access_token != first.access_token
+    assert mock.stats()["by_grant"] == {"client_credentials": 2}
+    third.close()
+    first.close()
+    second.close()
+
+
 def test_a_server_echoing_secrets_cannot_leak_them_through_errors(mock: Any) -> None:
     cfg = config(mock)
     token = get_token(cfg)
