@@ -251,6 +251,11 @@ fn a_holder_stuck_with_the_lock_delays_the_others_by_at_most_half_their_deadline
         let (result, took) = common::timed(|| Client::new(config.clone()).token());
         result.unwrap();
         assert!(took < Duration::from_millis(500), "{expiry:?}: {took:?}");
+        // It is removed, and the token written for the others.
+        let lock_left: Option<String> = redis::cmd("GET").arg(&lock).query(&mut raw).unwrap();
+        let stored: Option<Vec<u8>> = redis::cmd("GET").arg(&keys[0]).query(&mut raw).unwrap();
+        assert!(lock_left.is_none() && stored.is_some(), "{expiry:?}");
+        let _: () = redis::cmd("DEL").arg(&keys[0]).query(&mut raw).unwrap();
     }
 }
 
@@ -565,16 +570,70 @@ fn connections_the_server_closed_while_idle_are_replaced_without_going_around_th
     let admin = Client::new(config.clone());
     admin.token().unwrap();
     for round in 0..2 {
-        // Redis closes connections idle for a second.
+        // Several connections in the pool (users acted as at once)...
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let admin = admin.clone();
+                std::thread::spawn(move || {
+                    admin.impersonate(&format!("busy{round}-{i}@example.com"), None).unwrap().token().unwrap();
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        // ... all closed by Redis after a second idle.
         std::thread::sleep(Duration::from_millis(2_500));
-        admin.impersonate(&format!("idle{round}@example.com"), None).unwrap().token().unwrap();
+        for user in 0..3 {
+            admin.impersonate(&format!("idle{round}-{user}@example.com"), None).unwrap().token().unwrap();
+        }
     }
     let events = events.lock().unwrap();
     assert!(!events.iter().any(|(kind, _)| *kind == EventKind::StoreUnavailable), "{events:?}");
-    // Both users' tokens were stored.
+    // Every user's token was stored.
     let mut raw = raw(&redis);
     let entries: Vec<String> = redis::cmd("KEYS").arg("sigma-auth:*:token").query(&mut raw).unwrap();
-    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert_eq!(entries.len(), 1 + 2 * (8 + 3), "{entries:?}");
+}
+
+#[test]
+fn an_error_in_one_command_of_a_pipeline_leaves_the_connection_in_step() {
+    // A user whose ACL lacks GETRANGE: every read of an entry fails with
+    // NOPERM in the first of its two pipelined commands.
+    let mock = mock(&[]);
+    let redis = RedisServer::start(RedisOptions::default());
+    let mut raw = raw(&redis);
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("app")
+        .arg("on")
+        .arg(">app-pass")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg("-getrange")
+        .query(&mut raw)
+        .unwrap();
+    Client::new(store_config(&mock, &redis)).token().unwrap();
+    let mut config = common::config(&mock);
+    config.set_token_store(&format!("redis://app:app-pass@127.0.0.1:{}/0", redis.port)).unwrap();
+    let messages = Arc::new(Mutex::new(Vec::new()));
+    let seen = messages.clone();
+    config.set_event_callback(move |e| {
+        if e.kind == EventKind::StoreUnavailable {
+            seen.lock().unwrap().push(e.message.clone().unwrap_or_default());
+        }
+    });
+    let admin = Client::new(config);
+    for user in 0..3 {
+        let (result, took) = common::timed(|| admin.impersonate(&format!("u{user}@example.com"), None)?.token());
+        result.unwrap();
+        assert!(took < Duration::from_millis(500), "{took:?}");
+    }
+    // Each failure is the server's NOPERM, never a reply meant for another command.
+    let messages = messages.lock().unwrap();
+    assert!(!messages.is_empty());
+    for message in messages.iter() {
+        assert!(message.contains("NOPERM"), "{messages:?}");
+    }
 }
 
 #[test]

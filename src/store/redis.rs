@@ -122,11 +122,15 @@ pub(crate) fn obtain(
                 if expires_in.is_none_or(|left| left > MAX_LOCK + POLL) {
                     trace.push(Event {
                         message: Some(
-                            "the token store's lock has no expiry or a longer one than sigma-auth sets: not waited for"
+                            "the token store's lock has no expiry or a longer one than sigma-auth sets: not waited \
+                             for, and removed"
                                 .into(),
                         ),
                         ..Event::new(EventKind::StoreUnavailable)
                     });
+                    // No holder of ours set it, so no holder of ours loses it:
+                    // removed, the entry can be written again.
+                    let _ = entry.remove_planted_lock(&link, deadline);
                     break false;
                 }
             }
@@ -313,6 +317,22 @@ impl Entry {
             (None, _) => Lock::Taken { expires_in: Some(Duration::ZERO) },
             (Some(_), ms) if ms >= 0 => Lock::Taken { expires_in: Some(Duration::from_millis(ms as u64)) },
             (Some(_), _) => Lock::Taken { expires_in: None },
+        })
+    }
+
+    /// Deletes the lock if it still has no expiry or a longer one than any
+    /// holder of ours sets (checked again, in case it changed meanwhile).
+    fn remove_planted_lock(
+        &self,
+        link: &std::sync::Arc<Link>,
+        deadline: Instant,
+    ) -> std::result::Result<(), Unavailable> {
+        link.run(deadline, |c| {
+            let ttl_ms: i64 = redis::cmd("PTTL").arg(&self.lock).query(c)?;
+            if ttl_ms == -1 || ttl_ms > (MAX_LOCK + POLL).as_millis() as i64 {
+                redis::cmd("DEL").arg(&self.lock).query::<()>(c)?;
+            }
+            Ok(())
         })
     }
 

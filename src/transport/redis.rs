@@ -428,14 +428,24 @@ impl redis::ConnectionLike for Connection {
         count: usize,
     ) -> redis::RedisResult<Vec<redis::Value>> {
         self.send(cmd)?;
+        // Every reply is read, even after a server error in one of them, so
+        // the connection stays in step; the first error is the answer.
         let mut replies = Vec::with_capacity(count);
+        let mut first_error = None;
         for i in 0..offset + count {
-            let reply = self.receive()?;
-            if i >= offset {
-                replies.push(reply);
+            match self.receive() {
+                Ok(reply) if i >= offset => replies.push(reply),
+                Ok(_) => {}
+                Err(e) if !self.open => return Err(e),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(replies)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(replies),
+        }
     }
 
     fn get_db(&self) -> i64 {
@@ -485,7 +495,8 @@ impl Link {
         let budget = budget(deadline);
         let until = Instant::now() + budget;
         for attempt in 0..2 {
-            let pooled = lock(&self.idle).pop();
+            // A second attempt always opens a new connection.
+            let pooled = if attempt == 0 { lock(&self.idle).pop() } else { None };
             let reused = pooled.is_some();
             let mut connection = match pooled {
                 Some(connection) => connection,
@@ -511,7 +522,13 @@ impl Link {
                     lock(&self.idle).push(connection);
                     return Err(Unavailable(format!("{}: {}", self.shown, describe(&e))));
                 }
-                Err(e) if reused && attempt == 0 && !e.is_timeout() && e.kind() == redis::ErrorKind::Io => continue,
+                // The server closed it while idle (its timeout, a restart, a
+                // load balancer): so it did the others kept; all go, and the
+                // command is sent again on a new connection.
+                Err(e) if reused && !e.is_timeout() && e.kind() == redis::ErrorKind::Io => {
+                    lock(&self.idle).clear();
+                    continue;
+                }
                 Err(e) => return Err(self.failed(&e, budget)),
             }
         }
