@@ -165,7 +165,8 @@ fn a_fleet_of_eight_processes_fetches_once_per_token_lifetime() {
         grants <= lifetimes,
         "{grants} grants for 8 processes over {seconds} s of 6 s tokens (at most {lifetimes})"
     );
-    assert!(grants >= 3, "{grants}: the tokens were refreshed");
+    // Calls went on past the first token's 6 s without failing: it was replaced.
+    assert!(grants >= 2, "{grants}: the tokens were refreshed");
 }
 
 #[test]
@@ -649,4 +650,13 @@ fn configs_made_over_and_over_share_one_set_of_connections() {
     let clients: String = redis::cmd("CLIENT").arg("LIST").query(&mut raw).unwrap();
     // Ours (at most 4 idle) and this one.
     assert!(clients.lines().count() <= 6, "{clients}");
+}
+
+#[test]
+fn a_store_named_by_a_host_name_is_looked_up_and_shared() {
+    let mock = mock(&[]);
+    let redis = RedisServer::start(RedisOptions::default());
+    let mut config = common::config(&mock);
+    config.set_token_store(&format!("redis://localhost:{}/0", redis.port)).unwrap();
+    second_client_hits(&config);
 }

@@ -178,7 +178,12 @@ struct Target {
     username: Option<Secret>,
     password: Option<Secret>,
     db: i64,
+    /// A host name's addresses and when they were looked up.
+    resolved: Mutex<Option<(Vec<std::net::SocketAddr>, Instant)>>,
 }
+
+/// How long a host name's addresses are reused (as the HTTP transport does).
+const NAME_TTL: Duration = Duration::from_secs(30);
 
 impl Target {
     fn new(url: &StoreUrl, ca: Option<&[Certificate<'static>]>) -> std::result::Result<Target, String> {
@@ -201,15 +206,38 @@ impl Target {
             username: redis.username().map(Secret::new),
             password: redis.password().map(Secret::new),
             db: redis.db(),
+            resolved: Mutex::default(),
         })
+    }
+
+    /// The host's addresses by `deadline`: an IP literal at once; a host name
+    /// looked up on a thread of its own (getaddrinfo has no timeout) at most
+    /// once per [`NAME_TTL`], the caller waiting no later than `deadline`.
+    fn addresses(&self, deadline: Instant) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        if let Ok(ip) = self.host.parse::<std::net::IpAddr>() {
+            return Ok(vec![std::net::SocketAddr::new(ip, self.port)]);
+        }
+        if let Some((addresses, _)) = lock(&self.resolved).as_ref().filter(|(_, at)| at.elapsed() < NAME_TTL) {
+            return Ok(addresses.clone());
+        }
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let name = (self.host.clone(), self.port);
+        std::thread::Builder::new().name("sigma-auth-store-dns".into()).spawn(move || {
+            use std::net::ToSocketAddrs;
+            let _ = sender.send(name.to_socket_addrs().map(Iterator::collect::<Vec<_>>));
+        })?;
+        let addresses = receiver.recv_timeout(time_left(deadline)?).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "the host name's lookup did not finish in time")
+        })??;
+        *lock(&self.resolved) = Some((addresses.clone(), Instant::now()));
+        Ok(addresses)
     }
 
     /// A new connection, ready for commands (TLS, AUTH and SELECT done), by `deadline`.
     fn connect(&self, deadline: Instant) -> redis::RedisResult<Connection> {
-        use std::net::ToSocketAddrs;
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
         let mut tcp = None;
-        for address in (self.host.as_str(), self.port).to_socket_addrs()? {
+        for address in self.addresses(deadline)? {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 last = std::io::ErrorKind::TimedOut.into();
