@@ -253,6 +253,9 @@ typedef struct {
    * Attempts retried after a transient failure.
    */
   uint64_t retries;
+  /**
+   * Tokens taken from the token cache or the token store shared by hosts.
+   */
   uint64_t cache_hits;
   /**
    * Tokens dropped after a caller reported them refused.

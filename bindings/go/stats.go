@@ -26,7 +26,7 @@ type Stats struct {
 	TokenExchangeFailed     uint64
 	BackgroundRefreshes     uint64
 	Retries                 uint64 // attempts retried after a transient failure
-	CacheHits               uint64 // tokens taken from the token cache
+	CacheHits               uint64 // tokens taken from the token cache or the token store
 	Invalidations           uint64 // tokens dropped after Invalidate (or a 401 to HTTPClient)
 	// LastSuccess and LastFailure are when the last token was obtained and
 	// the last request failed; zero for never.

@@ -342,6 +342,7 @@ pub struct sigma_stats {
     pub background_refreshes: u64,
     /// Attempts retried after a transient failure.
     pub retries: u64,
+    /// Tokens taken from the token cache or the token store shared by hosts.
     pub cache_hits: u64,
     /// Tokens dropped after a caller reported them refused.
     pub invalidations: u64,

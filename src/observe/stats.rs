@@ -40,7 +40,8 @@ pub struct Stats {
     pub background_refreshes: u64,
     /// Attempts retried after a transient failure.
     pub retries: u64,
-    /// Tokens taken from the token cache shared by processes.
+    /// Tokens taken from the token cache shared by processes, or from the
+    /// token store shared by hosts.
     pub cache_hits: u64,
     /// Tokens dropped after a caller reported them refused.
     pub invalidations: u64,
