@@ -68,7 +68,8 @@ pub(crate) struct Want<'a> {
 
 /// Gets a token through the store of `config`: a fresh stored one other than
 /// `want.replacing`, or one from `fetch` (made under the store's lock when it
-/// can be taken in time) and then stored. Whatever happens to the store, `fetch`'s result is the answer.
+/// can be taken in time) and then stored. Whatever happens to the store,
+/// `fetch`'s result is the answer.
 pub(crate) fn obtain(
     config: &Config,
     want: Want<'_>,
