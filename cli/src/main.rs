@@ -64,9 +64,9 @@ OPTIONS:
                                else $XDG_CACHE_HOME/sigma-auth or ~/.cache/sigma-auth)
         --no-cache             Request a new token every run
         --token-store URL      Share tokens between hosts through Redis (default: $SIGMA_TOKEN_STORE;
-                               this option wins): redis://[user@]host[:port][/db], or rediss://
-                               for TLS. A URL with a password is refused here (it would show in
-                               `ps`): put that one in SIGMA_TOKEN_STORE. Redis down never fails
+                               this option wins): redis://host[:port][/db], or rediss:// for
+                               TLS. A URL with a user or password is refused here (it would
+                               show in `ps`): put that one in SIGMA_TOKEN_STORE. Redis down never fails
                                a run: it goes on without the store
         --timeout SECONDS      Overall deadline (default 30)
         --ca-file PEM          Trust only these CA certificates for HTTPS
