@@ -547,7 +547,10 @@ impl Link {
                 // connection is still in step, the store is not down, this
                 // command failed.
                 Err(e) if connection.open && e.code().is_some() => {
-                    lock(&self.idle).push(connection);
+                    let mut idle = lock(&self.idle);
+                    if idle.len() < MAX_IDLE {
+                        idle.push(connection);
+                    }
                     return Err(Unavailable(format!("{}: {}", self.shown, describe(&e))));
                 }
                 // The server closed it while idle (its timeout, a restart, a
@@ -580,12 +583,18 @@ impl Link {
             format!("{}: {}", self.shown, describe(error))
         };
         lock(&self.idle).clear();
-        *lock(&self.down) = Some(Down { why: why.clone(), retry_at: Instant::now() + FIRST_RECONNECT_WAIT });
+        // `down` and `reconnecting` change together under this lock, so a
+        // reconnect thread that is just finishing never leaves the store
+        // marked down with no thread to bring it back.
+        let mut down = lock(&self.down);
+        *down = Some(Down { why: why.clone(), retry_at: Instant::now() + FIRST_RECONNECT_WAIT });
         if !self.reconnecting.swap(true, Ordering::AcqRel) {
             let link = self.clone();
             let started = std::thread::Builder::new().name("sigma-auth-store".into()).spawn(move || link.reconnect());
             if started.is_err() {
+                // No thread to bring it back: the next call tries it itself.
                 self.reconnecting.store(false, Ordering::Release);
+                *down = None;
             }
         }
         Unavailable(why)
@@ -596,8 +605,14 @@ impl Link {
     fn reconnect(&self) {
         let mut wait = FIRST_RECONNECT_WAIT;
         loop {
-            let retry_at = lock(&self.down).as_ref().map(|d| d.retry_at);
-            let Some(retry_at) = retry_at else { break };
+            let retry_at = {
+                let down = lock(&self.down);
+                let Some(retry_at) = down.as_ref().map(|d| d.retry_at) else {
+                    self.reconnecting.store(false, Ordering::Release);
+                    return;
+                };
+                retry_at
+            };
             std::thread::sleep(retry_at.saturating_duration_since(Instant::now()));
             let timeout = COMMAND_TIMEOUT * 4;
             let answered = self.target.connect(Instant::now() + timeout).and_then(|mut connection| {
@@ -610,7 +625,8 @@ impl Link {
                 Ok(connection) => {
                     lock(&self.idle).push(connection);
                     *down = None;
-                    break;
+                    self.reconnecting.store(false, Ordering::Release);
+                    return;
                 }
                 Err(e) => {
                     wait = (wait * 2).min(MAX_RECONNECT_WAIT);
@@ -623,7 +639,6 @@ impl Link {
                 }
             }
         }
-        self.reconnecting.store(false, Ordering::Release);
     }
 }
 
