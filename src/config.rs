@@ -24,7 +24,7 @@ mod pooled {
     use std::sync::Arc;
 
     use crate::settings::Settings;
-    use crate::transport::{Agent, Pool};
+    use crate::transport::{Agent, Pool, StoreLink};
 
     /// Everything needed to request tokens. Build one with [`Config::new`] or
     /// [`Config::from_env`], adjust it with the setters, then share it: `&Config` is
@@ -58,6 +58,12 @@ mod pooled {
         /// The HTTP agent of this process for these settings (see `transport/`).
         pub(crate) fn agent(&self) -> Agent {
             self.pool.agent(&self.settings)
+        }
+
+        /// This process's link to the token store, when one is set (see
+        /// `transport/redis.rs`).
+        pub(crate) fn store_link(&self) -> StoreLink {
+            self.pool.store(&self.settings)
         }
     }
 }

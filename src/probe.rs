@@ -23,6 +23,7 @@ use crate::oauth::scrub::Scrubber;
 use crate::oauth::{self, Grant};
 use crate::token::Token;
 use crate::transport;
+pub use crate::transport::redis::StoreProbe;
 
 /// What [`probe`] found. Durations are of steps that finished; a step that
 /// failed (or was not reached) is None, and `token` says why.
@@ -76,37 +77,13 @@ pub struct WhoAmI {
     pub error: Option<String>,
 }
 
-/// What [`probe_token_store`] found about the token store shared by hosts.
-#[derive(Debug, Clone)]
-pub struct StoreProbe {
-    /// The store's URL, its password replaced by `***`.
-    pub url: String,
-    /// Whether it is `rediss://` (TLS).
-    pub tls: bool,
-    /// How long connecting took (TCP, TLS and the password included).
-    pub connect: Option<Duration>,
-    /// One PING's round trip on that connection.
-    pub round_trip: Option<Duration>,
-    /// The server's version, as it says.
-    pub version: Option<String>,
-    /// Why the store cannot be used, when it cannot (calls then go on without it).
-    pub error: Option<String>,
-}
-
 /// Connects to the config's token store (see [`Config::set_token_store`])
 /// on a new connection and times a PING; None when no store is set. Never
 /// shows the URL's password.
 pub fn probe_token_store(config: &Config) -> Option<StoreProbe> {
     let settings = config.settings();
     let timeout = settings.connect_timeout.min(Duration::from_secs(5));
-    transport::redis::check(settings, timeout).map(|c| StoreProbe {
-        url: c.shown,
-        tls: c.tls,
-        connect: c.connect,
-        round_trip: c.round_trip,
-        version: c.version,
-        error: c.error,
-    })
+    transport::redis::check(settings, timeout)
 }
 
 /// Requests a token with the client-credentials grant over a new connection,

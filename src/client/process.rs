@@ -414,10 +414,8 @@ type Fetch<'a> = dyn FnMut(Option<Secret>, &mut Trace) -> Result<Obtained> + 'a;
 /// `network` behind the token store shared by hosts: a fresh stored token if
 /// there is one (grant None), else `network`'s, stored for the others.
 fn through_store<'a>(config: &'a Config, mut network: Box<Fetch<'a>>, want: redis::Want<'a>) -> Box<Fetch<'a>> {
-    let redis::Want { subject, deadline, replacing } = want;
     Box::new(move |refresh, trace| {
         let mut grant = None;
-        let want = redis::Want { subject, deadline, replacing };
         let token = redis::obtain(config, want, trace, |trace| {
             let obtained = network(refresh, trace)?;
             grant = obtained.grant;

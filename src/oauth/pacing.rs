@@ -27,8 +27,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::settings::Settings;
 use crate::sys::PerProcess;
 use crate::transport::redis::{self as store, Link};
 
@@ -120,7 +120,8 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 }
 
 /// Waits for this request's turn, by `deadline`.
-pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
+pub(super) fn turn(config: &Config, deadline: Instant) -> Result<Turn> {
+    let settings = config.settings();
     let key = format!("{}\n{}", settings.token_url(), settings.client_id);
     let pacer = {
         let pacers = PACERS.get(|_| Mutex::default());
@@ -143,7 +144,7 @@ pub(super) fn turn(settings: &Settings, deadline: Instant) -> Result<Turn> {
                 state.next = Some(now + state.interval);
             }
             drop(state);
-            let shared = Shared::of(settings);
+            let shared = Shared::of(config);
             let turn = Turn { pacer, id, shared };
             if let Some(shared) = &turn.shared {
                 shared.reserve(deadline);
@@ -228,22 +229,24 @@ impl Shared {
     /// The shared spacing of these settings' endpoint and client id, when they
     /// have a token store (not for a person's sign-in, which has no secret to
     /// name it by).
-    fn of(settings: &Settings) -> Option<Shared> {
+    fn of(config: &Config) -> Option<Shared> {
+        let settings = config.settings();
         if settings.signin.is_some() {
             return None;
         }
-        let link = store::link(settings)?.ok()?;
+        let link = config.store_link()?.ok()?;
         let label = format!("sigma-auth token store v1: pacing\n{}\n{}", settings.token_url(), settings.client_id);
         let name = settings.client_secret.fingerprint(label.as_bytes());
         Some(Shared { link, key: format!("sigma-auth:{{{}}}:pace", &name[..32]) })
     }
 
     /// Waits for this request's slot in the fleet's spacing, for at most half
-    /// the time left before `deadline` and two of the widest intervals. A slot later than that (a fleet queued
-    /// deep, or a value someone planted in the store) is not waited for: the
-    /// request goes ahead under this process's own pacing, as it would
-    /// without a store, so the store can slow a call but never fail it. The
-    /// store being unavailable means no shared wait either.
+    /// the time left before `deadline` and two of the widest intervals. A
+    /// slot later than that (a fleet queued deep, or a value someone planted
+    /// in the store) is not waited for: the request goes ahead under this
+    /// process's own pacing, as it would without a store, so the store can
+    /// slow a call but never fail it. The store being unavailable means no
+    /// shared wait either.
     fn reserve(&self, deadline: Instant) {
         let most = (deadline.saturating_duration_since(Instant::now()) / 2).min(MAX_INTERVAL * 2);
         let answer = self.link.run(deadline, |c| {

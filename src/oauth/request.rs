@@ -50,7 +50,7 @@ fn attempts(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Tr
     loop {
         attempts += 1;
         // This endpoint's turn (see pacing.rs): queued within our deadline.
-        let turn = pacing::turn(settings, deadline).map_err(|e| after_attempts(e, attempts - 1))?;
+        let turn = pacing::turn(config, deadline).map_err(|e| after_attempts(e, attempts - 1))?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(Error::new(ErrorCode::Timeout, "the overall deadline passed before a token was obtained"));

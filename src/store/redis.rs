@@ -36,7 +36,7 @@ use crate::oauth::Subject;
 use crate::observe::{Event, EventKind, Trace};
 use crate::settings::Settings;
 use crate::token::{Issued, Parts, Token};
-use crate::transport::redis::{link, Link, Unavailable};
+use crate::transport::redis::{Link, Unavailable};
 
 /// How often a process waiting for another's fetch looks at the entry.
 const POLL: Duration = Duration::from_millis(40);
@@ -60,6 +60,7 @@ enum Lock {
 
 /// What a caller of [`obtain`] wants: whose token, by when, and which token
 /// (if any) it wants replaced rather than handed back.
+#[derive(Clone, Copy)]
 pub(crate) struct Want<'a> {
     pub subject: Option<&'a Subject>,
     pub deadline: Instant,
@@ -81,7 +82,7 @@ pub(crate) fn obtain(
     let unavailable = |why: Unavailable, trace: &mut Trace| {
         trace.push(Event { message: Some(why.0), ..Event::new(EventKind::StoreUnavailable) });
     };
-    let link = match link(settings) {
+    let link = match config.store_link() {
         Some(Ok(link)) => link,
         Some(Err(why)) => {
             unavailable(why, trace);

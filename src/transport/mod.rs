@@ -28,14 +28,24 @@ use trust::trust;
 /// build a request with it, then let it go.
 pub(crate) type Agent = Local<std::result::Result<ureq::Agent, Error>>;
 
+/// This process's link to the token store of a config, if it has one (see `redis.rs`).
+pub(crate) type StoreLink = Option<std::result::Result<std::sync::Arc<redis::Link>, redis::Unavailable>>;
+
 #[derive(Default)]
 pub(crate) struct Pool {
     agent: PerProcess<std::result::Result<ureq::Agent, Error>>,
+    store: PerProcess<StoreLink>,
 }
 
 impl Pool {
     pub(crate) fn agent(&self, settings: &Settings) -> Agent {
         self.agent.get(|_| build(settings))
+    }
+
+    /// Looked up once per process and config (the URL and CA file are the
+    /// config's), not on every token request.
+    pub(crate) fn store(&self, settings: &Settings) -> StoreLink {
+        (*self.store.get(|_| redis::link(settings))).clone()
     }
 }
 

@@ -144,7 +144,8 @@ struct Down {
 static LINKS: PerProcess<Mutex<HashMap<String, Arc<Link>>>> = PerProcess::new();
 
 /// This process's link to the store of `settings`, if it has one. Configs
-/// with the same URL and the same trust share one.
+/// with the same URL and the same trust share one. (`Config::store_link` keeps
+/// it per config, so this runs once per config and process.)
 pub(crate) fn link(settings: &Settings) -> Option<std::result::Result<Arc<Link>, Unavailable>> {
     let text = settings.token_store.as_ref()?;
     let links = LINKS.get(|_| Mutex::default());
@@ -642,24 +643,30 @@ impl Link {
     }
 }
 
-/// What a check of the store found (for `sigma-token doctor`).
-pub(crate) struct Checked {
-    pub(crate) shown: String,
-    pub(crate) tls: bool,
-    /// Connecting (TLS and AUTH included), and then one PING.
-    pub(crate) connect: Option<Duration>,
-    pub(crate) round_trip: Option<Duration>,
-    /// The server's `redis_version`.
-    pub(crate) version: Option<String>,
-    pub(crate) error: Option<String>,
+/// What [`probe_token_store`](crate::probe_token_store) found about the token
+/// store shared by hosts.
+#[derive(Debug, Clone)]
+pub struct StoreProbe {
+    /// The store's URL, its password replaced by `***`.
+    pub url: String,
+    /// Whether it is `rediss://` (TLS).
+    pub tls: bool,
+    /// How long connecting took (TCP, TLS and the password included).
+    pub connect: Option<Duration>,
+    /// One PING's round trip on that connection.
+    pub round_trip: Option<Duration>,
+    /// The server's version, as it says.
+    pub version: Option<String>,
+    /// Why the store cannot be used, when it cannot (calls then go on without it).
+    pub error: Option<String>,
 }
 
 /// Connects to the store of `settings` anew (not through this process's
 /// link) within `timeout`, and times a PING.
-pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<Checked> {
+pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<StoreProbe> {
     let text = settings.token_store.as_ref()?;
     let mut checked =
-        Checked { shown: String::new(), tls: false, connect: None, round_trip: None, version: None, error: None };
+        StoreProbe { url: String::new(), tls: false, connect: None, round_trip: None, version: None, error: None };
     let url = match StoreUrl::parse(text.expose()) {
         Ok(url) => url,
         Err(e) => {
@@ -667,17 +674,17 @@ pub(crate) fn check(settings: &Settings, timeout: Duration) -> Option<Checked> {
             return Some(checked);
         }
     };
-    checked.shown = url.shown.clone();
+    checked.url = url.shown.clone();
     checked.tls = url.tls;
-    let link = match Link::new(text.expose(), settings.ca_certs.as_deref().map(Vec::as_slice)) {
-        Ok(link) => link,
-        Err(Unavailable(why)) => {
+    let target = match Target::new(&url, settings.ca_certs.as_deref().map(Vec::as_slice)) {
+        Ok(target) => target,
+        Err(why) => {
             checked.error = Some(why);
             return Some(checked);
         }
     };
     let started = Instant::now();
-    let result = link.target.connect(started + timeout).and_then(|mut connection| {
+    let result = target.connect(started + timeout).and_then(|mut connection| {
         checked.connect = Some(started.elapsed());
         connection.arm(Instant::now() + timeout);
         let ping = Instant::now();
