@@ -1,6 +1,6 @@
 //! The threads on which cold token fetches wait for the network, so the
 //! JavaScript thread never does. At most [`MAX_THREADS`] in all, started when
-//! work arrives and no thread is idle, ended after [`IDLE`] without work; and
+//! work arrives and no thread is free, ended after [`IDLE`] without work; and
 //! at most [`PER_KEY`] at once for one token endpoint and client id (the
 //! core's pacing lets only a couple of that client's requests be in flight
 //! anyway), so a slow endpoint cannot take every thread from the others. A
@@ -27,7 +27,9 @@ struct State {
     /// Jobs running per key.
     running: HashMap<String, usize>,
     threads: usize,
-    idle: usize,
+    /// Threads running a job; the others are idle or just started, and each
+    /// of them takes a job before it waits.
+    busy: usize,
 }
 
 impl State {
@@ -36,6 +38,7 @@ impl State {
         let at = self.jobs.iter().position(|(key, _)| self.running.get(key).copied().unwrap_or(0) < PER_KEY)?;
         let (key, job) = self.jobs.remove(at)?;
         *self.running.entry(key.clone()).or_insert(0) += 1;
+        self.busy += 1;
         Some((key, job))
     }
 
@@ -52,6 +55,7 @@ impl State {
     }
 
     fn done(&mut self, key: &str) {
+        self.busy -= 1;
         if let Some(n) = self.running.get_mut(key) {
             *n -= 1;
             if *n == 0 {
@@ -81,8 +85,10 @@ fn lock() -> MutexGuard<'static, State> {
 pub(crate) fn run(key: String, job: Job) -> std::io::Result<()> {
     let mut state = lock();
     state.jobs.push_back((key, job));
-    let runnable = state.runnable();
-    if runnable == 0 || state.idle >= runnable || state.threads >= MAX_THREADS {
+    // Threads started but not yet waiting count as free: a burst of calls
+    // made before any new thread has run must not start a thread each.
+    let free = state.threads - state.busy;
+    if state.runnable() <= free || state.threads >= MAX_THREADS {
         pool().work.notify_one();
         return Ok(());
     }
@@ -113,10 +119,8 @@ fn work() {
             pool().work.notify_all();
             continue;
         }
-        state.idle += 1;
         let (next, timeout) = pool().work.wait_timeout(state, IDLE).unwrap_or_else(|e| e.into_inner());
         state = next;
-        state.idle -= 1;
         if timeout.timed_out() && state.jobs.is_empty() {
             state.threads -= 1;
             return;
