@@ -147,3 +147,77 @@ fn a_page_that_is_not_sigmas_json_never_locks_out_the_secret() {
     assert!(sigma_auth::get_token(&config).is_ok(), "asked again at once");
     assert_eq!(mock.grants("client_credentials"), 2);
 }
+
+/// Calls `get_token` in a loop for `length` with one attempt and a 1 s
+/// deadline against an endpoint that fails every request as `fault` says:
+/// the calls made, the token requests that reached the mock, and the errors.
+fn a_tight_loop_against(fault: &str, length: Duration) -> (u32, u64, Vec<sigma_auth::Error>) {
+    let mock = mock(&[]);
+    mock.faults(&format!("[{}]", vec![fault; 5000].join(",")));
+    let config = impatient(&mock, Duration::from_secs(1), 1);
+    let started = Instant::now();
+    let (mut calls, mut errors) = (0, Vec::new());
+    while started.elapsed() < length {
+        let (result, took) = timed(|| sigma_auth::get_token(&config));
+        assert!(took < Duration::from_millis(1500), "a call took {took:?}, past its 1 s deadline");
+        errors.push(result.unwrap_err());
+        calls += 1;
+    }
+    let requests = mock.token_requests();
+    // The endpoint back: a caller that can wait out the hold (at most 5 s) gets a token.
+    mock.reset();
+    let (token, took) = timed(|| sigma_auth::get_token(&impatient(&mock, Duration::from_secs(10), 1)));
+    assert!(token.is_ok(), "{:?}", token.err());
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    (calls, requests, errors)
+}
+
+#[test]
+fn a_failing_endpoint_retried_in_a_tight_loop_is_held_back_not_hammered() {
+    // As measured before the hold: ~8,000 token requests in 3 s.
+    let (calls, requests, errors) = a_tight_loop_against(r#"{"kind":"status","status":500}"#, Duration::from_secs(3));
+    assert!(calls > 50, "{calls} calls");
+    // Holds of 125-250 ms, 250-500 ms, 0.5-1 s, 1-2 s, 2-5 s in a row.
+    assert!(requests <= 8, "{requests} token requests in 3 s");
+    let other: Vec<_> = errors.iter().filter(|e| e.code() != ErrorCode::Server).collect();
+    assert!(other.is_empty(), "{other:?}");
+    let held = errors.iter().find(|e| e.message().contains("times in a row")).expect("a call held back");
+    assert!(held.message().contains("Sigma answered with server error 500"), "{held}");
+    assert!(held.message().contains("past this call's deadline"), "{held}");
+}
+
+#[test]
+fn connections_dropped_in_a_tight_loop_are_held_back_too() {
+    let (calls, requests, errors) = a_tight_loop_against(r#"{"kind":"drop"}"#, Duration::from_secs(3));
+    assert!(calls > 50, "{calls} calls");
+    assert!(requests <= 8, "{requests} token requests in 3 s");
+    let other: Vec<_> = errors.iter().filter(|e| e.code() != ErrorCode::Network).collect();
+    assert!(other.is_empty(), "{other:?}");
+}
+
+#[test]
+fn one_failure_holds_the_next_request_a_moment_and_an_answer_ends_the_hold() {
+    let mock = mock(&[]);
+    mock.faults(r#"[{"kind":"status","status":503,"html":true}]"#);
+    assert_eq!(
+        sigma_auth::get_token(&impatient(&mock, Duration::from_secs(5), 1)).unwrap_err().code(),
+        ErrorCode::Server
+    );
+    // Held 125-250 ms: a caller with 50 ms gets the failure at once, without a request...
+    let (held, took) = timed(|| sigma_auth::get_token(&impatient(&mock, Duration::from_millis(50), 1)));
+    let held = held.unwrap_err();
+    assert_eq!(held.code(), ErrorCode::Server, "{held}");
+    assert!(held.message().contains("failed 1 time in a row"), "{held}");
+    assert!(took < Duration::from_millis(50), "{took:?}");
+    assert_eq!(mock.token_requests(), 1);
+    // ...and one with time to spare waits it out and gets a token.
+    let (token, took) = timed(|| sigma_auth::get_token(&impatient(&mock, Duration::from_secs(5), 1)));
+    assert!(token.is_ok(), "{:?}", token.err());
+    assert!(took < Duration::from_millis(400), "{took:?}");
+    // The token ended the hold and the count: the next failure is the first in a row again.
+    mock.faults(r#"[{"kind":"status","status":500}]"#);
+    assert!(sigma_auth::get_token(&impatient(&mock, Duration::from_secs(5), 1)).is_err());
+    let held = sigma_auth::get_token(&impatient(&mock, Duration::from_millis(50), 1)).unwrap_err();
+    assert!(held.message().contains("failed 1 time in a row"), "{held}");
+    assert_eq!(mock.token_requests(), 3);
+}
