@@ -21,8 +21,7 @@
 //! A caller queues within its own deadline: when its turn would come too late,
 //! it fails at once with `RATE_LIMITED` (or the failure the endpoint is held
 //! for) instead of waiting in vain. Nothing here touches the cached path; a
-//! lone caller with nothing learned waits for nothing. Shared by every client
-//! and derived client of the process.
+//! lone caller with nothing learned waits for nothing. Shared by every client and derived client of the process.
 //!
 //! With a token store shared by hosts (`Config::set_token_store`), the
 //! spacing is shared too: the interval learned from throttling and the time of
@@ -81,7 +80,7 @@ struct State {
     failing: Option<Failing>,
 }
 
-/// 5xx answers in a row: no request before `until`.
+/// Failures in a row (5xx, network): no request before `until`.
 struct Failing {
     /// Failures in a row; requests failing together count once, and a
     /// failure [`QUIET`] after the hold ended starts again at one.
