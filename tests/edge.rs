@@ -182,10 +182,17 @@ fn a_failing_endpoint_retried_in_a_tight_loop_is_held_back_not_hammered() {
     let other: Vec<_> = errors.iter().filter(|e| e.code() != ErrorCode::Server).collect();
     assert!(other.is_empty(), "{other:?}");
     let held = errors.iter().find(|e| e.message().contains("times in a row")).expect("a call held back");
-    // The status, not the failed request's message or request id (another user's, perhaps).
-    assert!(held.message().contains("(last: HTTP 500)"), "{held}");
-    assert_eq!((held.http_status(), held.request_id()), (Some(500), None), "{held}");
+    assert!(held.message().contains("Sigma answered with server error 500"), "{held}");
     assert!(held.message().contains("past this call's deadline"), "{held}");
+}
+
+#[test]
+fn connections_dropped_in_a_tight_loop_are_held_back_too() {
+    let (calls, requests, errors) = a_tight_loop_against(r#"{"kind":"drop"}"#, Duration::from_secs(3));
+    assert!(calls > 50, "{calls} calls");
+    assert!(requests <= 8, "{requests} token requests in 3 s");
+    let other: Vec<_> = errors.iter().filter(|e| e.code() != ErrorCode::Network).collect();
+    assert!(other.is_empty(), "{other:?}");
 }
 
 #[test]

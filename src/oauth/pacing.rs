@@ -10,13 +10,12 @@
 //!   spaced by an interval learned from it: [`FIRST_INTERVAL`] at first,
 //!   doubled at each further throttle up to [`MAX_INTERVAL`], halved after
 //!   each [`QUIET`] without one until it is gone;
-//! - once the endpoint fails (answers with a 5xx), the next request waits
-//!   [`FIRST_HOLD`] (with jitter), doubled for each further failure in a row
-//!   up to [`MAX_HOLD`], and the hold ends with the first answer that is not
-//!   a failure. A caller that cannot wait for the next request gets a failure
-//!   with the same code and status at once (not the failed request's message
-//!   or request id, which may be another user's), so a loop retrying a broken
-//!   endpoint does not send thousands of requests a second.
+//! - once the endpoint fails (a 5xx, or the connection refused, reset or
+//!   dropped), the next request waits [`FIRST_HOLD`] (with jitter), doubled
+//!   for each further failure in a row up to [`MAX_HOLD`], and the hold ends
+//!   with the first answer that is not a failure. A caller that cannot wait
+//!   for the next request gets the last failure at once, so a loop retrying a
+//!   broken endpoint does not send thousands of requests a second.
 //!
 //! A caller queues within its own deadline: when its turn would come too late,
 //! it fails at once with `RATE_LIMITED` (or the failure the endpoint is held
@@ -86,29 +85,22 @@ struct Failing {
     /// failure [`QUIET`] after the hold ended starts again at one.
     count: u32,
     until: Instant,
-    /// The last failure's code and status, for a caller that cannot wait
-    /// until `until` (not its message or request id: it may have been
-    /// another user's request).
-    code: ErrorCode,
-    status: Option<u16>,
+    /// The last failure, for a caller that cannot wait until `until`.
+    error: Error,
 }
 
 impl Failing {
     /// The failure for a caller whose deadline comes before the next request.
     fn error(&self, now: Instant) -> Error {
-        let last = self.status.map_or_else(|| "a network error".to_string(), |s| format!("HTTP {s}"));
         let message = format!(
-            "Sigma's token endpoint failed {} time{} in a row (last: {last}); the next request waits {} ms, past \
-             this call's deadline or too near it",
+            "{} (Sigma's token endpoint failed {} time{} in a row; the next request waits {} ms, past this call's \
+             deadline or too near it)",
+            self.error.message(),
             self.count,
             if self.count == 1 { "" } else { "s" },
             self.until.saturating_duration_since(now).as_millis()
         );
-        let error = Error::new(self.code, message);
-        match self.status {
-            Some(status) => error.with_response(status, None),
-            None => error,
-        }
+        self.error.clone().with_message(message)
     }
 }
 
@@ -142,7 +134,8 @@ impl Drop for Turn {
 }
 
 impl Turn {
-    /// The endpoint answered with a 5xx: hold the next request back.
+    /// The request failed as an endpoint down or broken does (a 5xx, or the
+    /// connection refused, reset or dropped): hold the next request back.
     pub(super) fn failed(&self, error: &Error) {
         let mut state = lock(&self.pacer.state);
         let now = Instant::now();
@@ -156,7 +149,7 @@ impl Turn {
         // Jitter, so that processes held together do not come back in step.
         let hold = hold.mul_f64(0.5 + 0.5 * random_fraction());
         let until = state.failing.as_ref().map_or(now, |f| f.until).max(now + hold);
-        state.failing = Some(Failing { count, until, code: error.code(), status: error.http_status() });
+        state.failing = Some(Failing { count, until, error: error.clone() });
     }
 
     /// The endpoint answered as it does when it works: no hold.

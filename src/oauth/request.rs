@@ -64,10 +64,9 @@ fn attempts(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Tr
         };
         match error.code() {
             ErrorCode::RateLimited if error.http_status().is_some() => turn.throttled(),
-            // A 5xx: the next request is held back (see pacing.rs). Not a
-            // network error: a TLS, DNS or proxy failure is often one
-            // config's, and must not hold back the others.
-            ErrorCode::Server if error.http_status().is_some() => turn.failed(&error),
+            // A 5xx, or the connection refused, reset or dropped: the next
+            // request is held back (see pacing.rs).
+            ErrorCode::Server | ErrorCode::Network => turn.failed(&error),
             // The endpoint answered (a refusal, a 404...): it is up.
             _ if error.http_status().is_some() => turn.answered(),
             _ => {}
