@@ -9,18 +9,12 @@
 //! - once the endpoint throttles (429, or its edge's HTML page), requests are
 //!   spaced by an interval learned from it: [`FIRST_INTERVAL`] at first,
 //!   doubled at each further throttle up to [`MAX_INTERVAL`], halved after
-//!   each [`QUIET`] without one until it is gone;
-//! - once the endpoint fails (a 5xx, or the connection refused, reset or
-//!   dropped), the next request waits [`FIRST_HOLD`] (with jitter), doubled
-//!   for each further failure in a row up to [`MAX_HOLD`], and the hold ends
-//!   with the first answer that is not a failure. A caller that cannot wait
-//!   for the next request gets the last failure at once, so a loop retrying a
-//!   broken endpoint does not send thousands of requests a second.
+//!   each [`QUIET`] without one until it is gone.
 //!
 //! A caller queues within its own deadline: when its turn would come too late,
-//! it fails at once with `RATE_LIMITED` (or the failure the endpoint is held
-//! for) instead of waiting in vain. Nothing here touches the cached path; a
-//! lone caller with nothing learned waits for nothing. Shared by every client and derived client of the process.
+//! it fails at once with `RATE_LIMITED` instead of waiting in vain. Nothing
+//! here touches the cached path; a lone caller with nothing learned waits for
+//! nothing. Shared by every client and derived client of the process.
 //!
 //! With a token store shared by hosts (`Config::set_token_store`), the
 //! spacing is shared too: the interval learned from throttling and the time of
@@ -35,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::sys::{random_fraction, PerProcess};
+use crate::sys::PerProcess;
 use crate::transport::redis::{self as store, Link};
 
 /// Requests of one endpoint and client id in flight at once.
@@ -49,12 +43,6 @@ pub(crate) const QUIET: Duration = Duration::from_secs(10);
 /// A request in flight this long no longer holds its place: a server that
 /// hangs on two requests must not hold back every other caller.
 pub(crate) const SLOW: Duration = Duration::from_secs(2);
-/// The hold after a first failure in a row (before jitter).
-pub(crate) const FIRST_HOLD: Duration = Duration::from_millis(250);
-/// The longest hold.
-pub(crate) const MAX_HOLD: Duration = Duration::from_secs(5);
-/// A caller waits out a hold only if this much of its time is left after it.
-const HOLD_MARGIN: Duration = Duration::from_millis(100);
 
 static PACERS: PerProcess<Mutex<HashMap<String, Arc<Pacer>>>> = PerProcess::new();
 
@@ -75,33 +63,6 @@ struct State {
     next: Option<Instant>,
     /// When the endpoint last throttled.
     throttled_at: Option<Instant>,
-    /// The endpoint failing: see [`Failing`].
-    failing: Option<Failing>,
-}
-
-/// Failures in a row (5xx, network): no request before `until`.
-struct Failing {
-    /// Failures in a row; requests failing together count once, and a
-    /// failure [`QUIET`] after the hold ended starts again at one.
-    count: u32,
-    until: Instant,
-    /// The last failure, for a caller that cannot wait until `until`.
-    error: Error,
-}
-
-impl Failing {
-    /// The failure for a caller whose deadline comes before the next request.
-    fn error(&self, now: Instant) -> Error {
-        let message = format!(
-            "{} (Sigma's token endpoint failed {} time{} in a row; the next request waits {} ms, past this call's \
-             deadline or too near it)",
-            self.error.message(),
-            self.count,
-            if self.count == 1 { "" } else { "s" },
-            self.until.saturating_duration_since(now).as_millis()
-        );
-        self.error.clone().with_message(message)
-    }
 }
 
 impl State {
@@ -134,33 +95,6 @@ impl Drop for Turn {
 }
 
 impl Turn {
-    /// The request failed as an endpoint down or broken does (a 5xx, or the
-    /// connection refused, reset or dropped): hold the next request back.
-    pub(super) fn failed(&self, error: &Error) {
-        let mut state = lock(&self.pacer.state);
-        let now = Instant::now();
-        let count = match &state.failing {
-            // Requests failing together are one failure, not several.
-            Some(f) if now < f.until => f.count,
-            Some(f) if now.duration_since(f.until) < QUIET => f.count + 1,
-            _ => 1,
-        };
-        let hold = FIRST_HOLD.saturating_mul(1 << (count - 1).min(16)).min(MAX_HOLD);
-        // Jitter, so that processes held together do not come back in step.
-        let hold = hold.mul_f64(0.5 + 0.5 * random_fraction());
-        let until = state.failing.as_ref().map_or(now, |f| f.until).max(now + hold);
-        state.failing = Some(Failing { count, until, error: error.clone() });
-    }
-
-    /// The endpoint answered as it does when it works: no hold.
-    pub(super) fn answered(&self) {
-        let mut state = lock(&self.pacer.state);
-        if state.failing.take().is_some() {
-            drop(state);
-            self.pacer.turn.notify_all();
-        }
-    }
-
     /// The answer was the endpoint throttling: space the requests more.
     pub(super) fn throttled(&self) {
         let mut state = lock(&self.pacer.state);
@@ -198,8 +132,7 @@ pub(super) fn turn(config: &Config, deadline: Instant) -> Result<Turn> {
     loop {
         let now = Instant::now();
         state.recover(now);
-        let held = state.failing.as_ref().map(|f| f.until).filter(|until| *until > now);
-        let at = state.next.filter(|next| *next > now).into_iter().chain(held).max();
+        let at = state.next.filter(|next| *next > now);
         // Only requests that started within SLOW hold their places.
         let holding: Vec<Instant> =
             state.in_flight.values().copied().filter(|s| now.duration_since(*s) < SLOW).collect();
@@ -217,11 +150,6 @@ pub(super) fn turn(config: &Config, deadline: Instant) -> Result<Turn> {
                 shared.reserve(deadline);
             }
             return Ok(turn);
-        }
-        // Held back by failures until too near the deadline for a request:
-        // that failure, at once.
-        if let Some(failing) = state.failing.as_ref().filter(|_| held.is_some_and(|h| h + HOLD_MARGIN >= deadline)) {
-            return Err(failing.error(now));
         }
         if at.is_some_and(|at| at >= deadline) {
             return Err(Error::new(

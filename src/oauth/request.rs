@@ -56,20 +56,11 @@ fn attempts(config: &Config, grant: Grant<'_>, deadline: Instant, trace: &mut Tr
             return Err(Error::new(ErrorCode::Timeout, "the overall deadline passed before a token was obtained"));
         }
         let error = match attempt(config, grant, remaining) {
-            Ok(token) => {
-                turn.answered();
-                return Ok(token);
-            }
+            Ok(token) => return Ok(token),
             Err(error) => error,
         };
-        match error.code() {
-            ErrorCode::RateLimited if error.http_status().is_some() => turn.throttled(),
-            // A 5xx, or the connection refused, reset or dropped: the next
-            // request is held back (see pacing.rs).
-            ErrorCode::Server | ErrorCode::Network => turn.failed(&error),
-            // The endpoint answered (a refusal, a 404...): it is up.
-            _ if error.http_status().is_some() => turn.answered(),
-            _ => {}
+        if error.code() == ErrorCode::RateLimited && error.http_status().is_some() {
+            turn.throttled();
         }
         drop(turn);
         if !error.code().is_transient() || attempts >= settings.max_attempts {
