@@ -27,9 +27,6 @@ struct State {
     /// Jobs running per key.
     running: HashMap<String, usize>,
     threads: usize,
-    /// Threads running a job; the others are idle or just started, and each
-    /// of them takes a job before it waits.
-    busy: usize,
 }
 
 impl State {
@@ -38,7 +35,6 @@ impl State {
         let at = self.jobs.iter().position(|(key, _)| self.running.get(key).copied().unwrap_or(0) < PER_KEY)?;
         let (key, job) = self.jobs.remove(at)?;
         *self.running.entry(key.clone()).or_insert(0) += 1;
-        self.busy += 1;
         Some((key, job))
     }
 
@@ -55,7 +51,6 @@ impl State {
     }
 
     fn done(&mut self, key: &str) {
-        self.busy -= 1;
         if let Some(n) = self.running.get_mut(key) {
             *n -= 1;
             if *n == 0 {
@@ -85,9 +80,11 @@ fn lock() -> MutexGuard<'static, State> {
 pub(crate) fn run(key: String, job: Job) -> std::io::Result<()> {
     let mut state = lock();
     state.jobs.push_back((key, job));
-    // Threads started but not yet waiting count as free: a burst of calls
-    // made before any new thread has run must not start a thread each.
-    let free = state.threads - state.busy;
+    // Threads not running a job are free, those started but not yet waiting
+    // included (each takes a job before it waits): a burst of calls made
+    // before any new thread has run must not start a thread each.
+    let busy: usize = state.running.values().sum();
+    let free = state.threads - busy;
     if state.runnable() <= free || state.threads >= MAX_THREADS {
         pool().work.notify_one();
         return Ok(());
